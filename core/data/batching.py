@@ -1,0 +1,53 @@
+"""Deterministic batch order: the examples of any step are a pure function of (seed, step).
+
+That is what makes resume exact: restoring the step restores the data position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class StepBatches:
+    """Shuffled-per-epoch batches of a dict of equally long example arrays."""
+
+    def __init__(self, examples: dict[str, np.ndarray], global_batch: int, seed: int):
+        self.examples = examples
+        self.n_examples = len(next(iter(examples.values())))
+        self.global_batch = global_batch
+        self.seed = seed
+        self.steps_per_epoch = self.n_examples // global_batch
+        self._order_epoch, self._order = -1, None
+
+    def position(self, step: int) -> tuple[int, int]:
+        """(epoch, batch index within it) of a step."""
+        return divmod(step, self.steps_per_epoch)
+
+    def indices(self, step: int) -> np.ndarray:
+        epoch, index = self.position(step)
+        if epoch != self._order_epoch:
+            rng = np.random.default_rng([self.seed, epoch])
+            self._order, self._order_epoch = rng.permutation(self.n_examples), epoch
+        return self._order[index * self.global_batch : (index + 1) * self.global_batch]
+
+    def batch(self, step: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """The step's examples, leading axis reshaped to `shape` (e.g. devices, accum, batch)."""
+        idx = np.sort(self.indices(step))  # sorted reads are faster; order within a step is moot
+        return {k: v[idx].reshape(*shape, *v.shape[1:]) for k, v in self.examples.items()}
+
+
+def eval_batches(examples: dict[str, np.ndarray], shape: tuple[int, ...]):
+    """Every example once, in order; the last batch is padded and has weight 0 on padding."""
+    n = len(next(iter(examples.values())))
+    size = int(np.prod(shape))
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        weights = np.zeros(size, np.float32)
+        weights[: stop - start] = 1.0
+        batch = {}
+        for key, value in examples.items():
+            chunk = np.zeros((size, *value.shape[1:]), value.dtype)
+            chunk[: stop - start] = value[start:stop]
+            batch[key] = chunk.reshape(*shape, *value.shape[1:])
+        batch["weights"] = weights.reshape(shape)
+        yield batch

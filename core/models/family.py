@@ -1,0 +1,49 @@
+"""A model family: its config and module classes plus its HF tensor-name mapping.
+
+Recipes build, load and export models only through this, so a new family (Llama, BERT,
+T5, ViT) plugs in by adding one entry to FAMILIES.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from . import gpt2, hf_io
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    name: str
+    config_cls: Any
+    module_cls: Any
+    to_hf: hf_io.ToHF
+    from_hf: hf_io.FromHF
+
+    def config(self, values: dict, **overrides):
+        return self.config_cls.from_hf({**values, **overrides})
+
+    def module(self, config, dtype: str = "float32"):
+        return self.module_cls(config, dtype=jnp.dtype(dtype))
+
+    def init_params(self, config, rng, seq_len: int) -> dict:
+        ids = jnp.zeros((1, seq_len), jnp.int32)
+        return jax.jit(self.module(config).init)(rng, ids)["params"]
+
+    def load(self, directory: str | os.PathLike):
+        """(config, params) from an HF checkpoint directory."""
+        config = self.config_cls.from_hf(hf_io.read_config(directory))
+        template = jax.eval_shape(lambda: self.init_params(config, jax.random.key(0), 1))
+        return config, hf_io.read_params(directory, self.from_hf, template)
+
+    def save(self, directory: str | os.PathLike, config, params) -> None:
+        hf_io.write_checkpoint(directory, config.to_hf(), params, self.to_hf)
+
+
+FAMILIES = {
+    "gpt2": Family("gpt2", gpt2.GPT2Config, gpt2.GPT2LMHead, gpt2.param_to_hf, gpt2.param_from_hf),
+}

@@ -1,0 +1,173 @@
+"""GPT-2 in Flax linen, laid out so its parameters map one to one onto HF GPT2LMHeadModel.
+
+Shapes are suffixed on names: B batch, L sequence, D model width, H heads, K head width,
+V vocabulary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+@dataclasses.dataclass(frozen=True)
+class GPT2Config:
+    """The subset of transformers' GPT2Config that determines the computation."""
+
+    vocab_size: int
+    n_positions: int = 1024
+    n_embd: int = 768
+    n_layer: int = 12
+    n_head: int = 12
+    n_inner: int | None = None
+    layer_norm_epsilon: float = 1e-5
+    resid_pdrop: float = 0.1
+    embd_pdrop: float = 0.1
+    attn_pdrop: float = 0.1
+    initializer_range: float = 0.02
+    bos_token_id: int | None = None
+    eos_token_id: int | None = None
+
+    @classmethod
+    def from_hf(cls, values: dict) -> GPT2Config:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def to_hf(self) -> dict:
+        return {
+            "model_type": "gpt2",
+            "architectures": ["GPT2LMHeadModel"],
+            **dataclasses.asdict(self),
+        }
+
+    @property
+    def inner_size(self) -> int:
+        return self.n_inner or 4 * self.n_embd
+
+    def param_count(self, include_embeddings: bool = True) -> int:
+        d, f = self.n_embd, self.inner_size
+        per_layer = 4 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d)
+        embeddings = (self.vocab_size + self.n_positions) * d if include_embeddings else 0
+        return self.n_layer * per_layer + 2 * d + embeddings
+
+    def flops_per_token(self, seq_len: int) -> float:
+        """Training FLOPs per token: 6N for the weights plus attention (PaLM appendix B)."""
+        n = self.param_count(include_embeddings=False) + self.vocab_size * self.n_embd
+        return 6 * n + 12 * self.n_layer * self.n_embd * seq_len
+
+
+def _dense(cfg: GPT2Config, features: int, dtype, name: str, std: float | None = None):
+    return nn.Dense(
+        features,
+        dtype=dtype,
+        kernel_init=nn.initializers.normal(std or cfg.initializer_range),
+        name=name,
+    )
+
+
+class Attention(nn.Module):
+    cfg: GPT2Config
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x_BxLxD, deterministic: bool):
+        cfg = self.cfg
+        batch, length, width = x_BxLxD.shape
+        heads, head_width = cfg.n_head, width // cfg.n_head
+        qkv_BxLx3D = _dense(cfg, 3 * width, self.dtype, "c_attn")(x_BxLxD)
+        q, k, v = (
+            t.reshape(batch, length, heads, head_width) for t in jnp.split(qkv_BxLx3D, 3, axis=-1)
+        )
+        scores_BxHxLxL = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(head_width)
+        causal_LxL = jnp.tril(jnp.ones((length, length), dtype=bool))
+        scores_BxHxLxL = jnp.where(causal_LxL, scores_BxHxLxL, jnp.finfo(scores_BxHxLxL.dtype).min)
+        weights = jax.nn.softmax(scores_BxHxLxL.astype(jnp.float32), axis=-1).astype(self.dtype)
+        weights = nn.Dropout(cfg.attn_pdrop)(weights, deterministic=deterministic)
+        out_BxLxD = jnp.einsum("bhqs,bshk->bqhk", weights, v).reshape(batch, length, width)
+        proj_std = cfg.initializer_range / math.sqrt(2 * cfg.n_layer)
+        out_BxLxD = _dense(cfg, width, self.dtype, "c_proj", proj_std)(out_BxLxD)
+        return nn.Dropout(cfg.resid_pdrop)(out_BxLxD, deterministic=deterministic)
+
+
+class MLP(nn.Module):
+    cfg: GPT2Config
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x_BxLxD, deterministic: bool):
+        cfg = self.cfg
+        h = _dense(cfg, cfg.inner_size, self.dtype, "c_fc")(x_BxLxD)
+        h = jax.nn.gelu(h, approximate=True)  # HF's "gelu_new"
+        proj_std = cfg.initializer_range / math.sqrt(2 * cfg.n_layer)
+        h = _dense(cfg, cfg.n_embd, self.dtype, "c_proj", proj_std)(h)
+        return nn.Dropout(cfg.resid_pdrop)(h, deterministic=deterministic)
+
+
+class Block(nn.Module):
+    cfg: GPT2Config
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x_BxLxD, deterministic: bool):
+        eps = self.cfg.layer_norm_epsilon
+        h = nn.LayerNorm(epsilon=eps, dtype=self.dtype, name="ln_1")(x_BxLxD)
+        x_BxLxD = x_BxLxD + Attention(self.cfg, self.dtype, name="attn")(h, deterministic)
+        h = nn.LayerNorm(epsilon=eps, dtype=self.dtype, name="ln_2")(x_BxLxD)
+        return x_BxLxD + MLP(self.cfg, self.dtype, name="mlp")(h, deterministic)
+
+
+class GPT2LMHead(nn.Module):
+    """Token ids [B, L] -> next-token logits [B, L, V] (float32), lm head tied to wte."""
+
+    cfg: GPT2Config
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, ids_BxL, deterministic: bool = True):
+        cfg = self.cfg
+        init = nn.initializers.normal(cfg.initializer_range)
+        wte = nn.Embed(
+            cfg.vocab_size, cfg.n_embd, embedding_init=init, dtype=self.dtype, name="wte"
+        )
+        wpe = nn.Embed(
+            cfg.n_positions, cfg.n_embd, embedding_init=init, dtype=self.dtype, name="wpe"
+        )
+        positions_L = jnp.arange(ids_BxL.shape[1])
+        x_BxLxD = wte(ids_BxL) + wpe(positions_L)[None]
+        x_BxLxD = nn.Dropout(cfg.embd_pdrop)(x_BxLxD, deterministic=deterministic)
+        for i in range(cfg.n_layer):
+            x_BxLxD = Block(cfg, self.dtype, name=f"h_{i}")(x_BxLxD, deterministic)
+        x_BxLxD = nn.LayerNorm(epsilon=cfg.layer_norm_epsilon, dtype=self.dtype, name="ln_f")(
+            x_BxLxD
+        )
+        return wte.attend(x_BxLxD).astype(jnp.float32)
+
+
+# HF checkpoints store GPT-2 as GPT2LMHeadModel ("transformer." prefix) or GPT2Model (none);
+# Conv1D weights are [in, out] like a flax Dense kernel, so no transposes are needed.
+_LEAF_TO_HF = {"kernel": "weight", "scale": "weight", "embedding": "weight", "bias": "bias"}
+_IGNORED_HF_SUFFIXES = (".attn.bias", ".attn.masked_bias", "lm_head.weight")
+
+
+def param_to_hf(path: tuple[str, ...]) -> str:
+    *modules, leaf = path
+    names = [m.replace("h_", "h.", 1) if m.startswith("h_") else m for m in modules]
+    return ".".join(["transformer", *names, _LEAF_TO_HF[leaf]])
+
+
+def param_from_hf(name: str) -> tuple[str, ...] | None:
+    if name.endswith(_IGNORED_HF_SUFFIXES):
+        return None  # causal-mask buffers, and the lm head tied to wte
+    parts = name.removeprefix("transformer.").split(".")
+    if parts[0] == "h":
+        parts = [f"h_{parts[1]}", *parts[2:]]
+    *modules, leaf = parts
+    if leaf == "weight":
+        leaf = {"wte": "embedding", "wpe": "embedding"}.get(modules[-1]) or (
+            "scale" if modules[-1].startswith("ln") else "kernel"
+        )
+    return (*modules, leaf)

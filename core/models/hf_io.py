@@ -1,0 +1,79 @@
+"""Read and write Hugging Face checkpoint directories: config.json + model.safetensors.
+
+Family modules supply the name mapping; this module owns the files and their errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from flax.traverse_util import flatten_dict, unflatten_dict
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
+
+from ..errors import CheckpointError
+
+# (flax path tuple) -> HF tensor name, and back (None for tensors a family ignores).
+ToHF = Callable[[tuple[str, ...]], str]
+FromHF = Callable[[str], "tuple[str, ...] | None"]
+
+
+def read_config(directory: str | os.PathLike) -> dict:
+    path = Path(directory, "config.json")
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{directory}: no config.json; pass an HF model directory") from None
+    except ValueError as exc:
+        raise CheckpointError(f"{path} is corrupt ({exc}); re-export the model") from None
+
+
+def read_params(directory: str | os.PathLike, from_hf: FromHF, template: dict) -> dict:
+    """Load safetensors into a params tree shaped like `template`; every leaf must be present."""
+    path = Path(directory, "model.safetensors")
+    try:
+        tensors = load_file(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"{directory}: no model.safetensors; pass an HF model dir") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is corrupt ({exc}); re-export or re-download it") from None
+    wanted = flatten_dict(template)
+    found = {}
+    for name, array in tensors.items():
+        key = from_hf(name)
+        if key is None:
+            continue
+        if key not in wanted:
+            raise CheckpointError(
+                f"{path}: unexpected tensor {name}; is it the right model family?"
+            )
+        if array.shape != wanted[key].shape:
+            raise CheckpointError(
+                f"{path}: {name} has shape {array.shape}, the config implies {wanted[key].shape}; "
+                "the config.json does not match the weights"
+            )
+        found[key] = array.astype(np.float32)
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise CheckpointError(f"{path}: missing tensor for {'/'.join(missing[0])}; re-export it")
+    return unflatten_dict(found)
+
+
+def write_checkpoint(directory: str | os.PathLike, config: dict, params: dict, to_hf: ToHF):
+    """Write config.json and model.safetensors; files appear whole (temp file + rename)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        to_hf(key): np.ascontiguousarray(np.asarray(value, dtype=np.float32))
+        for key, value in flatten_dict(params).items()
+    }
+    tmp = directory / ".model.safetensors.tmp"
+    save_file(tensors, tmp, metadata={"format": "pt"})
+    os.replace(tmp, directory / "model.safetensors")
+    tmp = directory / ".config.json.tmp"
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, directory / "config.json")

@@ -1,0 +1,68 @@
+"""The trainer process: prepare data (no jax), then start the backend and train.
+
+Everything a user can get wrong is checked in the first phase, before any device is
+touched; the accelerator lock will be taken between the two phases.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+
+from ..errors import TpudeckError
+from ..recipes.base import get_recipe
+from ..runs.rundir import RunDir
+
+log = logging.getLogger(__name__)
+
+EXIT_CODES = {"finished": 0, "stopped": 0, "diverged": 3}
+
+
+def run_training(spec, run_dir: RunDir, resume: bool = False) -> str:
+    """Train `spec` into `run_dir` and return the final state; failures go to status.json."""
+    run_dir.create(spec.to_json())
+    log_file = _log_to_run_dir(run_dir)
+    run_dir.write_status("preparing")
+    try:
+        recipe = get_recipe(spec.recipe)
+        data = recipe.prepare(spec, run_dir)
+        log.info("data: %s", data.summary)
+        from .backend import start_backend
+
+        devices = start_backend(spec.platform)
+        log.info("devices: %d x %s (%s)", len(devices), devices[0].device_kind, devices[0].platform)
+        model = recipe.build(spec, data)
+        log.info("model: %s, %s parameters", spec.model_type, f"{model.param_count:,}")
+        from .loop import Trainer
+
+        trainer = Trainer(spec, run_dir, data, model, devices, spec.parallelism)
+        return trainer.run(resume)
+    except TpudeckError as exc:
+        run_dir.emit("error", message=str(exc))
+        run_dir.write_status("failed", message=str(exc))
+        raise
+    except Exception as exc:
+        run_dir.emit(
+            "error", message=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()
+        )
+        run_dir.write_status("failed", message=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if log_file:
+            logging.getLogger().removeHandler(log_file)
+            log_file.close()
+
+
+def _log_to_run_dir(run_dir: RunDir) -> logging.Handler | None:
+    """Copy the log into stdout.log, unless stdout already is that file (a detached launch)."""
+    try:
+        out, log_file = os.fstat(1), os.stat(run_dir.log_path)
+        if (out.st_dev, out.st_ino) == (log_file.st_dev, log_file.st_ino):
+            return None
+    except OSError:
+        pass
+    handler = logging.FileHandler(run_dir.log_path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logging.getLogger().addHandler(handler)
+    return handler

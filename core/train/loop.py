@@ -1,0 +1,219 @@
+"""The recipe-agnostic training loop: data-parallel steps, eval, checkpoints, events.
+
+Timing is honest: metrics are fetched (which blocks on the device) only at logging steps,
+and throughput is the work done between two such fetches over the wall time between them.
+The first step's compile is done ahead of time and reported on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import signal
+import time
+
+import jax
+import numpy as np
+
+from ..data.batching import StepBatches, eval_batches
+from ..errors import DataError
+from . import checkpoints
+from .mfu import mfu
+from .optimizer import make_optimizer, make_schedule
+from .parallel import make_parallel
+from .step import TrainState, make_eval_step, make_train_step
+from .tensorboard import TensorBoardSink
+
+log = logging.getLogger(__name__)
+
+
+class Trainer:
+    """Trains one TaskModel on one TaskData over `devices`, writing into `run_dir`."""
+
+    def __init__(self, spec, run_dir, data, model, devices, mode: str = "pmap"):
+        self.spec, self.run_dir, self.data, self.model = spec, run_dir, data, model
+        self.devices = devices
+        per_device = spec.per_device_batch(len(devices))
+        self.micro_shape = (len(devices), spec.gradient_accumulation_steps, per_device)
+        self.global_batch = int(np.prod(self.micro_shape))
+        self.batches = StepBatches(data.train, self.global_batch, spec.seed)
+        if self.batches.steps_per_epoch == 0:
+            raise DataError(
+                f"the training data has {self.batches.n_examples} blocks, fewer than one global "
+                f"batch of {self.global_batch} ({len(devices)} devices x "
+                f"{spec.gradient_accumulation_steps} accumulation x {per_device} per device); "
+                "lower the batch size or "
+                "--block_size, or add data"
+            )
+        self.total_steps = spec.max_steps or math.ceil(
+            spec.num_train_epochs * self.batches.steps_per_epoch
+        )
+        self.schedule = make_schedule(spec, self.total_steps)
+        self.tx = make_optimizer(spec, self.schedule)
+        self.parallel = make_parallel(
+            mode, devices, make_train_step(model.loss, self.tx), make_eval_step(model.eval_sums)
+        )
+        self.init_key, self.dropout_key = jax.random.split(jax.random.key(spec.seed))
+        self.stop_signal: str | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def run(self, resume: bool) -> str:
+        """Train to the end or to a stop signal; returns the final state name."""
+        host_state, start = self._initial_state(resume)
+        state = self.parallel.put_state(host_state)
+        self._install_signal_handlers()
+        self.tb = TensorBoardSink(self.run_dir.tensorboard_dir)
+        try:
+            self._compile(state, start)
+            return self._train(state, start)
+        finally:
+            self.tb.close()
+
+    def _initial_state(self, resume: bool):
+        state = TrainState.create(self.model.init_params(self.init_key), self.tx)
+        steps = checkpoints.list_steps(self.run_dir.checkpoints_dir)
+        if not resume or not steps:
+            if resume:
+                log.info("no checkpoint in %s: starting from step 0", self.run_dir.checkpoints_dir)
+            return state, 0
+        state, meta = checkpoints.restore(self.run_dir.checkpoints_dir, steps[-1], state)
+        epoch, index = self.batches.position(meta["step"])
+        log.info("resumed from step %d (epoch %d, batch %d)", meta["step"], epoch, index)
+        self.run_dir.emit("resume", step=meta["step"], epoch=epoch, batch_in_epoch=index)
+        return state, meta["step"]
+
+    def _install_signal_handlers(self) -> None:
+        def request_stop(signum, _frame):
+            self.stop_signal = signal.Signals(signum).name
+            log.info("%s received: finishing this step, then checkpointing", self.stop_signal)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, request_stop)
+
+    def _compile(self, state, start: int) -> None:
+        self.run_dir.write_status("compiling", step=start, total_steps=self.total_steps)
+        began = time.perf_counter()
+        self.parallel.compile(state, self.batches.batch(start, self.micro_shape), self.dropout_key)
+        seconds = time.perf_counter() - began
+        log.info("compiled the train step in %.1f s", seconds)
+        self.run_dir.emit("compile", seconds=round(seconds, 3), devices=len(self.devices))
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def _train(self, state, start: int) -> str:
+        spec = self.spec
+        self.run_dir.write_status("training", step=start, total_steps=self.total_steps)
+        window_start, window_step = time.perf_counter(), start
+        for step in range(start, self.total_steps):
+            batch = self.batches.batch(step, self.micro_shape)
+            state, metrics = self.parallel.train_step(state, batch, self.dropout_key)
+            done = step + 1
+            last = done == self.total_steps
+            if done % spec.logging_steps == 0 or last or self.stop_signal:
+                values = self.parallel.host_metrics(metrics)  # blocks: the clock reads true time
+                now = time.perf_counter()
+                self._log_step(done, values, (done - window_step) / (now - window_start))
+                window_start, window_step = time.perf_counter(), done
+                if not math.isfinite(values["loss"]):
+                    return self._finish(
+                        state, done, "diverged", f"loss became {values['loss']} at step {done}"
+                    )
+            if spec.eval_steps and done % spec.eval_steps == 0 and not last:
+                self._evaluate(state, done)
+                window_start = time.perf_counter()  # eval time is not training throughput
+            if self.stop_signal:
+                return self._finish(
+                    state, done, "stopped", f"stopped by {self.stop_signal} at step {done}"
+                )
+            if done % spec.save_steps == 0 and not last:
+                self._save(self.parallel.host_state(state), done)
+                window_start = time.perf_counter()
+        self._evaluate(state, self.total_steps)
+        return self._finish(state, self.total_steps, "finished", "")
+
+    def _log_step(self, step: int, values: dict, steps_per_s: float) -> None:
+        examples_per_s = steps_per_s * self.global_batch
+        tokens_per_s = examples_per_s * self.data.tokens_per_example
+        flops = examples_per_s * self.model.flops_per_example
+        utilisation = mfu(flops, self.devices[0].device_kind, len(self.devices))
+        lr = float(self.schedule(step - 1))
+        epoch = (step - 1) // self.batches.steps_per_epoch
+        fields = dict(
+            step=step,
+            total_steps=self.total_steps,
+            epoch=epoch,
+            loss=values["loss"],
+            lr=lr,
+            grad_norm=values["grad_norm"],
+            tokens_per_s=round(tokens_per_s, 1),
+            examples_per_s=round(examples_per_s, 2),
+            mfu=None if utilisation is None else round(utilisation, 4),
+        )
+        self.run_dir.emit("step", **fields)
+        self.tb.scalars(
+            "train", step, {k: v for k, v in fields.items() if k not in ("step", "total_steps")}
+        )
+        mfu_text = "n/a" if utilisation is None else f"{utilisation:.1%}"
+        log.info(
+            "step %d/%d  loss %.4f  lr %.2e  %s tok/s  mfu %s",
+            step,
+            self.total_steps,
+            values["loss"],
+            lr,
+            f"{tokens_per_s:,.0f}",
+            mfu_text,
+        )
+        self._report_memory(step)
+
+    def _report_memory(self, step: int) -> None:
+        stats = [d.memory_stats() for d in self.devices]
+        if any(s is None for s in stats):
+            return  # the CPU backend keeps no allocator statistics
+        self.run_dir.emit(
+            "memory",
+            step=step,
+            bytes_in_use=[s.get("bytes_in_use") for s in stats],
+            peak_bytes_in_use=[s.get("peak_bytes_in_use") for s in stats],
+            bytes_limit=[s.get("bytes_limit") for s in stats],
+        )
+
+    def _evaluate(self, state, step: int) -> dict:
+        eval_shape = (len(self.devices), self.spec.per_device_eval_batch_size)
+        totals: dict[str, float] = {}
+        for batch in eval_batches(self.data.eval, eval_shape):
+            for key, value in self.parallel.eval_step(state.params, batch).items():
+                totals[key] = totals.get(key, 0.0) + value
+        weight = totals.pop("weight")
+        report = self.model.eval_report({k: v / weight for k, v in totals.items()})
+        self.run_dir.emit("eval", step=step, **report)
+        self.tb.scalars("eval", step, report)
+        log.info("eval at step %d: %s", step, "  ".join(f"{k} {v:.4f}" for k, v in report.items()))
+        return report
+
+    def _save(self, host_state, step: int) -> None:
+        epoch, index = self.batches.position(step)
+        meta = {"epoch": epoch, "batch_in_epoch": index, "seed": self.spec.seed}
+        path = checkpoints.save(
+            self.run_dir.checkpoints_dir, step, host_state, meta, self.spec.save_total_limit
+        )
+        self.run_dir.emit("checkpoint", step=step, path=str(path))
+
+    def _finish(self, state, step: int, final: str, message: str) -> str:
+        if final != "diverged":  # a NaN state is worth neither resuming nor exporting
+            host_state = self.parallel.host_state(state)
+            self._save(host_state, step)
+            self._export(host_state.params, step)
+        self.run_dir.write_status(final, step=step, total_steps=self.total_steps, message=message)
+        log.info("run %s at step %d%s", final, step, f": {message}" if message else "")
+        return final
+
+    def _export(self, params, step: int) -> None:
+        target = self.run_dir.model_dir
+        tmp = target.with_name(".model.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.model.export(params, tmp)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        self.run_dir.emit("export", step=step, path=str(target))

@@ -1,0 +1,74 @@
+"""The per-device train and eval steps, written once and run by pmap or shard_map.
+
+Inside a step the batch is this device's share, [accum, per_device_batch, ...]; gradients
+and metrics are averaged over the "batch" axis with lax.pmean, as in the HF Flax scripts.
+Dropout keys are a pure function of (seed, step, device), so resume replays them exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+AXIS = "batch"
+
+
+@flax.struct.dataclass
+class TrainState:
+    step: jax.Array
+    params: Any
+    opt_state: Any
+
+    @classmethod
+    def create(cls, params, tx: optax.GradientTransformation) -> TrainState:
+        return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+
+
+def make_train_step(loss_fn, tx: optax.GradientTransformation):
+    """(state, batch, base_key) -> (state, metrics); must run under a mapped "batch" axis."""
+
+    def train_step(state: TrainState, batch, base_key):
+        step_key = jax.random.fold_in(
+            jax.random.fold_in(base_key, state.step), jax.lax.axis_index(AXIS)
+        )
+        accum = jax.tree.leaves(batch)[0].shape[0]
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        keys = jax.random.split(step_key, accum)
+
+        def micro_step(micro_batch, key):
+            (loss, aux), grads = grad_fn(state.params, micro_batch, key)
+            return grads, loss, aux
+
+        def accumulate(carry, xs):
+            return jax.tree.map(jnp.add, carry, micro_step(*xs)), None
+
+        # The first micro-step seeds the sums, so they carry the device-varying type that
+        # shard_map's scan requires; the rest (none without accumulation) are scanned.
+        first = micro_step(jax.tree.map(lambda x: x[0], batch), keys[0])
+        rest = (jax.tree.map(lambda x: x[1:], batch), keys[1:])
+        (grads, loss, aux), _ = jax.lax.scan(accumulate, first, rest)
+        grads, loss, aux = jax.lax.pmean(
+            jax.tree.map(lambda x: x / accum, (grads, loss, aux)), AXIS
+        )
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        state = state.replace(
+            step=state.step + 1,
+            params=optax.apply_updates(state.params, updates),
+            opt_state=opt_state,
+        )
+        return state, {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
+
+    return train_step
+
+
+def make_eval_step(eval_sums_fn):
+    """(params, batch) -> sums over every device's examples."""
+
+    def eval_step(params, batch):
+        return jax.lax.psum(eval_sums_fn(params, batch), AXIS)
+
+    return eval_step

@@ -1,0 +1,100 @@
+"""The data-parallel step: 8 devices compute what 1 device computes on the same global batch."""
+
+import jax
+import numpy as np
+import pytest
+from tpudeck.core.recipes.base import TaskData
+from tpudeck.core.recipes.clm import RECIPE as CLM
+from tpudeck.core.spec import RunSpec
+from tpudeck.core.train.optimizer import make_optimizer, make_schedule
+from tpudeck.core.train.parallel import make_parallel
+from tpudeck.core.train.step import TrainState, make_eval_step, make_train_step
+
+VOCAB, SEQ, GLOBAL_BATCH = 64, 16, 16
+
+
+@pytest.fixture(scope="module")
+def task(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("d") / "t.txt"
+    corpus.write_text("x\n")
+    spec = RunSpec.from_dict(
+        {
+            "train_file": str(corpus),
+            "model_size": "demo",
+            "block_size": SEQ,
+            "dropout": 0.0,
+            "max_grad_norm": 0.5,
+        }
+    )
+    rng = np.random.default_rng(0)
+    data = TaskData(
+        train={"input_ids": rng.integers(0, VOCAB, (GLOBAL_BATCH, SEQ), dtype=np.int32)},
+        eval={"input_ids": rng.integers(0, VOCAB, (12, SEQ), dtype=np.int32)},
+        tokens_per_example=SEQ,
+        model_config={**spec.model_config(), "vocab_size": VOCAB},
+        tokenizer_dir=None,
+        summary="",
+    )
+    return spec, data, CLM.build(spec, data)
+
+
+def one_step(task, n_devices: int, accum: int = 1, mode: str = "pmap"):
+    spec, data, model = task
+    tx = make_optimizer(spec, make_schedule(spec, 10))
+    dp = make_parallel(
+        mode,
+        jax.devices()[:n_devices],
+        make_train_step(model.loss, tx),
+        make_eval_step(model.eval_sums),
+    )
+    state = dp.put_state(TrainState.create(model.init_params(jax.random.key(0)), tx))
+    batch = {"input_ids": data.train["input_ids"].reshape(n_devices, accum, -1, SEQ)}
+    state, metrics = dp.train_step(state, batch, jax.random.key(1))
+    return dp.host_state(state), dp.host_metrics(metrics)
+
+
+def assert_same_params(a, b, atol=1e-5):
+    for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+        np.testing.assert_allclose(x, y, atol=atol)
+
+
+def test_eight_devices_step_equals_one_device_step(task):
+    assert len(jax.devices()) == 8, "conftest must give jax 8 CPU devices"
+    one, m1 = one_step(task, 1)
+    eight, m8 = one_step(task, 8)
+    assert int(one.step) == int(eight.step) == 1
+    assert_same_params(one, eight)
+    assert m1["loss"] == pytest.approx(m8["loss"], abs=1e-5)
+    assert m1["grad_norm"] == pytest.approx(m8["grad_norm"], rel=1e-4)
+
+
+def test_gradient_accumulation_equals_the_full_batch(task):
+    full, _ = one_step(task, 2, accum=1)
+    accumulated, _ = one_step(task, 2, accum=4)
+    assert_same_params(full, accumulated)
+
+
+def test_shard_map_runs_the_same_step_as_pmap(task):
+    pmapped, m_p = one_step(task, 8, mode="pmap")
+    sharded, m_s = one_step(task, 8, mode="shard_map")
+    assert_same_params(pmapped, sharded, atol=1e-6)
+    assert m_p["loss"] == pytest.approx(m_s["loss"], abs=1e-6)
+
+
+def test_the_step_changes_params_and_eval_counts_every_example(task):
+    spec, data, model = task
+    before = model.init_params(jax.random.key(0))
+    after, _ = one_step(task, 8)
+    assert any(
+        not np.allclose(x, y)
+        for x, y in zip(jax.tree.leaves(before), jax.tree.leaves(after.params), strict=True)
+    )
+    from tpudeck.core.data.batching import eval_batches
+
+    tx = make_optimizer(spec, make_schedule(spec, 10))
+    dp = make_parallel(
+        "pmap", jax.devices(), make_train_step(model.loss, tx), make_eval_step(model.eval_sums)
+    )
+    params = dp.put_state(TrainState.create(before, tx)).params
+    weight = sum(dp.eval_step(params, b)["weight"] for b in eval_batches(data.eval, (8, 1)))
+    assert weight == 12  # 12 examples over batches of 8: padding carries no weight

@@ -1,0 +1,1 @@
+"""The Textual app. Imports no jax, flax, optax, transformers, datasets or torch."""
