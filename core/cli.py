@@ -12,16 +12,31 @@ from .errors import TpudeckError
 
 
 class _Parser(argparse.ArgumentParser):
-    """Errors in one line, with the closest flag for a typo, and exit code 2."""
+    """Errors in one line, with the closest flag for a typo, and exit code 2.
+
+    Flags are never abbreviated: a typo must be an error, not silently another flag.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message: str):
         if "unrecognized arguments:" in message:
             wrong = [w for w in message.split(":", 1)[1].split() if w.startswith("--")]
-            options = [o for a in self._actions for o in a.option_strings]
+            options = list(_option_strings(self))
             close = difflib.get_close_matches(wrong[0].split("=")[0], options, n=1) if wrong else []
             if close:
                 message += f" (did you mean {close[0]}?)"
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _option_strings(parser: argparse.ArgumentParser):
+    """Every flag of a parser and its subcommands (argparse reports strays at the top)."""
+    for action in parser._actions:
+        yield from action.option_strings
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                yield from _option_strings(subparser)
 
 
 def _flag_type(field: dataclasses.Field):

@@ -199,6 +199,8 @@ def _check_files(spec: RunSpec) -> None:
             continue
         if not Path(path).is_file():
             raise SpecError(f"--{flag} {path}: no such file; check the path")
+        if Path(path).stat().st_size == 0:
+            raise SpecError(f"--{flag} {path} is empty; add data to it")
         if Path(path).suffix.lower() not in DATA_FILE_TYPES:
             kinds = ", ".join(DATA_FILE_TYPES)
             raise SpecError(f"--{flag} {path}: unsupported file type; use one of {kinds}")

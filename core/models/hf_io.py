@@ -73,6 +73,9 @@ def write_checkpoint(directory: str | os.PathLike, config: dict, params: dict, t
     }
     tmp = directory / ".model.safetensors.tmp"
     save_file(tensors, tmp, metadata={"format": "pt"})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; a team store must be group-readable
     os.replace(tmp, directory / "model.safetensors")
     tmp = directory / ".config.json.tmp"
     tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")

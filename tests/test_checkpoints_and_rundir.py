@@ -1,0 +1,60 @@
+"""Checkpoints appear whole and are pruned; the run directory's files are written safely."""
+
+import json
+
+import numpy as np
+import pytest
+from tpudeck.core.errors import CheckpointError
+from tpudeck.core.runs.rundir import RunDir, new_run_id
+from tpudeck.core.train import checkpoints
+
+STATE = {"params": {"w": np.arange(6, dtype=np.float32).reshape(2, 3)}, "step": np.int32(7)}
+
+
+def test_checkpoint_round_trips_and_keeps_only_the_newest(tmp_path):
+    for step in (10, 20, 30):
+        checkpoints.save(tmp_path, step, STATE, {"epoch": 0}, keep=2)
+    assert checkpoints.list_steps(tmp_path) == [20, 30]
+    state, meta = checkpoints.restore(tmp_path, 30, STATE)
+    np.testing.assert_array_equal(state["params"]["w"], STATE["params"]["w"])
+    assert meta == {"step": 30, "epoch": 0}
+
+
+def test_half_written_checkpoint_is_never_listed(tmp_path):
+    (tmp_path / ".tmp-step-40-123").mkdir()  # what a kill -9 mid-save leaves behind
+    checkpoints.save(tmp_path, 30, STATE, {}, keep=2)
+    assert checkpoints.list_steps(tmp_path) == [30]
+
+
+def test_corrupt_checkpoint_names_the_fix(tmp_path):
+    checkpoints.save(tmp_path, 5, STATE, {}, keep=2)
+    (tmp_path / "step-5" / "state.msgpack").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="delete it to resume from the one before"):
+        checkpoints.restore(tmp_path, 5, STATE)
+
+
+def test_status_is_merged_and_replaced_atomically(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.create('{"a": 1}')
+    run.write_status("training", step=3, total_steps=10)
+    status = run.write_status("finished", step=10, loss=float("nan"))
+    assert status["state"] == "finished" and status["total_steps"] == 10 and "ended" in status
+    assert status["loss"] is None  # JSON has no NaN
+    assert json.loads(run.status_path.read_text()) == status
+    assert [p.name for p in run.path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_event_readers_skip_a_torn_last_line(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.create("{}")
+    run.emit("step", step=1, loss=2.5)
+    with open(run.events_path, "a") as f:
+        f.write('{"t": 1, "kind": "st')  # the writer is mid-line
+    assert run.read_events() == [
+        {"t": run.read_events()[0]["t"], "kind": "step", "step": 1, "loss": 2.5}
+    ]
+
+
+def test_run_ids_sort_by_time_and_read_as_what_ran():
+    run_id = new_run_id("GPT2 demo / stories!")
+    assert run_id[:8].isdigit() and "-gpt2-demo-stories-" in run_id

@@ -1,0 +1,47 @@
+"""The installed command: `tpudeck` and `python -m tpudeck` take the HF example flag names."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import tpudeck
+
+
+def test_train_help_offers_the_hugging_face_flag_names():
+    result = tpudeck("train", "--help")
+    assert result.returncode == 0
+    for flag in (
+        "--model_type",
+        "--config_name",
+        "--tokenizer_name",
+        "--train_file",
+        "--validation_file",
+        "--block_size",
+        "--per_device_train_batch_size",
+        "--learning_rate",
+        "--warmup_steps",
+        "--num_train_epochs",
+        "--max_steps",
+        "--logging_steps",
+        "--eval_steps",
+        "--save_steps",
+        "--dtype",
+        "--seed",
+        "--output_dir",
+        "--demo",
+        "--resume",
+    ):
+        assert flag in result.stdout
+
+
+def test_console_script_is_installed_beside_the_interpreter():
+    script = Path(sys.executable).with_name("tpudeck")
+    assert script.exists() or shutil.which("tpudeck")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "train" in result.stdout
+
+
+def test_no_subcommand_prints_help_without_error():
+    result = tpudeck()
+    assert result.returncode == 0 and "usage: tpudeck" in result.stdout

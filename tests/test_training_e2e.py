@@ -1,0 +1,146 @@
+"""The real trainer in child processes: loss falls, export round-trips, stop and resume are exact."""
+
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+from tpudeck.core.runs.rundir import RunDir
+
+from .conftest import start_tpudeck, tpudeck
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> RunDir:
+    """The embedded demo, shortened, trained once on 8 devices for the tests below."""
+    out = tmp_path_factory.mktemp("demo") / "run"
+    result = tpudeck(
+        "train",
+        "--demo",
+        "--max_steps",
+        "120",
+        "--eval_steps",
+        "60",
+        "--save_steps",
+        "50",
+        "--output_dir",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"run directory: {out}" in result.stdout
+    return RunDir(out)
+
+
+def test_demo_loss_falls_within_120_steps(demo_run):
+    steps = demo_run.read_events("step")
+    evals = demo_run.read_events("eval")
+    assert [e["step"] for e in steps] == list(range(10, 121, 10))
+    assert steps[0]["loss"] > 4.0
+    assert evals[-1]["step"] == 120 and evals[-1]["loss"] < 2.0
+    assert evals[-1]["perplexity"] == pytest.approx(np.exp(evals[-1]["loss"]), rel=1e-6)
+    assert evals[0]["loss"] > evals[-1]["loss"]
+
+
+def test_run_directory_holds_the_whole_contract(demo_run):
+    status = json.loads(demo_run.status_path.read_text())
+    assert status["state"] == "finished" and status["step"] == 120 and status["total_steps"] == 120
+    assert json.loads(demo_run.spec_path.read_text())["model_size"] == "demo"
+    (compile_event,) = demo_run.read_events("compile")
+    assert compile_event["seconds"] > 0 and compile_event["devices"] == 8
+    step = demo_run.read_events("step")[-1]
+    assert step["tokens_per_s"] > 0 and step["examples_per_s"] > 0 and step["lr"] >= 0
+    assert step["mfu"] is None  # CPU has no peak FLOPs: shown as n/a, never invented
+    assert step["tokens_per_s"] == pytest.approx(step["examples_per_s"] * 64, rel=1e-3)
+    assert [e["step"] for e in demo_run.read_events("checkpoint")] == [50, 100, 120]
+    assert sorted(p.name for p in demo_run.checkpoints_dir.iterdir()) == ["step-100", "step-120"]
+    assert any(demo_run.tensorboard_dir.glob("events.out.tfevents.*"))
+    assert "step 120/120" in demo_run.log_path.read_text()
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {
+        p.name for p in demo_run.model_dir.iterdir()
+    }
+
+
+def test_exported_model_opens_in_transformers_with_equal_logits(demo_run):
+    import jax.numpy as jnp
+    import torch
+    from tpudeck.core.data.tokenizer import load_tokenizer
+    from tpudeck.core.models.family import FAMILIES
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    text = "On Monday Ada and the small cat went to the forest."
+    theirs_tok = AutoTokenizer.from_pretrained(demo_run.model_dir)
+    ids = theirs_tok(text)["input_ids"]
+    assert ids == load_tokenizer(demo_run.model_dir).encode(text).ids
+    theirs = AutoModelForCausalLM.from_pretrained(demo_run.model_dir).eval()
+    with torch.no_grad():
+        out = theirs(torch.tensor([ids]), labels=torch.tensor([ids]))
+    config, params = FAMILIES["gpt2"].load(demo_run.model_dir)
+    ours = FAMILIES["gpt2"].module(config).apply({"params": params}, jnp.asarray([ids]))
+    np.testing.assert_allclose(np.asarray(ours), out.logits.numpy(), atol=1e-4)
+    assert out.loss.item() < 2.5  # the trained weights, not a random init, came through
+
+
+def wait_for_event(run: RunDir, predicate, timeout: float = 180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in run.read_events() if predicate(e)]
+        if found:
+            return found[-1]
+        time.sleep(0.05)
+    raise AssertionError(f"no such event in {run.events_path} after {timeout} s")
+
+
+RESUME_ARGS = (
+    "--demo",
+    "--max_steps",
+    "200",
+    "--logging_steps",
+    "1",
+    "--save_steps",
+    "20",
+    "--eval_steps",
+    "10000",
+    "--dropout",
+    "0.1",
+)
+
+
+def test_kill_9_then_resume_continues_the_same_loss_curve(tmp_path):
+    reference = RunDir(tmp_path / "uninterrupted")
+    assert tpudeck("train", *RESUME_ARGS, "--output_dir", str(reference.path)).returncode == 0
+
+    run = RunDir(tmp_path / "killed")
+    child = start_tpudeck("train", *RESUME_ARGS, "--output_dir", str(run.path))
+    checkpoint = wait_for_event(run, lambda e: e["kind"] == "checkpoint" and e["step"] >= 40)
+    wait_for_event(run, lambda e: e["kind"] == "step" and e["step"] >= checkpoint["step"] + 3)
+    child.kill()
+    child.wait()
+    assert run.read_status()["state"] == "training"  # killed hard: nothing wrote a final state
+
+    resumed = tpudeck("train", "--resume", "--output_dir", str(run.path))
+    assert resumed.returncode == 0, resumed.stderr
+    events = run.read_events()
+    resume_at = max(i for i, e in enumerate(events) if e["kind"] == "resume")
+    assert events[resume_at]["step"] >= 40
+    after = {e["step"]: e["loss"] for e in events[resume_at:] if e["kind"] == "step"}
+    expected = {e["step"]: e["loss"] for e in reference.read_events("step")}
+    assert min(after) == events[resume_at]["step"] + 1 and max(after) == 200
+    np.testing.assert_allclose([after[s] for s in after], [expected[s] for s in after], rtol=1e-6)
+    assert run.read_status()["state"] == "finished"
+
+
+def test_sigterm_finishes_the_step_checkpoints_and_stops(tmp_path):
+    run = RunDir(tmp_path / "run")
+    child = start_tpudeck("train", "--demo", "--max_steps", "5000", "--output_dir", str(run.path))
+    wait_for_event(run, lambda e: e["kind"] == "step" and e["step"] >= 20)
+    os.kill(child.pid, signal.SIGTERM)
+    assert child.wait(timeout=120) == 0
+    status = run.read_status()
+    assert status["state"] == "stopped" and "SIGTERM" in status["message"]
+    assert (run.checkpoints_dir / f"step-{status['step']}").is_dir()
+    assert run.read_events("export")[-1]["step"] == status["step"]
+    assert (run.model_dir / "model.safetensors").is_file()
