@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+
 from tpudeck.core.errors import CheckpointError
 from tpudeck.core.runs.rundir import RunDir, new_run_id
 from tpudeck.core.train import checkpoints

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from tpudeck.core.spec import RunSpec
 
 from .conftest import tpudeck

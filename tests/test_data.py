@@ -1,6 +1,7 @@
 """Data pipeline: demo corpus, tokenizer training, packing and the deterministic batch order."""
 
 import numpy as np
+
 from tpudeck.core.data.batching import StepBatches, eval_batches
 from tpudeck.core.data.demo_corpus import write_demo_corpus
 from tpudeck.core.data.packing import pack_blocks

@@ -3,6 +3,7 @@
 import jax
 import numpy as np
 import pytest
+
 from tpudeck.core.recipes.base import TaskData
 from tpudeck.core.recipes.clm import RECIPE as CLM
 from tpudeck.core.spec import RunSpec

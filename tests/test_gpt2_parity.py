@@ -5,10 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from tpudeck.core.errors import CheckpointError
-from tpudeck.core.models.family import FAMILIES
 from transformers import GPT2Config as HFGPT2Config
 from transformers import GPT2LMHeadModel
+
+from tpudeck.core.errors import CheckpointError
+from tpudeck.core.models.family import FAMILIES
 
 GPT2 = FAMILIES["gpt2"]
 SIZE = {"vocab_size": 97, "n_positions": 32, "n_embd": 48, "n_layer": 3, "n_head": 4}

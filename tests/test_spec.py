@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+
 from tpudeck.core.errors import SpecError
 from tpudeck.core.spec import RunSpec
 

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+
 from tpudeck.core.runs.rundir import RunDir
 
 from .conftest import start_tpudeck, tpudeck
@@ -67,9 +68,10 @@ def test_run_directory_holds_the_whole_contract(demo_run):
 def test_exported_model_opens_in_transformers_with_equal_logits(demo_run):
     import jax.numpy as jnp
     import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from tpudeck.core.data.tokenizer import load_tokenizer
     from tpudeck.core.models.family import FAMILIES
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     text = "On Monday Ada and the small cat went to the forest."
     theirs_tok = AutoTokenizer.from_pretrained(demo_run.model_dir)
