@@ -29,6 +29,7 @@ HF_PINS = [
     "flax==0.7.0",
     "optax==0.1.7",
     "numpy<2",
+    "scipy<1.12",  # jax 0.4.13 calls scipy.linalg.tril, removed in 1.12
 ]
 
 CONFIGS = {

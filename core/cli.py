@@ -60,9 +60,11 @@ def _add_spec_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import cli_runs
+
     parser = _Parser(prog="tpudeck", description="Train on a shared accelerator VM.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    train = sub.add_parser("train", help="train in the foreground, writing a run directory")
+    train = sub.add_parser("train", help="train a model (foreground, or --detach)")
     train.add_argument(
         "--demo", action="store_true", help="the embedded demo: tiny GPT-2, offline corpus"
     )
@@ -71,16 +73,92 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue the run in --output_dir from its latest checkpoint",
     )
+    _add_launch_flags(train)
     _add_spec_flags(train)
+    train.set_defaults(handler=_train)
     sub.add_parser("demo", help="train the embedded demo (same as `train --demo`)")
+
+    child = sub.add_parser("_run")  # what a detached launch runs: the spec in a run directory
+    child.add_argument("run_dir")
+    child.add_argument("--resume", action="store_true")
+    child.add_argument("--no-wait", dest="wait", action="store_false")
+    child.set_defaults(handler=_run_child)
+
+    run = sub.add_parser(
+        "run", help="run your own script under the guard: tpudeck run -- python x.py ..."
+    )
+    run.add_argument("--name", help="human name of the run; default: the script's name")
+    run.add_argument(
+        "--detach", action="store_true", help="return at once instead of following the log"
+    )
+    run.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_false",
+        help="fail at once if the accelerator is busy",
+    )
+    run.add_argument("script_command", nargs=argparse.REMAINDER, help="-- then the command to run")
+    run.set_defaults(handler=_run_script)
+    script_child = sub.add_parser("_script")  # the supervisor a detached `run` starts
+    script_child.add_argument("run_dir")
+    script_child.add_argument("--no-wait", dest="wait", action="store_false")
+    script_child.set_defaults(handler=_script_child)
+
+    ls = sub.add_parser("ls", help="list every user's runs")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=cli_runs.cmd_ls)
+    logs = sub.add_parser("logs", help="print a run's log")
+    logs.add_argument("run")
+    logs.add_argument(
+        "-f", "--follow", action="store_true", help="keep printing until the run ends"
+    )
+    logs.set_defaults(handler=cli_runs.cmd_logs)
+    stop = sub.add_parser("stop", help="stop a run: SIGTERM, it checkpoints and stops")
+    stop.add_argument("run")
+    stop.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to stop")
+    stop.add_argument(
+        "--kill", action="store_true", help="after the timeout, SIGKILL the run's process tree"
+    )
+    stop.set_defaults(handler=cli_runs.cmd_stop)
+    rm = sub.add_parser("rm", help="delete a finished run's directory")
+    rm.add_argument("run")
+    rm.set_defaults(handler=cli_runs.cmd_rm)
+    queue = sub.add_parser("queue", help="runs waiting for the accelerator")
+    queue.add_argument("--json", action="store_true")
+    queue.add_argument(
+        "--move", nargs=2, metavar=("up|down", "RUN"), help="reorder one of your queued runs"
+    )
+    queue.set_defaults(handler=cli_runs.cmd_queue)
+    who = sub.add_parser("who", help="who holds the accelerator, and the queue")
+    who.add_argument("--json", action="store_true")
+    who.set_defaults(handler=cli_runs.cmd_who)
     return parser
+
+
+def _add_launch_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("launch")
+    group.add_argument(
+        "--detach", action="store_true", help="run in the background; survives the terminal"
+    )
+    group.add_argument(
+        "--wait", dest="wait", action="store_true", default=True, help="queue if busy (default)"
+    )
+    group.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_false",
+        help="fail at once if the accelerator is busy",
+    )
+
+
+_LAUNCH_KEYS = ("command", "handler", "demo", "resume", "detach", "wait")
 
 
 def _train(args: argparse.Namespace) -> int:
     from .runs.rundir import RunDir, run_dir_for
     from .spec import RunSpec
 
-    given = {k: v for k, v in vars(args).items() if k not in ("command", "demo", "resume")}
+    given = {k: v for k, v in vars(args).items() if k not in _LAUNCH_KEYS}
     if args.resume:
         if "output_dir" not in given:
             raise TpudeckError("--resume needs --output_dir RUN_DIR: the run to continue")
@@ -94,10 +172,74 @@ def _train(args: argparse.Namespace) -> int:
             base = demo_settings()
         spec = RunSpec.from_dict({**base, **given})
         run_dir = run_dir_for(spec)
+    if args.detach:
+        return _detach(spec, run_dir, args.resume, args.wait)
     from .train.entry import EXIT_CODES, run_training
 
     print(f"run directory: {run_dir.path}", flush=True)
-    return EXIT_CODES[run_training(spec, run_dir, resume=args.resume)]
+    return EXIT_CODES[run_training(spec, run_dir, resume=args.resume, wait=args.wait)]
+
+
+def _detach(spec, run_dir, resume: bool, wait: bool) -> int:
+    run_dir.create(spec.to_json())
+    flags = ["--resume"] * resume + ["--no-wait"] * (not wait)
+    _launch(run_dir, ["_run", str(run_dir.path), *flags])
+    return 0
+
+
+def _launch(run_dir, child_args: list[str]) -> dict:
+    """Start a detached child, wait until it is past preparing, report where it stands."""
+    from .runs.launcher import launch_detached, wait_past_preparing
+
+    child = launch_detached(run_dir, child_args)
+    status = wait_past_preparing(run_dir, child)
+    state = status.get("state", "failed")
+    if state == "failed" or (
+        child.poll() not in (None, 0) and state not in ("stopped", "finished")
+    ):
+        raise TpudeckError(status.get("message") or f"the run exited early: see {run_dir.log_path}")
+    where = f" ({status['waiting_for']})" if state in ("queued", "waiting-for-accelerator") else ""
+    print(
+        f"run {run_dir.run_id}: {state}{where}\nfollow it with: tpudeck logs -f {run_dir.run_id}",
+        flush=True,
+    )
+    return status
+
+
+def _run_script(args: argparse.Namespace) -> int:
+    from . import cli_runs
+    from .runs.script import create_script_run
+    from .runs.store import read_run
+
+    command = args.script_command[1:] if args.script_command[:1] == ["--"] else args.script_command
+    run_dir = create_script_run(command, args.name)
+    _launch(run_dir, ["_script", str(run_dir.path), *(["--no-wait"] * (not args.wait))])
+    if args.detach:
+        return 0
+    print("(Ctrl-C stops following; the run goes on)", flush=True)
+    try:
+        cli_runs.cmd_logs(argparse.Namespace(run=str(run_dir.path), follow=True))
+    except KeyboardInterrupt:
+        return 0
+    return 0 if read_run(run_dir.path).state == "finished" else 1
+
+
+def _script_child(args: argparse.Namespace) -> int:
+    from .runs.rundir import RunDir
+    from .runs.script import supervise
+
+    return {"finished": 0, "stopped": 0}.get(supervise(RunDir(args.run_dir), args.wait), 1)
+
+
+def _run_child(args: argparse.Namespace) -> int:
+    from .runs.rundir import RunDir
+    from .spec import RunSpec
+    from .train.entry import EXIT_CODES, run_training
+
+    run_dir = RunDir(args.run_dir)
+    return EXIT_CODES[
+        run_training(RunSpec.load(run_dir.spec_path), run_dir, args.resume, args.wait)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("jax", "absl", "datasets", "httpx", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return _train(args)
+        return args.handler(args)
     except TpudeckError as exc:
         print(f"tpudeck: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `tpudeck ls | head`: the reader left, which is fine
+        sys.stderr.close()
+        return 0

@@ -6,6 +6,7 @@ that the loss does not collapse to zero.
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -34,9 +35,14 @@ def _story(rng: random.Random) -> str:
 
 
 def write_demo_corpus(path: str | Path, stories: int = 4000, seed: int = 0) -> Path:
-    """Write one story per line; the same seed always gives the same file."""
+    """Write one story per line; the same seed always gives the same file.
+
+    The file appears whole (temp file + rename): concurrent demo launches read it at once.
+    """
     rng = random.Random(seed)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(_story(rng) for _ in range(stories)) + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text("\n".join(_story(rng) for _ in range(stories)) + "\n")
+    os.replace(tmp, path)
     return path

@@ -5,7 +5,6 @@ Writers here are the trainer's; readers must tolerate a torn last line in events
 
 from __future__ import annotations
 
-import getpass
 import json
 import math
 import os
@@ -14,6 +13,9 @@ import secrets
 import socket
 import time
 from pathlib import Path
+
+from ..errors import TpudeckError
+from .procs import current_user, start_ticks
 
 # Final states; the UI names each. "diverged" is a NaN/Inf loss, "died" a vanished process.
 FINAL_STATES = ("finished", "failed", "stopped", "diverged", "died")
@@ -74,18 +76,27 @@ class RunDir:
         except (OSError, ValueError):
             return {}
 
-    def write_status(self, state: str, **fields) -> dict:
-        """Merge fields into status.json and replace it atomically; returns the new status."""
+    def write_status(self, state: str, own: bool = True, **fields) -> dict:
+        """Merge fields into status.json and replace it atomically; returns the new status.
+
+        `own=False` is for another process recording an outcome (e.g. `tpudeck stop --kill`):
+        the run's pid, user and host stay as they were.
+        """
         assert state in STATES, state
         now = time.time()
         status = self.read_status()
         status.setdefault("created", now)
+        if own:
+            pid = os.getpid()
+            status.update(
+                pid=pid,
+                pid_start=start_ticks(pid),
+                user=current_user(),
+                host=socket.gethostname(),
+            )
         status.update(
             run_id=self.run_id,
             state=state,
-            pid=os.getpid(),
-            user=getpass.getuser(),
-            host=socket.gethostname(),
             updated=now,
             **{k: _finite(v) for k, v in fields.items()},
         )
@@ -121,13 +132,24 @@ class RunDir:
         return events
 
 
+def run_store_dir() -> Path:
+    """$TPUDECK_HOME/runs, created if missing; an unusable home is a one-line error."""
+    store = tpudeck_home() / "runs"
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TpudeckError(
+            f"cannot use {store} as the run store ({exc.strerror}); set TPUDECK_HOME to a writable folder"
+        ) from None
+    return store
+
+
 def run_dir_for(spec) -> RunDir:
     """The directory a new run writes to: --output_dir, else a fresh one in the run store.
 
     A run in its own --output_dir is also linked from the store so every listing finds it.
     """
-    store = tpudeck_home() / "runs"
-    store.mkdir(parents=True, exist_ok=True)
+    store = run_store_dir()
     name = spec.run_name or f"{spec.model_type}-{spec.model_size}-{Path(spec.train_file).stem}"
     run_id = new_run_id(name)
     if spec.output_dir is None:

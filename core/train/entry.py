@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import traceback
 
 from ..errors import TpudeckError
@@ -19,15 +20,21 @@ log = logging.getLogger(__name__)
 EXIT_CODES = {"finished": 0, "stopped": 0, "diverged": 3}
 
 
-def run_training(spec, run_dir: RunDir, resume: bool = False) -> str:
+class RunCancelled(Exception):
+    """SIGTERM/SIGINT arrived before the run held the accelerator."""
+
+
+def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True) -> str:
     """Train `spec` into `run_dir` and return the final state; failures go to status.json."""
     run_dir.create(spec.to_json())
     log_file = _log_to_run_dir(run_dir)
     run_dir.write_status("preparing")
+    lock = None
     try:
         recipe = get_recipe(spec.recipe)
         data = recipe.prepare(spec, run_dir)
         log.info("data: %s", data.summary)
+        lock = _take_accelerator(spec, run_dir, wait)
         from .backend import start_backend
 
         devices = start_backend(spec.platform)
@@ -38,6 +45,9 @@ def run_training(spec, run_dir: RunDir, resume: bool = False) -> str:
 
         trainer = Trainer(spec, run_dir, data, model, devices, spec.parallelism)
         return trainer.run(resume)
+    except RunCancelled:
+        run_dir.write_status("stopped", message="cancelled before it held the accelerator")
+        return "stopped"
     except TpudeckError as exc:
         run_dir.emit("error", message=str(exc))
         run_dir.write_status("failed", message=str(exc))
@@ -49,9 +59,31 @@ def run_training(spec, run_dir: RunDir, resume: bool = False) -> str:
         run_dir.write_status("failed", message=f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        if lock:
+            lock.release()
         if log_file:
             logging.getLogger().removeHandler(log_file)
             log_file.close()
+
+
+def _take_accelerator(spec, run_dir: RunDir, wait: bool):
+    """Wait in the FIFO for the accelerator lock (not for --platform cpu runs)."""
+    if spec.platform == "cpu":
+        return None
+    from ..runs.guard import acquire_accelerator
+    from ..runs.rundir import tpudeck_home
+
+    def cancel(signum, _frame):
+        raise RunCancelled(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, cancel) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        lock = acquire_accelerator(tpudeck_home(), run_dir, wait)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    log.info("holding the accelerator lock")
+    return lock
 
 
 def _log_to_run_dir(run_dir: RunDir) -> logging.Handler | None:

@@ -1,0 +1,173 @@
+"""`tpudeck ls | logs | stop | rm | queue | who`: managing runs from a shell, for people
+(tables) and scripts (--json). Nothing here imports jax or the trainer."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+
+from .errors import TpudeckError
+from .runs.guard import describe_foreign, describe_holder
+from .runs.holders import HolderScan
+from .runs.lock import AcceleratorLock
+from .runs.procs import current_user, is_alive, process_tree
+from .runs.queue import RunQueue
+from .runs.rundir import FINAL_STATES
+from .runs.store import RunStore, check_owner, read_run
+
+
+def _age(seconds_since: float | None) -> str:
+    if not seconds_since:
+        return "-"
+    s = time.time() - seconds_since
+    return (
+        f"{s / 86400:.0f}d" if s > 86400 else f"{s / 3600:.0f}h" if s > 3600 else f"{s / 60:.0f}m"
+    )
+
+
+def _fmt(value, spec: str = "") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def cmd_ls(args) -> int:
+    rows = [r.summary() for r in RunStore().list()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'RUN':<44} {'STATE':<24} {'STEP':>11} {'LOSS':>8} {'TOK/S':>9} {'OWNER':<10} AGE")
+    for r in rows:
+        step = f"{_fmt(r['step'])}/{_fmt(r['total_steps'])}"
+        print(
+            f"{r['run_id']:<44} {r['state']:<24} {step:>11} {_fmt(r['loss'], '.4f'):>8} "
+            f"{_fmt(r['tokens_per_s'], ',.0f'):>9} {r['owner']:<10} {_age(r['created'])}"
+        )
+    return 0
+
+
+def cmd_logs(args) -> int:
+    record = RunStore().find(args.run)
+    offset = 0
+    while True:
+        try:
+            with open(record.run_dir.log_path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            chunk = b""
+        offset += len(chunk)
+        sys.stdout.write(chunk.decode(errors="replace"))
+        sys.stdout.flush()
+        if not args.follow or read_run(record.run_dir.path).state in (*FINAL_STATES, "unknown"):
+            return 0
+        time.sleep(0.25)
+
+
+def cmd_stop(args) -> int:
+    record = RunStore().find(args.run)
+    check_owner(record, "stop")
+    if record.state in FINAL_STATES:
+        raise TpudeckError(f"run {record.run_id} is already {record.state}")
+    pid = record.status["pid"]
+    os.kill(pid, signal.SIGTERM)
+    print(
+        f"sent SIGTERM to run {record.run_id} (pid {pid}); it checkpoints, then stops", flush=True
+    )
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if read_run(record.run_dir.path).state in FINAL_STATES:
+            print(f"run {record.run_id}: {read_run(record.run_dir.path).state}")
+            return 0
+        time.sleep(0.2)
+    if not args.kill:
+        raise TpudeckError(
+            f"run {record.run_id} did not stop in {args.timeout:.0f} s: pass --kill to end it"
+        )
+    tree = process_tree(pid) if is_alive(pid, record.status.get("pid_start")) else []
+    for member in reversed(tree):  # children first: a hung data worker must not outlive the run
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+    record.run_dir.write_status(
+        "stopped", own=False, message=f"killed by {current_user()} after SIGTERM"
+    )
+    print(f"run {record.run_id}: killed ({len(tree)} processes)")
+    return 0
+
+
+def cmd_rm(args) -> int:
+    record = RunStore().find(args.run)
+    check_owner(record, "delete")
+    if record.state not in (*FINAL_STATES, "unknown"):
+        raise TpudeckError(
+            f"run {record.run_id} is {record.state}: `tpudeck stop {record.run_id}` first"
+        )
+    link = RunStore().runs_dir / record.run_id
+    shutil.rmtree(record.run_dir.path.resolve())
+    if link.is_symlink():
+        link.unlink()
+    print(f"deleted run {record.run_id}")
+    return 0
+
+
+def cmd_queue(args) -> int:
+    queue = RunQueue(RunStore().home)
+    if args.move:
+        direction, run = args.move
+        record = RunStore().find(run)
+        queue.move(record.run_id, -1 if direction == "up" else 1)
+    entries = queue.entries()
+    if args.json:
+        print(json.dumps(entries, indent=2))
+    elif not entries:
+        print("the queue is empty")
+    for i, e in enumerate(entries if not args.json else []):
+        print(f"{i + 1:>3}. {e['run_id']}  {e['user']}  pid {e['pid']}")
+    return 0
+
+
+def who_report() -> dict:
+    home = RunStore().home
+    scan = HolderScan.from_env().scan()
+    holder = AcceleratorLock(home).holder()
+    return {
+        "holder": holder,
+        "foreign": [
+            {"pid": h.process.pid, "user": h.process.user, "command": h.process.command,
+             "since": h.process.since, "devices": list(h.devices)}
+            for h in scan.holders
+            if not holder or h.process.pid not in process_tree(holder.get("pid") or 0)
+        ],
+        "libtpu_lockfile": vars(scan.libtpu),
+        "unreadable_processes": scan.unreadable,
+        "queue": RunQueue(home).entries(),
+        "summary": describe_holder(holder) if holder else describe_foreign(scan) or "free",
+    }  # fmt: skip
+
+
+def cmd_who(args) -> int:
+    report = who_report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"accelerator: {'held by ' if report['summary'] != 'free' else ''}{report['summary']}")
+    for f in report["foreign"]:
+        print(
+            f"  outside tpudeck: pid {f['pid']} of {f['user']} holds {', '.join(f['devices'])}: {f['command']}"
+        )
+    lock = report["libtpu_lockfile"]
+    if lock["state"] != "absent":
+        print(f"libtpu lockfile: {lock['state']}" + (f" by pid {lock['pid']}" if lock["pid"] else "")
+              + (f"; to clear it: {lock['fix']}" if lock["fix"] else ""))  # fmt: skip
+    if report["unreadable_processes"]:
+        print(
+            f"  {report['unreadable_processes']} processes of other users could not be inspected (run as root)"
+        )
+    print(f"queue: {len(report['queue'])} waiting")
+    for i, e in enumerate(report["queue"]):
+        print(f"{i + 1:>3}. {e['run_id']}  {e['user']}")
+    return 0

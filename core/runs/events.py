@@ -1,0 +1,57 @@
+"""Reading events.jsonl while a trainer appends to it: by byte offset, whole lines only."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+class EventTail:
+    """Yields new whole events on each `read()`; a torn last line waits for its end.
+
+    Lines that are whole but not JSON objects are counted in `garbage`, never raised.
+    """
+
+    def __init__(self, path: Path, offset: int = 0):
+        self.path, self.offset, self.garbage = Path(path), offset, 0
+
+    def read(self) -> list[dict]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return []
+        end = chunk.rfind(b"\n") + 1  # only complete lines
+        self.offset += end
+        events = []
+        for line in chunk[:end].splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                event = None
+            if isinstance(event, dict):
+                events.append(event)
+            elif line.strip():
+                self.garbage += 1
+        return events
+
+
+def last_event(path: Path, kind: str, window: int = 1 << 16) -> dict | None:
+    """The newest event of `kind` within the file's last `window` bytes (cheap for big logs)."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - window))
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return None
+    for line in reversed(lines):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("kind") == kind:
+            return event
+    return None

@@ -1,0 +1,138 @@
+"""A user's own script under the guard: `tpudeck run -- python run_mlm_flax.py --flags...`.
+
+The script is copied into the run directory at launch (edits made while it waits in the
+queue must not change what runs). A supervisor process takes the accelerator lock, starts
+the script with the locked descriptor inherited (so the lock is held as long as the script
+lives, even if the supervisor dies), turns its TensorBoard scalars into events, and
+records how it ended.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from ..errors import TpudeckError
+from .guard import acquire_accelerator
+from .rundir import RunDir, new_run_id, run_store_dir, tpudeck_home
+from .tensorboard_tail import TensorBoardTail
+
+log = logging.getLogger(__name__)
+
+# What libtpu says when the TPU is taken; recognised in a failed script's log.
+_LIBTPU_BUSY = re.compile(
+    r"(TPU (?:is already )?in use by process with pid \d+[^\n]*|libtpu\.so already in use[^\n]*"
+    r"|Internal error when accessing libtpu multi-process lockfile[^\n]*)"
+)
+
+
+def _script_index(command: list[str]) -> int | None:
+    """Where in `command` the file it runs is: `python X.py ...` -> 1, `./train.sh` -> 0."""
+    if Path(command[0]).name.startswith("python"):
+        return 1 if len(command) > 1 and not command[1].startswith("-") else None
+    return 0 if os.sep in command[0] else None
+
+
+def _flag_value(command: list[str], flag: str) -> str | None:
+    for i, arg in enumerate(command):
+        if arg == flag and i + 1 < len(command):
+            return command[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def create_script_run(command: list[str], name: str | None = None) -> RunDir:
+    """Check the command, copy its script into a new run directory and write spec.json."""
+    if not command:
+        raise TpudeckError("no command given: tpudeck run -- python your_script.py --flags")
+    index = _script_index(command)
+    script = Path(command[index]) if index is not None else None
+    if script is not None and not script.is_file():
+        raise TpudeckError(f"script {script} not found: check the path (relative to {os.getcwd()})")
+    if script is None and shutil.which(command[0]) is None:
+        raise TpudeckError(f"command {command[0]!r} not found on PATH: check its name")
+    run_dir = RunDir(run_store_dir() / new_run_id(name or (script.stem if script else command[0])))
+    run_dir.path.mkdir(parents=True)
+    runnable = list(command)
+    if script is not None:
+        (run_dir.path / "script").mkdir()
+        copy = run_dir.path / "script" / script.name
+        shutil.copy2(script, copy)
+        runnable[index] = str(copy)
+    output_dir = _flag_value(command, "--output_dir")
+    spec = {
+        "kind": "script",
+        "command": runnable,
+        "original_command": command,
+        "cwd": os.getcwd(),
+        "script_dir": str(script.resolve().parent) if script else None,
+        "tensorboard_dir": str(Path(output_dir).resolve()) if output_dir else None,
+        "run_name": name,
+    }
+    run_dir.create(json.dumps(spec, indent=2))
+    return run_dir
+
+
+def supervise(run_dir: RunDir, wait: bool = True, poll: float = 1.0) -> str:
+    """Run the script of `run_dir` under the accelerator lock; returns the final state."""
+    spec = json.loads(run_dir.spec_path.read_text())
+    run_dir.write_status("preparing")
+    lock = acquire_accelerator(tpudeck_home(), run_dir, wait)
+    env = dict(os.environ)
+    if spec["script_dir"]:  # the copy must still import the modules beside the original
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [spec["script_dir"], env.get("PYTHONPATH")])
+        )
+    child = subprocess.Popen(spec["command"], cwd=spec["cwd"], env=env, pass_fds=(lock.fileno,))
+    run_dir.write_status("training", child_pid=child.pid)
+    stop = []
+    signal.signal(
+        signal.SIGTERM, lambda signum, _f: (stop.append(signum), child.send_signal(signum))
+    )
+    tail = TensorBoardTail(Path(spec["tensorboard_dir"])) if spec["tensorboard_dir"] else None
+    try:
+        while child.poll() is None:
+            _forward_metrics(run_dir, tail)
+            time.sleep(poll)
+        _forward_metrics(run_dir, tail, final=True)
+    finally:
+        lock.release()
+    code = child.returncode
+    if stop:
+        run_dir.write_status("stopped", exit_code=code, message="stopped by SIGTERM")
+        return "stopped"
+    if code == 0:
+        run_dir.write_status("finished", exit_code=0, message="")
+        return "finished"
+    message = _failure_reason(run_dir, code)
+    run_dir.emit("error", message=message)
+    run_dir.write_status("failed", exit_code=code, message=message)
+    return "failed"
+
+
+def _forward_metrics(run_dir: RunDir, tail: TensorBoardTail | None, final: bool = False) -> None:
+    if tail is None or not tail.directory.is_dir():
+        return
+    for kind, fields in tail.read_events(final):
+        run_dir.emit(kind, **fields)
+
+
+def _failure_reason(run_dir: RunDir, code: int) -> str:
+    try:
+        with open(run_dir.log_path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 65536))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        tail = ""
+    busy = _LIBTPU_BUSY.search(tail)
+    if busy:
+        return f"the TPU was taken outside tpudeck: {busy.group(1).strip()}; see `tpudeck who`"
+    return f"the script exited with code {code}; see {run_dir.log_path}"
