@@ -14,6 +14,7 @@ import glob
 import os
 import pwd
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .procs import PROC, ProcessInfo, current_user, process_info
@@ -89,29 +90,44 @@ class HolderScan:
         return ScanResult(holders, self.libtpu_lock(), unreadable)
 
     def _fd_scan(self, devices: set[str]):
-        """(pid, device paths it holds) per process holding any; None where fds are unreadable."""
-        with os.scandir(self.proc) as entries:
-            for entry in entries:
-                if not entry.name.isdigit():
-                    continue
-                fd_dir = f"{entry.path}/fd"
-                try:
-                    fds = os.listdir(fd_dir)
-                except PermissionError:
-                    yield int(entry.name), None
-                    continue
-                except (FileNotFoundError, NotADirectoryError, ProcessLookupError):
-                    continue  # exited while we looked
+        """(pid, device paths it holds) per process holding any; None where fds are unreadable.
+
+        The scan is syscall-bound (readlink releases the GIL), so interleaved slices of the
+        pid list are read on a few threads.
+        """
+        pids = [name for name in os.listdir(self.proc) if name.isdigit()]
+        workers = max(1, min(4, os.cpu_count() or 1))
+        with ThreadPoolExecutor(workers) as pool:
+            slices = pool.map(
+                lambda part: list(self._scan_pids(part, devices)),
+                [pids[i::workers] for i in range(workers)],
+            )
+            yield from (found for part in slices for found in part)
+
+    def _scan_pids(self, pids: list[str], devices: set[str]):
+        # Links are read relative to an open fd directory: resolving "/proc/PID/fd/N" from
+        # the root for every descriptor costs more than the readlink itself.
+        for name in pids:
+            try:
+                fd_dir = os.open(f"{self.proc}/{name}/fd", os.O_RDONLY | os.O_DIRECTORY)
+            except PermissionError:
+                yield int(name), None
+                continue
+            except OSError:
+                continue  # exited while we looked, or not a process directory
+            try:
                 held = set()
-                for fd in fds:
+                for fd in os.listdir(fd_dir):
                     try:
-                        target = os.readlink(f"{fd_dir}/{fd}")
+                        target = os.readlink(fd, dir_fd=fd_dir)
                     except OSError:
                         continue
                     if target in devices:
                         held.add(target)
-                if held:
-                    yield int(entry.name), held
+            finally:
+                os.close(fd_dir)
+            if held:
+                yield int(name), held
 
     def libtpu_lock(self) -> LibtpuLock:
         path = self.libtpu_lockfile
