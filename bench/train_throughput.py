@@ -5,6 +5,8 @@ Configs: the demo size and a GPT-2-small shape, on 1 and 8 (fake CPU) devices. W
 train step (FlaxGPT2LMHeadModel, transformers 4.57 in a venv this script makes once
 under bench/.hf-venv) in the same run, and the ratio ours/theirs is printed.
 Equal config: float32, dropout 0.1, AdamW without clipping, same batch and sequence.
+Caveat on CPU: the baseline needs jax 0.4.13 (the last Flax-capable transformers pins it),
+so the ratio also compares two XLA:CPU compilers; on a TPU VM it compares the programs.
 
     python bench/train_throughput.py [--quick] [--no-vs-hf]
 """
@@ -32,18 +34,23 @@ HF_PINS = [
     "scipy<1.12",  # jax 0.4.13 calls scipy.linalg.tril, removed in 1.12
 ]
 
+# name -> (config, per-device batch, sequence, timed steps, device counts). GPT-2 small runs
+# on one device only: replicated on 8 fake devices it needs 8 copies of weights and AdamW
+# state (~16 GB) in this one host's memory.
 CONFIGS = {
     "demo": (
         {"vocab_size": 512, "n_positions": 128, "n_embd": 64, "n_layer": 2, "n_head": 4},
         8,
         64,
-        30,
+        100,
+        (1, 8),
     ),
     "gpt2-small": (
         {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12},
         1,
         64,
         3,
+        (1,),
     ),
 }
 
@@ -128,7 +135,9 @@ def in_child(python: str, argv: list[str], devices: int) -> dict:
     }
     done = subprocess.run([python, *argv], capture_output=True, text=True, env=env)
     if done.returncode:
-        return {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+        return {
+            "error": f"exit {done.returncode}: {(done.stderr.strip().splitlines() or ['?'])[-1]}"
+        }
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -150,9 +159,9 @@ def main() -> None:
         f"{'config':<11} {'dev':>3} {'ours tok/s':>11} {'compile s':>9} {'hf tok/s':>10} {'hf 1st step s':>13} {'ours/hf':>7}"
     )
     for name in names:
-        cfg, per_device, seq, steps = CONFIGS[name]
+        cfg, per_device, seq, steps, device_counts = CONFIGS[name]
         job = json.dumps({"config": cfg, "per_device": per_device, "seq": seq, "steps": steps})
-        for devices in (1, 8):
+        for devices in device_counts:
             mine = in_child(sys.executable, [__file__, "--worker", job], devices)
             theirs = (
                 in_child(str(hf_python), [str(HERE / "hf_flax_clm_step.py"), job], devices)

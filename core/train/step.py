@@ -48,12 +48,12 @@ def make_train_step(loss_fn, tx: optax.GradientTransformation):
 
         # The first micro-step seeds the sums, so they carry the device-varying type that
         # shard_map's scan requires; the rest (none without accumulation) are scanned.
-        first = micro_step(jax.tree.map(lambda x: x[0], batch), keys[0])
-        rest = (jax.tree.map(lambda x: x[1:], batch), keys[1:])
-        (grads, loss, aux), _ = jax.lax.scan(accumulate, first, rest)
-        grads, loss, aux = jax.lax.pmean(
-            jax.tree.map(lambda x: x / accum, (grads, loss, aux)), AXIS
-        )
+        sums = micro_step(jax.tree.map(lambda x: x[0], batch), keys[0])
+        if accum > 1:  # shapes are static: without accumulation there is nothing to add
+            rest = (jax.tree.map(lambda x: x[1:], batch), keys[1:])
+            sums, _ = jax.lax.scan(accumulate, sums, rest)
+            sums = jax.tree.map(lambda x: x / accum, sums)
+        grads, loss, aux = jax.lax.pmean(sums, AXIS)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         state = state.replace(
             step=state.step + 1,
