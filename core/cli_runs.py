@@ -4,20 +4,18 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import sys
 import time
 
 from .errors import TpudeckError
+from .runs.actions import delete_run, kill_tree, request_stop
 from .runs.guard import describe_foreign, describe_holder
 from .runs.holders import HolderScan
 from .runs.lock import AcceleratorLock
-from .runs.procs import current_user, is_alive, process_tree
+from .runs.procs import process_tree
 from .runs.queue import RunQueue
 from .runs.rundir import FINAL_STATES
-from .runs.store import RunStore, check_owner, read_run
+from .runs.store import RunStore, read_run
 
 
 def _age(seconds_since: float | None) -> str:
@@ -68,48 +66,29 @@ def cmd_logs(args) -> int:
 
 def cmd_stop(args) -> int:
     record = RunStore().find(args.run)
-    check_owner(record, "stop")
-    if record.state in FINAL_STATES:
-        raise TpudeckError(f"run {record.run_id} is already {record.state}")
-    pid = record.status["pid"]
-    os.kill(pid, signal.SIGTERM)
+    pid = request_stop(record)
     print(
         f"sent SIGTERM to run {record.run_id} (pid {pid}); it checkpoints, then stops", flush=True
     )
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
-        if read_run(record.run_dir.path).state in FINAL_STATES:
-            print(f"run {record.run_id}: {read_run(record.run_dir.path).state}")
+        state = read_run(record.run_dir.path).state
+        if state in FINAL_STATES:
+            print(f"run {record.run_id}: {state}")
             return 0
         time.sleep(0.2)
     if not args.kill:
         raise TpudeckError(
             f"run {record.run_id} did not stop in {args.timeout:.0f} s: pass --kill to end it"
         )
-    tree = process_tree(pid) if is_alive(pid, record.status.get("pid_start")) else []
-    for member in reversed(tree):  # children first: a hung data worker must not outlive the run
-        try:
-            os.kill(member, signal.SIGKILL)
-        except ProcessLookupError:
-            continue
-    record.run_dir.write_status(
-        "stopped", own=False, message=f"killed by {current_user()} after SIGTERM"
-    )
-    print(f"run {record.run_id}: killed ({len(tree)} processes)")
+    print(f"run {record.run_id}: killed ({kill_tree(record)} processes)")
     return 0
 
 
 def cmd_rm(args) -> int:
-    record = RunStore().find(args.run)
-    check_owner(record, "delete")
-    if record.state not in (*FINAL_STATES, "unknown"):
-        raise TpudeckError(
-            f"run {record.run_id} is {record.state}: `tpudeck stop {record.run_id}` first"
-        )
-    link = RunStore().runs_dir / record.run_id
-    shutil.rmtree(record.run_dir.path.resolve())
-    if link.is_symlink():
-        link.unlink()
+    store = RunStore()
+    record = store.find(args.run)
+    delete_run(record, store)
     print(f"deleted run {record.run_id}")
     return 0
 

@@ -1,0 +1,51 @@
+"""GPT-2's configuration and size arithmetic, importable without jax (the UI estimates with it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class GPT2Config:
+    """The subset of transformers' GPT2Config that determines the computation."""
+
+    vocab_size: int
+    n_positions: int = 1024
+    n_embd: int = 768
+    n_layer: int = 12
+    n_head: int = 12
+    n_inner: int | None = None
+    layer_norm_epsilon: float = 1e-5
+    resid_pdrop: float = 0.1
+    embd_pdrop: float = 0.1
+    attn_pdrop: float = 0.1
+    initializer_range: float = 0.02
+    bos_token_id: int | None = None
+    eos_token_id: int | None = None
+
+    @classmethod
+    def from_hf(cls, values: dict) -> GPT2Config:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def to_hf(self) -> dict:
+        return {
+            "model_type": "gpt2",
+            "architectures": ["GPT2LMHeadModel"],
+            **dataclasses.asdict(self),
+        }
+
+    @property
+    def inner_size(self) -> int:
+        return self.n_inner or 4 * self.n_embd
+
+    def param_count(self, include_embeddings: bool = True) -> int:
+        d, f = self.n_embd, self.inner_size
+        per_layer = 4 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d)
+        embeddings = (self.vocab_size + self.n_positions) * d if include_embeddings else 0
+        return self.n_layer * per_layer + 2 * d + embeddings
+
+    def flops_per_token(self, seq_len: int) -> float:
+        """Training FLOPs per token: 6N for the weights plus attention (PaLM appendix B)."""
+        n = self.param_count(include_embeddings=False) + self.vocab_size * self.n_embd
+        return 6 * n + 12 * self.n_layer * self.n_embd * seq_len
