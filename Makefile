@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench
+.PHONY: demo headless-demo test lint format bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("tpudeck needs Python >= 3.10") if sys.version_info < (3, 10) else None'
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/tpudeck demo
+
+headless-demo: $(STAMP)
+	$(BIN)/tpudeck train --demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

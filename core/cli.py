@@ -39,20 +39,15 @@ def _option_strings(parser: argparse.ArgumentParser):
                 yield from _option_strings(subparser)
 
 
-def _flag_type(field: dataclasses.Field):
-    annotation = str(field.type)
-    return int if "int" in annotation else float if "float" in annotation else str
-
-
 def _add_spec_flags(parser: argparse.ArgumentParser) -> None:
-    from .spec import RunSpec
+    from .spec import RunSpec, field_type
 
     group = parser.add_argument_group("run spec (Hugging Face example script names)")
     for field in dataclasses.fields(RunSpec):
         default = "" if field.default is None else f" (default: {field.default})"
         group.add_argument(
             f"--{field.name}",
-            type=_flag_type(field),
+            type=field_type(field.name),
             choices=field.metadata["choices"],
             default=argparse.SUPPRESS,  # absent flags must not override demo or resumed values
             help=field.metadata["help"] + default,
@@ -76,7 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_launch_flags(train)
     _add_spec_flags(train)
     train.set_defaults(handler=_train)
-    sub.add_parser("demo", help="train the embedded demo (same as `train --demo`)")
+    sub.add_parser("demo", help="open the app with the embedded demo ready to launch")
+    ui = sub.add_parser("ui", help="open the app (the same as no subcommand)")
+    ui.add_argument(
+        "--demo", action="store_true", help="open on the Launch screen, filled with the demo"
+    )
 
     child = sub.add_parser("_run")  # what a detached launch runs: the spec in a run directory
     child.add_argument("run_dir")
@@ -242,14 +241,30 @@ def _run_child(args: argparse.Namespace) -> int:
     ]
 
 
+def _open_app(demo: bool) -> int:
+    from .runs.rundir import run_store_dir
+
+    run_store_dir()  # an unusable $TPUDECK_HOME is a one-line error, not a broken screen
+    launch_values = None
+    if demo:
+        from .demo import demo_settings
+
+        launch_values = demo_settings()
+    from tpudeck.tui.app import TpudeckApp
+
+    TpudeckApp(launch_values=launch_values).run()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        args = parser.parse_args(["train", "--demo"])
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command in (None, "ui", "demo"):
+        try:
+            return _open_app(demo=args.command == "demo" or getattr(args, "demo", False))
+        except TpudeckError as exc:
+            print(f"tpudeck: error: {exc}", file=sys.stderr)
+            return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("jax", "absl", "datasets", "httpx", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -127,6 +127,22 @@ class RunSpec:
         return self.block_size or self.model_config()["n_positions"]
 
 
+def field_type(name: str) -> type:
+    """The Python type a field's text (a flag, a form input) converts to."""
+    annotation = str(next(f for f in dataclasses.fields(RunSpec) if f.name == name).type)
+    return int if "int" in annotation else float if "float" in annotation else str
+
+
+def parse_field(name: str, text: str):
+    """A field's value from text, or SpecError naming the field and what it wants."""
+    kind = field_type(name)
+    try:
+        return kind(text)
+    except ValueError:
+        wants = {int: "a whole number", float: "a number"}.get(kind, "text")
+        raise SpecError(f"--{name} wants {wants}, got {text!r}") from None
+
+
 def _check_choices(spec: RunSpec) -> None:
     for f in dataclasses.fields(spec):
         choices = f.metadata["choices"]

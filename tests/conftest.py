@@ -18,9 +18,10 @@ import pytest  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def tpudeck_home(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own run store, so none sees another's runs."""
+    """Every test gets its own run store and UI settings, so none sees another's."""
     home = tmp_path / "home"
     monkeypatch.setenv("TPUDECK_HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     return home
 
 

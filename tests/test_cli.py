@@ -42,6 +42,8 @@ def test_console_script_is_installed_beside_the_interpreter():
     assert result.returncode == 0 and "train" in result.stdout
 
 
-def test_no_subcommand_prints_help_without_error():
-    result = tpudeck()
+def test_help_lists_every_command():
+    result = tpudeck("--help")
     assert result.returncode == 0 and "usage: tpudeck" in result.stdout
+    for command in ("train", "run", "demo", "ui", "ls", "logs", "stop", "rm", "queue", "who"):
+        assert command in result.stdout

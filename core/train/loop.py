@@ -147,6 +147,7 @@ class Trainer:
             loss=values["loss"],
             lr=lr,
             grad_norm=values["grad_norm"],
+            steps_per_s=round(steps_per_s, 4),
             tokens_per_s=round(tokens_per_s, 1),
             examples_per_s=round(examples_per_s, 2),
             mfu=None if utilisation is None else round(utilisation, 4),

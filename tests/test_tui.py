@@ -1,0 +1,157 @@
+"""The Textual app driven by Pilot: launch from the keyboard, follow, stop, validate, refuse."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tpudeck.core.demo import demo_settings
+from tpudeck.core.runs.procs import start_ticks
+from tpudeck.core.runs.rundir import RunDir
+from tpudeck.core.runs.store import RunStore
+from tpudeck.tui.app import TpudeckApp
+from tpudeck.tui.screens.dialogs import Confirm
+from tpudeck.tui.screens.launch import LaunchScreen
+from tpudeck.tui.screens.run import RunScreen
+
+SIZE = (140, 45)
+
+
+async def wait_for(pilot, predicate, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(0.2)
+    raise AssertionError(f"not seen on screen within {timeout} s")
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector).render())
+
+
+def fake_run(home, run_id: str, state: str, pid: int, steps: int = 30) -> RunDir:
+    run = RunDir(home / "runs" / run_id)
+    run.create(json.dumps({"model_type": "gpt2"}))
+    run.write_status(
+        state, own=False, pid=pid, pid_start=start_ticks(pid), step=steps, total_steps=100
+    )
+    run.emit("compile", seconds=2.5, devices=8)
+    for step in range(1, steps + 1):
+        run.emit("step", step=step, total_steps=100, loss=5.0 / step, lr=1e-3, tokens_per_s=1000.0,
+                 steps_per_s=2.0, mfu=None)  # fmt: skip
+    run.emit("eval", step=steps, loss=0.5, perplexity=1.65)
+    run.log_path.write_text("".join(f"step {s} loss {5.0 / s:.4f}\n" for s in range(1, steps + 1)))
+    return run
+
+
+@pytest.fixture
+def sleeper():
+    child = subprocess.Popen(["sleep", "600"])
+    yield child
+    child.kill()
+    child.wait()
+
+
+@pytest.mark.slow
+async def test_launch_the_demo_from_the_keyboard_follow_it_and_stop_it(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+    app = TpudeckApp(launch_values={**demo_settings(), "max_steps": 100000, "logging_steps": 5})
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, LaunchScreen)
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_for(pilot, lambda: re.search(r"training .* loss \d", text_of(app, "#summary")))
+        first = app.screen.latest["step"]["step"]
+        await wait_for(pilot, lambda: app.screen.latest["step"]["step"] >= first + 20)
+        assert len(app.screen.query_one("#loss-plot").series["train"]) >= 2
+        await pilot.press("s")
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "stopped" in text_of(app, "#summary"), timeout=60)
+        (record,) = RunStore().list()
+        assert record.state == "stopped" and "SIGTERM" in record.status["message"]
+
+
+async def test_bad_values_are_shown_inline_and_block_the_launch(demo_corpus):
+    app = TpudeckApp(launch_values={"train_file": str(demo_corpus), "model_size": "demo"})
+    async with app.run_test(size=SIZE) as pilot:
+        assert "ready to launch" in text_of(app, "#error")
+        app.screen.query_one("#learning_rate").focus()
+        await pilot.press(*"abc")
+        await pilot.pause()
+        assert "--learning_rate wants a number, got 'abc'" in text_of(app, "#error")
+        assert app.screen.query_one("#launch-button").disabled
+        await pilot.press("backspace", "backspace", "backspace")
+        app.screen.query_one("#block_size").focus()
+        await pilot.press(*"4096")
+        await pilot.pause()
+        assert "larger than the model's n_positions (128)" in text_of(app, "#error")
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert isinstance(app.screen, LaunchScreen) and RunStore().list() == []
+
+
+async def test_runs_screen_lists_runs_and_opens_one(tpudeck_home, sleeper):
+    fake_run(tpudeck_home, "20260101-000000-demo-0001", "training", sleeper.pid)
+    app = TpudeckApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#runs").row_count == 1, timeout=10)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), timeout=10)
+        await wait_for(pilot, lambda: "step 30/100" in text_of(app, "#summary"), timeout=10)
+        summary = text_of(app, "#summary")
+        assert "loss 0.1667" in summary and "eval 0.5000" in summary and "compile 2.5s" in summary
+        assert "ETA 0m35s" in summary and "MFU n/a" in summary
+        assert len(app.screen.query_one("#loss-plot").series["train"]) == 30
+        assert "step 30 loss" in "\n".join(app.screen.query_one("#log").lines)
+
+
+async def test_another_users_run_cannot_be_stopped_from_the_ui(tpudeck_home, sleeper, monkeypatch):
+    fake_run(tpudeck_home, "20260101-000000-theirs-0001", "training", sleeper.pid)
+    monkeypatch.setattr("tpudeck.core.runs.store.current_user", lambda: "mallory")
+    app = TpudeckApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#runs").row_count == 1, timeout=10)
+        await pilot.press("s")
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, Confirm)
+        messages = [n.message for n in app._notifications]
+        assert any("belongs to root: only they (or root) may stop it" in m for m in messages)
+        assert sleeper.poll() is None
+
+
+async def test_theme_switch_is_remembered_for_the_next_session():
+    async with TpudeckApp().run_test(size=SIZE) as pilot:
+        assert pilot.app.theme == "tpudeck-dark"
+        await pilot.press("ctrl+t")
+        assert pilot.app.theme == "tpudeck-light"
+    async with TpudeckApp().run_test(size=SIZE) as pilot:
+        assert pilot.app.theme == "tpudeck-light"
+
+
+def test_a_whole_ui_session_imports_no_ml_library(tpudeck_home):
+    code = """
+import asyncio, sys
+from tpudeck.tui.app import TpudeckApp
+from tpudeck.core.demo import demo_settings
+
+async def session():
+    app = TpudeckApp(launch_values=demo_settings())
+    async with app.run_test(size=(140, 45)) as pilot:
+        for keys in (["escape"], ["v"], ["escape", "question_mark"], ["escape", "n"], ["escape"]):
+            await pilot.press(*keys)
+            await pilot.pause(0.5)
+
+asyncio.run(session())
+print(sorted({"jax", "jaxlib", "flax", "optax", "transformers", "datasets", "torch"} & set(sys.modules)))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,143 @@
+"""The tpudeck Textual app: screens, keys, themes and the actions they share."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.theme import Theme
+
+from tpudeck.core.errors import TpudeckError
+from tpudeck.core.runs.store import RunStore
+from tpudeck.themes import load_theme_files
+
+from .messages import LaunchDone
+from .screens.devices import DevicesScreen
+from .screens.dialogs import Help
+from .screens.launch import LaunchScreen
+from .screens.run import RunScreen
+from .screens.runs import RunsScreen
+from .settings import load_settings, save_setting
+
+THEMES = ("tpudeck-dark", "tpudeck-light")
+
+
+class TpudeckApp(App):
+    CSS_PATH = "tpudeck.tcss"
+    TITLE = "tpudeck"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("n", "new_run", "Launch"),
+        Binding("v", "devices", "Devices"),
+        Binding("ctrl+t", "toggle_theme", "Theme", show=False),
+    ]
+
+    def __init__(self, store: RunStore | None = None, launch_values: dict | None = None):
+        super().__init__()
+        self.store = store or RunStore()
+        self.launch_values = launch_values  # the embedded demo opens the Launch screen filled in
+
+    def on_mount(self) -> None:
+        for values in load_theme_files():
+            self.register_theme(Theme(**values))
+        self.theme = load_settings().get("theme", THEMES[0])
+        self.push_screen(RunsScreen())
+        if self.launch_values is not None:
+            self.push_screen(LaunchScreen(self.launch_values))
+
+    def watch_theme(self, theme: str) -> None:
+        if theme in THEMES:
+            save_setting("theme", theme)
+
+    # -- navigation --------------------------------------------------------------------
+
+    def open_run(self, run_id: str) -> None:
+        self.push_screen(RunScreen(run_id))
+
+    def open_launch(self, spec_path: Path | None = None) -> None:
+        values = None
+        if spec_path is not None:
+            from tpudeck.core.spec import RunSpec
+
+            try:
+                values = RunSpec.load(spec_path).to_dict()
+            except TpudeckError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            values.update(output_dir=None, run_name=None)  # a relaunch is a new run
+        self.push_screen(LaunchScreen(values))
+
+    def action_new_run(self) -> None:
+        self.open_launch()
+
+    def action_devices(self) -> None:
+        self.push_screen(DevicesScreen())
+
+    def action_help(self) -> None:
+        self.push_screen(Help())
+
+    def action_toggle_theme(self) -> None:
+        self.theme = (
+            THEMES[(THEMES.index(self.theme) + 1) % len(THEMES)]
+            if self.theme in THEMES
+            else THEMES[0]
+        )
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Launch a run", "Pick model, data and recipe, then launch", self.action_new_run
+        )
+        yield SystemCommand(
+            "Devices", "Host, who holds the accelerator, the queue", self.action_devices
+        )
+        yield SystemCommand(
+            "Toggle dark/light theme", "Remembered for next time", self.action_toggle_theme
+        )
+        yield SystemCommand("Help", "Every key of every screen", self.action_help)
+
+    # -- actions shared by screens --------------------------------------------------------
+
+    def act_on_run(self, action: Callable[[], object], done: str) -> None:
+        """Run an owner-checked run action; its one-line error becomes a notification."""
+        try:
+            action()
+        except (TpudeckError, OSError) as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(done)
+
+    @work(thread=True, exclusive=True, group="launch")
+    def launch(self, flags: list[str]) -> None:
+        """`tpudeck train --detach FLAGS` in a child: it validates, prepares data, then returns."""
+        self.call_from_thread(self.notify, "launching: preparing data…")
+        result = subprocess.run(
+            [sys.executable, "-m", "tpudeck", "train", "--detach", *flags],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            error = (result.stderr.strip().splitlines() or ["launch failed"])[-1]
+            self.post_message(LaunchDone(None, error.removeprefix("tpudeck: error: ")))
+            return
+        run_id = next(
+            line.split()[1].rstrip(":")
+            for line in result.stdout.splitlines()
+            if line.startswith("run ")
+        )
+        self.post_message(LaunchDone(run_id, None))
+
+    def on_launch_done(self, message: LaunchDone) -> None:
+        if message.error:
+            self.notify(message.error, severity="error", timeout=10)
+            return
+        if isinstance(self.screen, LaunchScreen):
+            self.pop_screen()
+        self.open_run(message.run_id)

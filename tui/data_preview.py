@@ -1,0 +1,28 @@
+"""A glance at a data file for the Launch screen: columns and first rows, without 🤗 datasets."""
+
+from __future__ import annotations
+
+import csv
+import json
+from itertools import islice
+from pathlib import Path
+
+
+def preview(path: str, rows: int = 4) -> tuple[list[str], list[str]]:
+    """(columns, first rows as short strings) of a .txt, .json/.jsonl or .csv file."""
+    file = Path(path)
+    suffix = file.suffix.lower()
+    with open(file, encoding="utf-8", errors="replace") as f:
+        if suffix == ".csv":
+            reader = csv.DictReader(f)
+            first = list(islice(reader, rows))
+            return list(reader.fieldnames or []), [_short(json.dumps(r)) for r in first]
+        if suffix in (".json", ".jsonl"):
+            first = [json.loads(line) for line in islice((ln for ln in f if ln.strip()), rows)]
+            columns = sorted({k for r in first if isinstance(r, dict) for k in r})
+            return columns, [_short(json.dumps(r)) for r in first]
+        return ["text"], [_short(line.rstrip("\n")) for line in islice(f, rows)]
+
+
+def _short(text: str, width: int = 110) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

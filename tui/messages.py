@@ -1,0 +1,30 @@
+"""Messages that worker threads post to screens (workers never touch widgets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+
+@dataclass
+class RunsRead(Message):
+    """A fresh listing of the run store."""
+
+    rows: list
+
+
+@dataclass
+class LaunchDone(Message):
+    """A detached launch returned: the run id, or the one-line error."""
+
+    run_id: str | None
+    error: str | None
+
+
+@dataclass
+class DevicesRead(Message):
+    """One sampling round of the host and of who holds the accelerator."""
+
+    host: dict
+    who: dict

@@ -1,0 +1,146 @@
+"""Runs: every user's runs with live state; open, stop, delete, resume or relaunch them."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input
+
+from tpudeck.core.errors import TpudeckError
+from tpudeck.core.runs.actions import delete_run, request_stop
+from tpudeck.core.runs.store import check_owner
+
+from ..messages import RunsRead
+from ..run_rows import RunRows
+from .dialogs import Confirm
+
+COLUMNS = ("RUN", "STATE", "STEP", "LOSS", "TOK/S", "ETA", "OWNER", "AGE")
+REFRESH_SECONDS = 1.0
+
+
+class RunsScreen(Screen):
+    AUTO_FOCUS = "#runs"
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=True),
+        Binding("s", "stop", "Stop"),
+        Binding("x", "delete", "Delete"),
+        Binding("c", "resume", "Resume"),
+        Binding("e", "edit", "Edit & relaunch"),
+        Binding("slash", "filter", "Filter"),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.rows = RunRows(self.app.store)
+        self.all_rows: list = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(
+            placeholder="filter runs (text in id, state or owner)", id="filter", classes="hidden"
+        )
+        table = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        table.add_columns(*COLUMNS)
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "runs"
+        self.refresh_runs()
+        self.set_interval(REFRESH_SECONDS, self.refresh_runs)
+
+    @work(thread=True, exclusive=True, group="runs")
+    def refresh_runs(self) -> None:
+        self.post_message(RunsRead(self.rows.read()))
+
+    def on_runs_read(self, message: RunsRead) -> None:
+        self.all_rows = message.rows
+        self.show_rows()
+
+    def show_rows(self) -> None:
+        table = self.query_one(DataTable)
+        text = self.query_one("#filter", Input).value.lower()
+        wanted = [r for r in self.all_rows if not text or text in " ".join(r.cells()).lower()]
+        wanted.sort(key=lambda r: r.run_id, reverse=True)  # newest first
+        selected = self.selected_run_id()
+        table.clear()
+        for row in wanted:
+            table.add_row(*row.cells(), key=row.run_id)
+        ids = [r.run_id for r in wanted]
+        if selected in ids:
+            table.move_cursor(row=ids.index(selected), animate=False)
+
+    def selected_run_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self) -> None:
+        self.show_rows()
+
+    @on(Input.Submitted, "#filter")
+    def filter_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    def _record(self):
+        run_id = self.selected_run_id()
+        return self.app.store.find(run_id) if run_id else None
+
+    def action_open(self) -> None:
+        if run_id := self.selected_run_id():
+            self.app.open_run(run_id)
+
+    @on(DataTable.RowSelected)
+    def row_selected(self) -> None:
+        self.action_open()
+
+    def action_stop(self) -> None:
+        record = self._record()
+        if record is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.act_on_run(lambda: request_stop(record), f"stopping {record.run_id}")
+
+        try:
+            check_owner(record, "stop")
+        except TpudeckError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.app.push_screen(
+            Confirm(f"Stop run {record.run_id}? It checkpoints, then stops."), confirmed
+        )
+
+    def action_delete(self) -> None:
+        record = self._record()
+        if record is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.act_on_run(
+                    lambda: delete_run(record, self.app.store), f"deleted {record.run_id}"
+                )
+                self.refresh_runs()
+
+        self.app.push_screen(Confirm(f"Delete run {record.run_id} and all its files?"), confirmed)
+
+    def action_resume(self) -> None:
+        record = self._record()
+        if record is not None:
+            self.app.launch(["--resume", "--output_dir", str(record.run_dir.path)])
+
+    def action_edit(self) -> None:
+        record = self._record()
+        if record is not None:
+            self.app.open_launch(record.run_dir.spec_path)
