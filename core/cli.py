@@ -71,11 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_launch_flags(train)
     _add_spec_flags(train)
     train.set_defaults(handler=_train)
-    sub.add_parser("demo", help="open the app with the embedded demo ready to launch")
+    demo = sub.add_parser("demo", help="open the app with the embedded demo ready to launch")
+    _add_spec_flags(demo)  # e.g. `tpudeck demo --max_steps 3000` fills the form differently
     ui = sub.add_parser("ui", help="open the app (the same as no subcommand)")
     ui.add_argument(
         "--demo", action="store_true", help="open on the Launch screen, filled with the demo"
     )
+    _add_spec_flags(ui)
 
     child = sub.add_parser("_run")  # what a detached launch runs: the spec in a run directory
     child.add_argument("run_dir")
@@ -241,15 +243,15 @@ def _run_child(args: argparse.Namespace) -> int:
     ]
 
 
-def _open_app(demo: bool) -> int:
+def _open_app(demo: bool, given: dict) -> int:
     from .runs.rundir import run_store_dir
 
     run_store_dir()  # an unusable $TPUDECK_HOME is a one-line error, not a broken screen
     launch_values = None
-    if demo:
+    if demo or given:
         from .demo import demo_settings
 
-        launch_values = demo_settings()
+        launch_values = {**(demo_settings() if demo else {}), **given}
     from tpudeck.tui.app import TpudeckApp
 
     TpudeckApp(launch_values=launch_values).run()
@@ -260,8 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in (None, "ui", "demo"):
+        given = {k: v for k, v in vars(args).items() if k not in ("command", "demo")}
         try:
-            return _open_app(demo=args.command == "demo" or getattr(args, "demo", False))
+            return _open_app(args.command == "demo" or getattr(args, "demo", False), given)
         except TpudeckError as exc:
             print(f"tpudeck: error: {exc}", file=sys.stderr)
             return 2

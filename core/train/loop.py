@@ -106,9 +106,15 @@ class Trainer:
         spec = self.spec
         self.run_dir.write_status("training", step=start, total_steps=self.total_steps)
         window_start, window_step = time.perf_counter(), start
+        previous = None
         for step in range(start, self.total_steps):
             batch = self.batches.batch(step, self.micro_shape)
             state, metrics = self.parallel.train_step(state, batch, self.dropout_key)
+            # Wait for step N-1 while step N is queued: the device stays busy, and no more
+            # than two steps are in flight (many in-flight collectives deadlock XLA:CPU's
+            # fake devices, and a host far ahead of the device only adds latency).
+            jax.block_until_ready(previous)
+            previous = metrics
             done = step + 1
             last = done == self.total_steps
             if done % spec.logging_steps == 0 or last or self.stop_signal:

@@ -46,12 +46,20 @@ class LaunchScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="error")  # status first: visible on any terminal, whatever scrolls
+        yield Static(id="summary")
         with VerticalScroll(id="launch"):
             with Grid(id="choices"):
                 for name, options in CHOICES.items():
                     yield Label(name)
                     value = self.initial.get(name, getattr(DEFAULTS, name))
-                    yield Select([(o, o) for o in options], value=value, allow_blank=False, id=name)
+                    yield Select(
+                        [(o, o) for o in options],
+                        value=value,
+                        allow_blank=False,
+                        id=name,
+                        compact=True,
+                    )
             with Grid(id="fields"):
                 for name in TEXT_FIELDS:
                     yield Label(name)
