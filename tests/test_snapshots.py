@@ -18,7 +18,9 @@ SIZE = (120, 36)
 def finished_run(home, run_id: str, steps: int = 60) -> RunDir:
     run = RunDir(home / "runs" / run_id)
     run.create('{"model_type": "gpt2"}')
-    run.write_status("finished", own=False, pid=1, step=steps, total_steps=steps, created=time.time() - 3600)
+    run.write_status(
+        "finished", own=False, pid=1, step=steps, total_steps=steps, created=time.time() - 3600
+    )
     run.emit("compile", seconds=3.2, devices=8)
     for step in range(2, steps + 1, 2):
         loss = 6.0 * 0.93**step + 0.8
@@ -27,7 +29,9 @@ def finished_run(home, run_id: str, steps: int = 60) -> RunDir:
         if step % 20 == 0:
             run.emit("eval", step=step, loss=loss + 0.05, perplexity=2.5)
     (run.checkpoints_dir / f"step-{steps}").mkdir(parents=True)
-    run.log_path.write_text("".join(f"12:00:{s:02d} step {s}/{steps}  loss 1.0\n" for s in range(10, steps + 1, 10)))
+    run.log_path.write_text(
+        "".join(f"12:00:{s:02d} step {s}/{steps}  loss 1.0\n" for s in range(10, steps + 1, 10))
+    )
     return run
 
 
@@ -47,7 +51,9 @@ def test_runs_screen(snap_compare, store):
 
 
 def test_run_screen(snap_compare, store):
-    assert snap_compare(TpudeckApp(), press=["down", "enter"], terminal_size=SIZE, run_before=settle)
+    assert snap_compare(
+        TpudeckApp(), press=["down", "enter"], terminal_size=SIZE, run_before=settle
+    )
 
 
 def test_launch_screen(snap_compare, tmp_path, monkeypatch):
@@ -60,12 +66,16 @@ def test_launch_screen(snap_compare, tmp_path, monkeypatch):
 def test_launch_screen_with_an_error(snap_compare, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_demo_corpus("stories.txt", stories=20)
-    app = TpudeckApp(launch_values={**DEMO_SETTINGS, "train_file": "stories.txt", "block_size": 4096})
+    app = TpudeckApp(
+        launch_values={**DEMO_SETTINGS, "train_file": "stories.txt", "block_size": 4096}
+    )
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
 
 
 def test_help_screen(snap_compare, store):
-    assert snap_compare(TpudeckApp(), press=["question_mark"], terminal_size=SIZE, run_before=settle)
+    assert snap_compare(
+        TpudeckApp(), press=["question_mark"], terminal_size=SIZE, run_before=settle
+    )
 
 
 def test_light_theme(snap_compare, store):

@@ -155,3 +155,23 @@ print(sorted({"jax", "jaxlib", "flax", "optax", "transformers", "datasets", "tor
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+async def test_devices_screen_names_a_foreign_holder_and_the_host(tmp_path, monkeypatch):
+    from .fake_os import fake_dev_tree, hold_open
+
+    dev = fake_dev_tree(tmp_path)
+    monkeypatch.setenv("TPUDECK_DEVICE_GLOBS", str(dev / "accel*"))
+    notebook = hold_open(dev / "accel0")
+    try:
+        app = TpudeckApp()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("v")
+            await wait_for(pilot, lambda: "outside tpudeck" in text_of(app, "#holder"), timeout=10)
+            holder = text_of(app, "#holder")
+            assert f"pid {notebook.pid}" in holder and "python -c" in holder
+            assert "memory" in text_of(app, "#host-text") and "cpu" in text_of(app, "#host-text")
+            assert "empty" in text_of(app, "#queue")
+    finally:
+        notebook.kill()
+        notebook.wait()

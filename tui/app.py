@@ -29,7 +29,7 @@ THEMES = ("tpudeck-dark", "tpudeck-light")
 
 
 class TpudeckApp(App):
-    CSS_PATH = "tpudeck.tcss"
+    CSS_PATH = Path(__file__).with_name("tpudeck.tcss")  # absolute: subclasses live elsewhere
     TITLE = "tpudeck"
     BINDINGS = [
         Binding("q", "quit", "Quit"),

@@ -15,12 +15,15 @@ class EventTail:
 
     def __init__(self, path: Path, offset: int = 0):
         self.path, self.offset, self.garbage = Path(path), offset, 0
+        self.behind = False  # the last bounded read stopped before the end of the file
 
-    def read(self) -> list[dict]:
+    def read(self, max_bytes: int = -1) -> list[dict]:
+        """New whole events; `max_bytes` bounds one read (call again while `behind`)."""
         try:
             with open(self.path, "rb") as f:
                 f.seek(self.offset)
-                chunk = f.read()
+                chunk = f.read(max_bytes)
+                self.behind = max_bytes > 0 and len(chunk) == max_bytes
         except FileNotFoundError:
             return []
         end = chunk.rfind(b"\n") + 1  # only complete lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,18 +24,38 @@ from ..widgets.curves import CurvePlot
 from .dialogs import Confirm
 
 FOLLOW_SECONDS = 0.5
+PLOT_SECONDS = 1.0  # curves redraw at most this often: calm over SSH, cheap on CPU
 LOG_TAIL_BYTES = 1 << 16
+EVENTS_PER_READ_BYTES = 8 << 20  # a run with millions of events loads in bounded slices
 
 
 @dataclass
 class RunUpdate(Message):
-    """What changed in a run's directory since the last look."""
+    """What changed in a run's directory since the last look, reduced to what is shown."""
 
-    events: list
+    train: list  # (step, loss, lr)
+    evals: list  # (step, loss)
+    latest: dict  # newest event of each kind
+    pushes: list
     log_text: str
     status: dict
     state: str
     checkpoints: list
+
+
+def reduce_events(events: list[dict]) -> tuple[list, list, dict, list]:
+    """Keep only the numbers the screen draws; the event dicts are dropped here."""
+    train, evals, latest, pushes = [], [], {}, []
+    for event in events:
+        kind = event.get("kind")
+        latest[kind] = event
+        if kind == "step":
+            train.append((event["step"], event.get("loss"), event.get("lr")))
+        elif kind == "eval":
+            evals.append((event["step"], event.get("loss")))
+        elif kind == "push":
+            pushes.append(event)
+    return train, evals, latest, pushes
 
 
 class RunScreen(Screen):
@@ -47,6 +68,8 @@ class RunScreen(Screen):
         self.log_offset = max(0, _size(self.record.run_dir.log_path) - LOG_TAIL_BYTES)
         self.latest: dict[str, dict] = {}  # newest event of each kind
         self.pushes: list[dict] = []
+        self.plots_stale = False
+        self.plots_drawn_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -67,6 +90,7 @@ class RunScreen(Screen):
         self.sub_title = self.record.run_id
         self.follow()
         self.set_interval(FOLLOW_SECONDS, self.follow)
+        self.set_interval(PLOT_SECONDS, self.redraw_plots)
 
     @work(thread=True, exclusive=True, group="follow")
     def follow(self) -> None:
@@ -79,44 +103,49 @@ class RunScreen(Screen):
             chunk = b""
         self.log_offset += len(chunk)
         record = read_run(run_dir.path)
-        checkpoints = (
-            sorted(p.name for p in run_dir.checkpoints_dir.glob("step-*"))
-            if run_dir.checkpoints_dir.is_dir()
-            else []
-        )
-        self.post_message(
-            RunUpdate(
-                self.tail.read(),
-                chunk.decode(errors="replace"),
-                record.status,
-                record.state,
-                checkpoints,
+        steps = run_dir.checkpoints_dir.glob("step-*") if run_dir.checkpoints_dir.is_dir() else []
+        checkpoints = sorted((p.name for p in steps), key=lambda name: int(name.split("-")[1]))
+        while True:
+            reduced = reduce_events(self.tail.read(EVENTS_PER_READ_BYTES))
+            self.post_message(
+                RunUpdate(
+                    *reduced,
+                    chunk.decode(errors="replace"),
+                    record.status,
+                    record.state,
+                    checkpoints,
+                )
             )
-        )
+            chunk = b""
+            if not self.tail.behind:
+                return
 
     def on_run_update(self, update: RunUpdate) -> None:
         loss_plot, lr_plot = (
             self.query_one("#loss-plot", CurvePlot),
             self.query_one("#lr-plot", CurvePlot),
         )
-        for event in update.events:
-            kind = event.get("kind")
-            self.latest[kind] = event
-            if kind == "step":
-                loss_plot.add("train", event["step"], event.get("loss"))
-                lr_plot.add("lr", event["step"], event.get("lr"))
-            elif kind == "eval":
-                loss_plot.add("eval", event["step"], event.get("loss"))
-            elif kind == "push":
-                self.pushes.append(event)
-        if update.events:
-            loss_plot.redraw()
-            lr_plot.redraw()
+        for step, loss, lr in update.train:
+            loss_plot.add("train", step, loss)
+            lr_plot.add("lr", step, lr)
+        for step, loss in update.evals:
+            loss_plot.add("eval", step, loss)
+        self.latest.update(update.latest)
+        self.pushes += update.pushes
+        self.plots_stale = self.plots_stale or bool(update.train or update.evals)
+        if time.monotonic() - self.plots_drawn_at >= PLOT_SECONDS:
+            self.redraw_plots()  # else the timer draws them: at most once a second
         if update.log_text:
             self.query_one(Log).write(update.log_text)
         self.record.status = update.status
         self.record.state = update.state
         self._show_summary(update)
+
+    def redraw_plots(self) -> None:
+        if self.plots_stale:
+            self.plots_stale, self.plots_drawn_at = False, time.monotonic()
+            self.query_one("#loss-plot", CurvePlot).redraw()
+            self.query_one("#lr-plot", CurvePlot).redraw()
 
     def _show_summary(self, update: RunUpdate) -> None:
         step, evaluation = self.latest.get("step", {}), self.latest.get("eval", {})

@@ -48,11 +48,15 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "runs"
-        self.refresh_runs()
+        self.read_runs()
         self.set_interval(REFRESH_SECONDS, self.refresh_runs)
 
-    @work(thread=True, exclusive=True, group="runs")
     def refresh_runs(self) -> None:
+        if self.is_current:  # covered by another screen: nothing to show, nothing to read
+            self.read_runs()
+
+    @work(thread=True, exclusive=True, group="runs")
+    def read_runs(self) -> None:
         self.post_message(RunsRead(self.rows.read()))
 
     def on_runs_read(self, message: RunsRead) -> None:
@@ -131,7 +135,7 @@ class RunsScreen(Screen):
                 self.app.act_on_run(
                     lambda: delete_run(record, self.app.store), f"deleted {record.run_id}"
                 )
-                self.refresh_runs()
+                self.read_runs()
 
         self.app.push_screen(Confirm(f"Delete run {record.run_id} and all its files?"), confirmed)
 
