@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     script_child.add_argument("--no-wait", dest="wait", action="store_false")
     script_child.set_defaults(handler=_script_child)
 
+    tok = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer on a data file")
+    tok.add_argument("--train_file", required=True)
+    tok.add_argument("--text_column", default="text")
+    tok.add_argument("--vocab_size", type=int, default=8000)
+    tok.add_argument("--output_dir", required=True, help="where tokenizer.json and its configs go")
+    tok.set_defaults(handler=_train_tokenizer)
+
     ls = sub.add_parser("ls", help="list every user's runs")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=cli_runs.cmd_ls)
@@ -223,6 +230,26 @@ def _run_script(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     return 0 if read_run(run_dir.path).state == "finished" else 1
+
+
+def _train_tokenizer(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .data.text_files import load_text_splits
+    from .data.tokenizer import train_byte_level_bpe
+    from .spec import RunSpec
+
+    spec = RunSpec.from_dict(
+        {
+            "train_file": args.train_file,
+            "text_column": args.text_column,
+            "vocab_size": args.vocab_size,
+        }
+    )
+    train, held_out = load_text_splits(spec)
+    tokenizer = train_byte_level_bpe(train + held_out, spec.vocab_size, Path(args.output_dir), 1024)
+    print(f"tokenizer with {tokenizer.get_vocab_size()} tokens written to {args.output_dir}")
+    return 0
 
 
 def _script_child(args: argparse.Namespace) -> int:

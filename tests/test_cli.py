@@ -47,3 +47,14 @@ def test_help_lists_every_command():
     assert result.returncode == 0 and "usage: tpudeck" in result.stdout
     for command in ("train", "run", "demo", "ui", "ls", "logs", "stop", "rm", "queue", "who"):
         assert command in result.stdout
+
+
+def test_tokenizer_command_trains_one_that_transformers_loads(tmp_path, demo_corpus):
+    from transformers import AutoTokenizer
+
+    result = tpudeck("tokenizer", "--train_file", str(demo_corpus), "--vocab_size", "300",
+                     "--output_dir", str(tmp_path / "tok"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "tok")
+    assert 256 < len(tokenizer) <= 300
+    assert tokenizer.decode(tokenizer("the brave fox")["input_ids"]) == "the brave fox"

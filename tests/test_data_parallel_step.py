@@ -99,3 +99,18 @@ def test_the_step_changes_params_and_eval_counts_every_example(task):
     params = dp.put_state(TrainState.create(before, tx)).params
     weight = sum(dp.eval_step(params, b)["weight"] for b in eval_batches(data.eval, (8, 1)))
     assert weight == 12  # 12 examples over batches of 8: padding carries no weight
+
+
+def test_bfloat16_compute_trains_with_float32_master_weights(task):
+    spec, data, _ = task
+    bf16 = spec.replace(dtype="bfloat16")
+    from tpudeck.core.recipes.clm import RECIPE
+
+    model = RECIPE.build(bf16, data)
+    state, metrics = one_step((bf16, data, model), 8)
+    assert all(leaf.dtype == np.float32 for leaf in jax.tree.leaves(state.params))
+    fp32_state, fp32_metrics = one_step(task, 8)
+    assert np.isfinite(metrics["loss"])
+    assert metrics["loss"] == pytest.approx(
+        fp32_metrics["loss"], rel=2e-2
+    )  # bf16 rounding, same model

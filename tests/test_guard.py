@@ -129,3 +129,28 @@ def test_foreign_holder_is_named_and_no_wait_fails_at_once(tmp_path):
     finally:
         notebook.kill()
         notebook.wait()
+
+
+def test_a_queued_run_is_cancelled_by_stop_and_leaves_the_queue(tpudeck_home):
+    blocker = AcceleratorLock(tpudeck_home)
+    assert blocker.try_acquire("held-by-the-test")
+    try:
+        run_id = launch(*SHORT, "--run_name", "waiting")
+        assert state(run_id) == "waiting-for-accelerator"
+        result = tpudeck("stop", run_id, "--timeout", "30")
+        assert result.returncode == 0, result.stderr
+        record = RunStore().find(run_id)
+        assert (
+            record.state == "stopped"
+            and "cancelled before it held the accelerator" in record.status["message"]
+        )
+        assert RunQueue(tpudeck_home).entries() == []
+    finally:
+        blocker.release()
+
+
+def test_logs_follow_prints_until_the_run_ends(tpudeck_home):
+    run_id = launch(*SHORT, "--run_name", "logged")
+    result = tpudeck("logs", "-f", run_id, timeout=300)
+    assert result.returncode == 0
+    assert "run finished at step 3" in result.stdout and state(run_id) == "finished"

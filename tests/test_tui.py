@@ -175,3 +175,37 @@ async def test_devices_screen_names_a_foreign_holder_and_the_host(tmp_path, monk
     finally:
         notebook.kill()
         notebook.wait()
+
+
+@pytest.mark.slow
+async def test_a_user_script_launches_from_the_launch_screen(tmp_path):
+    script = tmp_path / "my_train.py"
+    script.write_text("print('my script ran', flush=True)\n")
+    app = TpudeckApp(launch_values={})
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#recipe").value = "script"
+        app.screen.query_one("#script_command").focus()
+        await pilot.press(*f"{sys.executable} {script}")
+        await pilot.pause()
+        assert "ready to launch" in text_of(app, "#error") and "accelerator lock" in text_of(
+            app, "#summary"
+        )
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), timeout=60)
+        await wait_for(pilot, lambda: "finished" in text_of(app, "#summary"), timeout=60)
+        assert "my script ran" in "\n".join(app.screen.query_one("#log").lines)
+
+
+@pytest.mark.slow
+async def test_train_a_tokenizer_from_the_launch_screen(demo_corpus, tpudeck_home):
+    app = TpudeckApp(
+        launch_values={"train_file": str(demo_corpus), "vocab_size": 300, "model_size": "demo"}
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+k")
+        await wait_for(pilot, lambda: app.screen.query_one("#tokenizer_name").value, timeout=60)
+        directory = app.screen.query_one("#tokenizer_name").value
+        assert directory == str(tpudeck_home / "tokenizers" / "stories-bpe-300")
+        assert (tpudeck_home / "tokenizers" / "stories-bpe-300" / "tokenizer.json").is_file()
+        await pilot.pause()
+        assert "ready to launch" in text_of(app, "#error")  # the spec accepts the new tokenizer dir

@@ -115,13 +115,12 @@ class TpudeckApp(App):
         self.notify(done)
 
     @work(thread=True, exclusive=True, group="launch")
-    def launch(self, flags: list[str]) -> None:
-        """`tpudeck train --detach FLAGS` in a child: it validates, prepares data, then returns."""
+    def launch(self, argv: list[str]) -> None:
+        """`tpudeck ARGV` (train --detach ..., run --detach -- ...) in a child: it validates,
+        prepares data and returns once the run is queued or started."""
         self.call_from_thread(self.notify, "launching: preparing data…")
         result = subprocess.run(
-            [sys.executable, "-m", "tpudeck", "train", "--detach", *flags],
-            capture_output=True,
-            text=True,
+            [sys.executable, "-m", "tpudeck", *argv], capture_output=True, text=True
         )
         if result.returncode != 0:
             error = (result.stderr.strip().splitlines() or ["launch failed"])[-1]

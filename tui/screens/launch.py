@@ -6,8 +6,12 @@ Validation is RunSpec's own, the same the CLI runs, so the form and `tpudeck tra
 from __future__ import annotations
 
 import dataclasses
+import shlex
+import subprocess
+import sys
+from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
@@ -21,15 +25,17 @@ from tpudeck.core.spec import RunSpec, parse_field
 
 from ..data_preview import preview
 
+SCRIPT = "script"  # a user's own script instead of a built-in recipe
 CHOICES = {
-    "recipe": tuple(RECIPES),
+    "recipe": (*RECIPES, SCRIPT),
     "model_type": tuple(MODEL_SIZES),
     "model_size": tuple(MODEL_SIZES["gpt2"]),
     "dtype": ("float32", "bfloat16"),
     "lr_schedule": ("linear", "cosine", "constant"),
 }
 TEXT_FIELDS = (
-    "train_file", "validation_file", "tokenizer_name", "vocab_size", "block_size",
+    "train_file", "validation_file", "text_column", "tokenizer_name", "vocab_size",
+    "config_name", "model_name_or_path", "block_size",
     "per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate", "warmup_steps",
     "max_steps", "num_train_epochs", "logging_steps", "eval_steps", "save_steps", "dropout",
     "seed", "output_dir", "run_name",
@@ -38,11 +44,17 @@ DEFAULTS = RunSpec()
 
 
 class LaunchScreen(Screen):
-    BINDINGS = [Binding("ctrl+l", "launch", "Launch"), Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS = [
+        Binding("ctrl+l", "launch", "Launch"),
+        Binding("ctrl+k", "train_tokenizer", "Train tokenizer"),
+        Binding("escape", "app.pop_screen", "Back"),
+    ]
 
     def __init__(self, values: dict | None = None):
         super().__init__()
         self.initial = values or {}
+        # Settings the form has no field for (a relaunched run's adam_beta2, say) ride along.
+        self.hidden = {k: v for k, v in self.initial.items() if k not in (*CHOICES, *TEXT_FIELDS)}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -60,6 +72,12 @@ class LaunchScreen(Screen):
                         id=name,
                         compact=True,
                     )
+            with Grid(id="script"):
+                yield Label("script command")
+                yield Input(
+                    placeholder="python run_mlm_flax.py --output_dir out ...  (recipe: script)",
+                    id="script_command",
+                )
             with Grid(id="fields"):
                 for name in TEXT_FIELDS:
                     yield Label(name)
@@ -83,20 +101,40 @@ class LaunchScreen(Screen):
 
     def values(self) -> dict:
         """The form as spec values; blank inputs take the defaults."""
-        values = {name: self.query_one(f"#{name}", Select).value for name in CHOICES}
+        values = {
+            **self.hidden,
+            **{name: self.query_one(f"#{name}", Select).value for name in CHOICES},
+        }
         for name in TEXT_FIELDS:
             text = self.query_one(f"#{name}", Input).value.strip()
             if text:
                 values[name] = parse_field(name, text)
         return values
 
+    def script_command(self) -> list[str] | None:
+        """The user's script command when the recipe is "script"; else None."""
+        if self.query_one("#recipe", Select).value != SCRIPT:
+            return None
+        try:
+            command = shlex.split(self.query_one("#script_command", Input).value)
+        except ValueError as exc:
+            raise TpudeckError(f"script command: {exc}; fix the quoting") from None
+        if not command:
+            raise TpudeckError(
+                "type the script command, e.g. python run_mlm_flax.py --output_dir out"
+            )
+        return command
+
     @on(Input.Changed)
     @on(Select.Changed)
-    def validate_form(self) -> RunSpec | None:
-        """Validate as the user types: the first problem shows under the form, in one line."""
+    def validate_form(self) -> RunSpec | list[str] | None:
+        """Validate as the user types: the first problem shows on top, in one line.
+
+        Returns the spec (or the script command) that would launch, or None."""
         error, summary = self.query_one("#error", Static), self.query_one("#summary", Static)
         try:
-            spec = RunSpec.from_dict(self.values())
+            command = self.script_command()
+            spec = None if command else RunSpec.from_dict(self.values())
         except TpudeckError as exc:
             error.update(f"[b]✗[/b] {exc}")
             error.add_class("invalid")
@@ -105,6 +143,12 @@ class LaunchScreen(Screen):
         error.update("✓ ready to launch")
         error.remove_class("invalid")
         self.query_one("#launch-button", Button).disabled = False
+        if command:
+            summary.update(
+                f"runs [b]{shlex.join(command)}[/b] under the accelerator lock, copied into its run "
+                "directory; its TensorBoard scalars under --output_dir become the run's curves"
+            )
+            return command
         summary.update(describe(spec))
         self._show_preview(spec.train_file)
         return spec
@@ -121,16 +165,52 @@ class LaunchScreen(Screen):
 
     @on(Button.Pressed, "#launch-button")
     def action_launch(self) -> None:
-        spec = self.validate_form()
-        if spec is None:
+        ready = self.validate_form()
+        if ready is None:
             self.notify("fix the highlighted problem first", severity="error")
+            return
+        if isinstance(ready, list):
+            self.app.launch(["run", "--detach", "--", *ready])
             return
         defaults = dataclasses.asdict(DEFAULTS)
         flags = []
-        for name, value in spec.to_dict().items():
+        for name, value in ready.to_dict().items():
             if value is not None and value != defaults[name]:
                 flags += [f"--{name}", str(value)]
-        self.app.launch(flags)
+        self.app.launch(["train", "--detach", *flags])
+
+    def action_train_tokenizer(self) -> None:
+        """Train a BPE tokenizer on the train file now, then use it for this run."""
+        train_file = self.query_one("#train_file", Input).value.strip()
+        vocab = self.query_one("#vocab_size", Input).value.strip() or str(DEFAULTS.vocab_size)
+        if not train_file:
+            self.notify("fill train_file first", severity="error")
+            return
+        out = self.app.store.home / "tokenizers" / f"{Path(train_file).stem}-bpe-{vocab}"
+        self.train_tokenizer(train_file, vocab, out)
+
+    @work(thread=True, exclusive=True, group="tokenizer")
+    def train_tokenizer(self, train_file: str, vocab: str, out: Path) -> None:
+        self.app.call_from_thread(
+            self.notify, f"training a {vocab}-token tokenizer on {train_file}…"
+        )
+        column = self.query_one("#text_column", Input).value.strip() or "text"
+        argv = ["tokenizer", "--train_file", train_file, "--text_column", column, "--vocab_size", vocab,
+                "--output_dir", str(out)]  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "tpudeck", *argv], capture_output=True, text=True
+        )
+        if done.returncode:
+            error = (done.stderr.strip().splitlines() or ["tokenizer training failed"])[-1]
+            self.app.call_from_thread(
+                self.notify, error.removeprefix("tpudeck: error: "), severity="error"
+            )
+            return
+        self.app.call_from_thread(self._use_tokenizer, str(out))
+
+    def _use_tokenizer(self, directory: str) -> None:
+        self.query_one("#tokenizer_name", Input).value = directory
+        self.notify(f"tokenizer ready: {directory}")
 
 
 def describe(spec: RunSpec) -> str:

@@ -142,7 +142,9 @@ class RunsScreen(Screen):
     def action_resume(self) -> None:
         record = self._record()
         if record is not None:
-            self.app.launch(["--resume", "--output_dir", str(record.run_dir.path)])
+            self.app.launch(
+                ["train", "--detach", "--resume", "--output_dir", str(record.run_dir.path)]
+            )
 
     def action_edit(self) -> None:
         record = self._record()
