@@ -25,6 +25,15 @@ def tpudeck_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
+@pytest.fixture
+def sleeper():
+    """A live process to stand in for a run's trainer."""
+    child = subprocess.Popen(["sleep", "600"])
+    yield child
+    child.kill()
+    child.wait()
+
+
 @pytest.fixture(scope="session")
 def demo_corpus(tmp_path_factory) -> Path:
     from tpudeck.core.data.demo_corpus import write_demo_corpus

@@ -28,14 +28,6 @@ def make_run(home: Path, run_id: str, state: str, pid: int | None = None) -> Run
     return run
 
 
-@pytest.fixture
-def sleeper():
-    child = subprocess.Popen(["sleep", "600"])
-    yield child
-    child.kill()
-    child.wait()
-
-
 def test_ls_shows_state_progress_and_owner_for_people_and_scripts(tpudeck_home):
     make_run(tpudeck_home, "20260101-000000-a-0001", "finished")
     make_run(tpudeck_home, "20260101-000001-b-0002", "training", pid=2**22 + 1)  # no such process

@@ -49,14 +49,6 @@ def fake_run(home, run_id: str, state: str, pid: int, steps: int = 30) -> RunDir
     return run
 
 
-@pytest.fixture
-def sleeper():
-    child = subprocess.Popen(["sleep", "600"])
-    yield child
-    child.kill()
-    child.wait()
-
-
 @pytest.mark.slow
 async def test_launch_the_demo_from_the_keyboard_follow_it_and_stop_it(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")

@@ -14,12 +14,13 @@ from textual.screen import Screen
 from textual.theme import Theme
 
 from tpudeck.core.errors import TpudeckError
-from tpudeck.core.runs.store import RunStore
+from tpudeck.core.runs.actions import request_stop
+from tpudeck.core.runs.store import RunStore, check_owner
 from tpudeck.themes import load_theme_files
 
 from .messages import LaunchDone
 from .screens.devices import DevicesScreen
-from .screens.dialogs import Help
+from .screens.dialogs import Confirm, Help
 from .screens.launch import LaunchScreen
 from .screens.run import RunScreen
 from .screens.runs import RunsScreen
@@ -113,6 +114,22 @@ class TpudeckApp(App):
             self.notify(str(exc), severity="error")
             return
         self.notify(done)
+
+    def stop_with_confirmation(self, record) -> None:
+        """Stop a run after a yes; another user's run is refused before the question."""
+        try:
+            check_owner(record, "stop")
+        except TpudeckError as exc:
+            self.notify(str(exc), severity="error")
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.act_on_run(lambda: request_stop(record), f"stopping {record.run_id}")
+
+        self.push_screen(
+            Confirm(f"Stop run {record.run_id}? It checkpoints, then stops."), confirmed
+        )
 
     @work(thread=True, exclusive=True, group="launch")
     def launch(self, argv: list[str]) -> None:

@@ -14,14 +14,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, ProgressBar, Static
 
-from tpudeck.core.errors import TpudeckError
-from tpudeck.core.runs.actions import request_stop
 from tpudeck.core.runs.events import EventTail
-from tpudeck.core.runs.store import check_owner, read_run
+from tpudeck.core.runs.store import read_run
 
 from ..run_rows import format_duration
 from ..widgets.curves import CurvePlot
-from .dialogs import Confirm
 
 FOLLOW_SECONDS = 0.5
 PLOT_SECONDS = 1.0  # curves redraw at most this often: calm over SSH, cheap on CPU
@@ -183,21 +180,7 @@ class RunScreen(Screen):
         )
 
     def action_stop(self) -> None:
-        try:
-            check_owner(self.record, "stop")
-        except TpudeckError as exc:
-            self.notify(str(exc), severity="error")
-            return
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.app.act_on_run(
-                    lambda: request_stop(self.record), f"stopping {self.record.run_id}"
-                )
-
-        self.app.push_screen(
-            Confirm(f"Stop run {self.record.run_id}? It checkpoints, then stops."), confirmed
-        )
+        self.app.stop_with_confirmation(self.record)
 
 
 def _size(path: Path) -> int:

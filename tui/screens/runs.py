@@ -8,9 +8,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
-from tpudeck.core.errors import TpudeckError
-from tpudeck.core.runs.actions import delete_run, request_stop
-from tpudeck.core.runs.store import check_owner
+from tpudeck.core.runs.actions import delete_run
 
 from ..messages import RunsRead
 from ..run_rows import RunRows
@@ -109,21 +107,8 @@ class RunsScreen(Screen):
 
     def action_stop(self) -> None:
         record = self._record()
-        if record is None:
-            return
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.app.act_on_run(lambda: request_stop(record), f"stopping {record.run_id}")
-
-        try:
-            check_owner(record, "stop")
-        except TpudeckError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.app.push_screen(
-            Confirm(f"Stop run {record.run_id}? It checkpoints, then stops."), confirmed
-        )
+        if record is not None:
+            self.app.stop_with_confirmation(record)
 
     def action_delete(self) -> None:
         record = self._record()
