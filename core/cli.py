@@ -140,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     who = sub.add_parser("who", help="who holds the accelerator, and the queue")
     who.add_argument("--json", action="store_true")
     who.set_defaults(handler=cli_runs.cmd_who)
+    devices = sub.add_parser("devices", help="host, TPU chips and GPUs (one reading, or --watch)")
+    devices.add_argument("--json", action="store_true", help="one JSON object per reading")
+    devices.add_argument("--watch", action="store_true", help="keep sampling until interrupted")
+    devices.add_argument("--interval", type=float, default=1.0, help="seconds between readings")
+    devices.set_defaults(handler=cli_runs.cmd_devices)
     return parser
 
 

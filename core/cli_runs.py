@@ -150,3 +150,45 @@ def cmd_who(args) -> int:
     for i, e in enumerate(report["queue"]):
         print(f"{i + 1:>3}. {e['run_id']}  {e['user']}")
     return 0
+
+
+def describe_readings(readings: dict) -> list[str]:
+    """One line per source for people: values, or why there are none."""
+    lines = []
+    for source, reading in readings.items():
+        if not reading.available:
+            lines.append(f"{source}: not available: {reading.reason}")
+        elif source == "host":
+            v = reading.values
+            cores = " ".join(f"{c:.0f}%" for c in v["cpu_percent"])
+            lines.append(
+                f"host: cpu {cores}; memory {v['memory_used'] / 1e9:.1f}/{v['memory_total'] / 1e9:.1f} GB; "
+                f"load {' '.join(f'{x:.2f}' for x in v['load'])}; run store free {v['disk_free'] / 1e9:.0f} GB"
+            )
+        elif source == "tpu":
+            chips = reading.values["chips"]
+            lines.append(f"tpu: {len(chips)} x TPU {chips[0]['kind']} ({chips[0]['hbm_gib']} GiB HBM each): "
+                         + ", ".join(c["node"] for c in chips))  # fmt: skip
+        elif source == "nvidia":
+            for gpu in reading.values["gpus"]:
+                lines.append(
+                    f"gpu {gpu['index']}: {gpu['name']} {gpu['utilisation_percent']}% busy, "
+                    f"{gpu['memory_used'] / 2**30:.1f}/{gpu['memory_total'] / 2**30:.1f} GiB, pids {gpu['pids']}"
+                )
+    return lines
+
+
+def cmd_devices(args) -> int:
+    from .devices.sampler import Sampler, default_probes
+
+    sampler = Sampler(default_probes(RunStore().home), period=args.interval)
+    time.sleep(min(args.interval, 0.5))  # CPU percentages need an interval to measure
+    while True:
+        readings = sampler.sample_once()
+        if args.json:
+            print(json.dumps({k: r.to_dict() for k, r in readings.items()}), flush=True)
+        else:
+            print("\n".join(describe_readings(readings)), flush=True)
+        if not args.watch:
+            return 0
+        time.sleep(args.interval)

@@ -149,11 +149,13 @@ print(sorted({"jax", "jaxlib", "flax", "optax", "transformers", "datasets", "tor
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-async def test_devices_screen_names_a_foreign_holder_and_the_host(tmp_path, monkeypatch):
+async def test_devices_screen_shows_chips_host_and_a_foreign_holder(tmp_path, monkeypatch):
     from .fake_os import fake_dev_tree, hold_open
+    from .test_devices import V3_8, fake_pci
 
     dev = fake_dev_tree(tmp_path)
     monkeypatch.setenv("TPUDECK_DEVICE_GLOBS", str(dev / "accel*"))
+    monkeypatch.setenv("TPUDECK_SYSFS_PCI", str(fake_pci(tmp_path / "pci", V3_8)))
     notebook = hold_open(dev / "accel0")
     try:
         app = TpudeckApp()
@@ -162,7 +164,11 @@ async def test_devices_screen_names_a_foreign_holder_and_the_host(tmp_path, monk
             await wait_for(pilot, lambda: "outside tpudeck" in text_of(app, "#holder"), timeout=10)
             holder = text_of(app, "#holder")
             assert f"pid {notebook.pid}" in holder and "python -c" in holder
-            assert "memory" in text_of(app, "#host-text") and "cpu" in text_of(app, "#host-text")
+            host = text_of(app, "#host-text")
+            assert (
+                "memory" in host and "cpu" in host and "tpu: 4 x TPU v3 (16 GiB HBM each)" in host
+            )
+            assert "nvidia: not available" in host
             assert "empty" in text_of(app, "#queue")
     finally:
         notebook.kill()

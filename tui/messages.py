@@ -24,7 +24,7 @@ class LaunchDone(Message):
 
 @dataclass
 class DevicesRead(Message):
-    """One sampling round of the host and of who holds the accelerator."""
+    """One sampling round of every device probe and of who holds the accelerator."""
 
-    host: dict
+    readings: dict
     who: dict

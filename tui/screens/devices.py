@@ -1,10 +1,9 @@
-"""Devices: the host's CPU and memory, who holds the accelerator (tpudeck or not), the queue."""
+"""Devices: host, TPU chips and GPUs, who holds the accelerator (tpudeck or not), the queue."""
 
 from __future__ import annotations
 
 import time
 
-import psutil
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,7 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Sparkline, Static
 
-from tpudeck.core.cli_runs import who_report
+from tpudeck.core.cli_runs import describe_readings, who_report
+from tpudeck.core.devices.sampler import Sampler, default_probes
 
 from ..messages import DevicesRead
 
@@ -26,6 +26,7 @@ class DevicesScreen(Screen):
     def __init__(self):
         super().__init__()
         self.cpu_history: list[float] = []
+        self.sampler = Sampler(default_probes(self.app.store.home), history=HISTORY)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -39,36 +40,21 @@ class DevicesScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "devices"
-        psutil.cpu_percent(percpu=True)  # primes the counters: the next call measures an interval
         self.sample()
         self.set_interval(SAMPLE_SECONDS, self.sample)
 
     @work(thread=True, exclusive=True, group="devices")
     def sample(self) -> None:
-        memory = psutil.virtual_memory()
-        disk = psutil.disk_usage(str(self.app.store.home if self.app.store.home.exists() else "/"))
-        host = {
-            "cpu": psutil.cpu_percent(percpu=True),
-            "memory_used": memory.used,
-            "memory_total": memory.total,
-            "disk_free": disk.free,
-            "load": psutil.getloadavg(),
-        }
-        self.post_message(DevicesRead(host, who_report()))
+        self.post_message(DevicesRead(self.sampler.sample_once(), who_report()))
 
     def on_devices_read(self, message: DevicesRead) -> None:
-        host, who = message.host, message.who
-        cores = "  ".join(f"{c:3.0f}%" for c in host["cpu"])
-        self.cpu_history = (self.cpu_history + [sum(host["cpu"]) / max(len(host["cpu"]), 1)])[
-            -HISTORY:
-        ]
-        self.query_one("#cpu-spark", Sparkline).data = self.cpu_history
-        gb = 1e9
-        self.query_one("#host-text", Static).update(
-            f"[b]host[/b]  cpu {cores}\n"
-            f"memory {host['memory_used'] / gb:.1f}/{host['memory_total'] / gb:.1f} GB   "
-            f"load {' '.join(f'{x:.2f}' for x in host['load'])}   run store free {host['disk_free'] / gb:.0f} GB"
-        )
+        readings, who = message.readings, message.who
+        host = readings["host"]
+        if host.available:
+            cores = host.values["cpu_percent"]
+            self.cpu_history = (self.cpu_history + [sum(cores) / max(len(cores), 1)])[-HISTORY:]
+            self.query_one("#cpu-spark", Sparkline).data = self.cpu_history
+        self.query_one("#host-text", Static).update("\n".join(describe_readings(readings)))
         lines = [
             f"[b]accelerator[/b]  {'free' if who['summary'] == 'free' else 'held by ' + who['summary']}"
         ]
@@ -87,7 +73,6 @@ class DevicesScreen(Screen):
             lines.append(
                 f"  {who['unreadable_processes']} processes of other users could not be inspected"
             )
-        lines.append("  per-chip duty cycle and HBM: not available yet (device telemetry)")
         self.query_one("#holder", Static).update("\n".join(lines))
         queue = [f"{i + 1}. {e['run_id']} ({e['user']})" for i, e in enumerate(who["queue"])]
         self.query_one("#queue", Static).update("[b]queue[/b]\n" + ("\n".join(queue) or "empty"))
