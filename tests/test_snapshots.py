@@ -80,3 +80,19 @@ def test_help_screen(snap_compare, store):
 
 def test_light_theme(snap_compare, store):
     assert snap_compare(TpudeckApp(), press=["ctrl+t"], terminal_size=SIZE, run_before=settle)
+
+
+def test_devices_screen(snap_compare, store, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from .test_devices import V3_8, fake_pci
+
+    monkeypatch.setenv("TPUDECK_SYSFS_PCI", str(fake_pci(tmp_path / "pci", V3_8)))
+    monkeypatch.setenv("TPUDECK_DEVICE_GLOBS", str(tmp_path / "no-dev" / "accel*"))
+    monkeypatch.setenv("TPUDECK_LIBTPU_LOCKFILE", str(tmp_path / "no-lockfile"))
+    # Fixed host figures: the snapshot pins the layout, not this machine's load.
+    monkeypatch.setattr("psutil.cpu_percent", lambda **_: [12.0, 48.0])
+    monkeypatch.setattr("psutil.virtual_memory", lambda: SimpleNamespace(used=6e9, total=24e9))
+    monkeypatch.setattr("psutil.disk_usage", lambda _: SimpleNamespace(free=80e9))
+    monkeypatch.setattr("psutil.getloadavg", lambda: (0.5, 0.25, 0.125))
+    assert snap_compare(TpudeckApp(), press=["v"], terminal_size=SIZE, run_before=settle)

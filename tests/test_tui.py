@@ -207,3 +207,41 @@ async def test_train_a_tokenizer_from_the_launch_screen(demo_corpus, tpudeck_hom
         assert (tpudeck_home / "tokenizers" / "stories-bpe-300" / "tokenizer.json").is_file()
         await pilot.pause()
         assert "ready to launch" in text_of(app, "#error")  # the spec accepts the new tokenizer dir
+
+
+async def test_runs_sort_cycles_with_o(tpudeck_home, sleeper):
+    fake_run(tpudeck_home, "20260101-000000-b-0001", "finished", sleeper.pid, steps=5)  # loss 1.0
+    fake_run(tpudeck_home, "20260102-000000-a-0002", "finished", sleeper.pid, steps=50)  # loss 0.1
+    app = TpudeckApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#runs")
+        await wait_for(pilot, lambda: table.row_count == 2, timeout=10)
+        first = lambda: table.get_row_at(0)[0]  # noqa: E731
+        assert first() == "20260102-000000-a-0002"  # newest first
+        await pilot.press("o", "o", "o")  # newest -> state -> owner -> loss
+        assert app.screen.sub_title == "runs, by loss" and first() == "20260102-000000-a-0002"
+        await pilot.press("o")
+        assert app.screen.sub_title == "runs, by newest"
+
+
+async def test_launch_summary_counts_devices_and_tokens(demo_corpus):
+    values = {
+        "train_file": str(demo_corpus),
+        "model_size": "demo",
+        "block_size": 64,
+        "max_steps": 100,
+    }
+    app = TpudeckApp(launch_values=values)
+    async with app.run_test(size=SIZE):
+        summary = text_of(app, "#summary")
+        assert (
+            "8 devices (XLA_FLAGS host devices) x 8 per device x 1 accumulation = global batch 64"
+            in summary
+        )
+        assert "100 steps = 0.4M tokens" in summary
+
+
+async def test_brackets_in_messages_are_shown_not_parsed_as_markup(demo_corpus):
+    app = TpudeckApp(launch_values={"train_file": str(demo_corpus), "dropout": 1.5})
+    async with app.run_test(size=SIZE):
+        assert "--dropout must be in [0, 1), got 1.5" in text_of(app, "#error")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import deque
 from pathlib import Path
@@ -10,13 +9,12 @@ from pathlib import Path
 from .host import HostProbe
 from .nvidia import NvmlProbe
 from .reading import Reading
-from .tpu import SYSFS_PCI, TpuChipsProbe
+from .tpu import TpuChipsProbe
 
 
 def default_probes(store_path: Path) -> list:
-    """Host, TPU chips and NVIDIA GPUs; TPUDECK_SYSFS_PCI points at another PCI tree (tests)."""
-    sysfs = Path(os.environ.get("TPUDECK_SYSFS_PCI", SYSFS_PCI))
-    return [HostProbe(store_path), TpuChipsProbe(sysfs), NvmlProbe()]
+    """Host, TPU chips and NVIDIA GPUs."""
+    return [HostProbe(store_path), TpuChipsProbe.from_env(), NvmlProbe()]
 
 
 class Sampler:

@@ -7,6 +7,7 @@ one); HBM sizes are the published per-chip figures. On v2/v3 one chip is two jax
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 from .reading import Reading, unavailable
@@ -48,6 +49,11 @@ class TpuChipsProbe:
 
     def __init__(self, sysfs_pci: Path = SYSFS_PCI):
         self.sysfs_pci = Path(sysfs_pci)
+
+    @classmethod
+    def from_env(cls) -> TpuChipsProbe:
+        """The real PCI tree, or TPUDECK_SYSFS_PCI's (tests, unusual machines)."""
+        return cls(Path(os.environ.get("TPUDECK_SYSFS_PCI", SYSFS_PCI)))
 
     def sample(self) -> Reading:
         if not self.sysfs_pci.is_dir():

@@ -8,6 +8,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Sparkline, Static
 
@@ -54,14 +55,14 @@ class DevicesScreen(Screen):
             cores = host.values["cpu_percent"]
             self.cpu_history = (self.cpu_history + [sum(cores) / max(len(cores), 1)])[-HISTORY:]
             self.query_one("#cpu-spark", Sparkline).data = self.cpu_history
-        self.query_one("#host-text", Static).update("\n".join(describe_readings(readings)))
+        self.query_one("#host-text", Static).update(escape("\n".join(describe_readings(readings))))
         lines = [
-            f"[b]accelerator[/b]  {'free' if who['summary'] == 'free' else 'held by ' + who['summary']}"
+            f"[b]accelerator[/b]  {'free' if who['summary'] == 'free' else 'held by ' + escape(who['summary'])}"
         ]
         for f in who["foreign"]:
             since = time.strftime("%H:%M", time.localtime(f["since"])) if f.get("since") else "?"
             lines.append(
-                f"  outside tpudeck: pid {f['pid']} of {f['user']} since {since}: {f['command'][:100]}"
+                f"  outside tpudeck: pid {f['pid']} of {f['user']} since {since}: {escape(f['command'][:100])}"
             )
         lock = who["libtpu_lockfile"]
         if lock["state"] != "absent":

@@ -6,6 +6,8 @@ Validation is RunSpec's own, the same the CLI runs, so the form and `tpudeck tra
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 import shlex
 import subprocess
 import sys
@@ -15,9 +17,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
+from tpudeck.core.devices.tpu import TpuChipsProbe
 from tpudeck.core.errors import TpudeckError
 from tpudeck.core.models.gpt2_config import GPT2Config
 from tpudeck.core.registry import MODEL_SIZES, RECIPES
@@ -55,6 +59,7 @@ class LaunchScreen(Screen):
         self.initial = values or {}
         # Settings the form has no field for (a relaunched run's adam_beta2, say) ride along.
         self.hidden = {k: v for k, v in self.initial.items() if k not in (*CHOICES, *TEXT_FIELDS)}
+        self.devices = expected_devices()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -136,7 +141,7 @@ class LaunchScreen(Screen):
             command = self.script_command()
             spec = None if command else RunSpec.from_dict(self.values())
         except TpudeckError as exc:
-            error.update(f"[b]✗[/b] {exc}")
+            error.update(f"[b]✗[/b] {escape(str(exc))}")
             error.add_class("invalid")
             self.query_one("#launch-button", Button).disabled = True
             return None
@@ -145,11 +150,11 @@ class LaunchScreen(Screen):
         self.query_one("#launch-button", Button).disabled = False
         if command:
             summary.update(
-                f"runs [b]{shlex.join(command)}[/b] under the accelerator lock, copied into its run "
+                f"runs [b]{escape(shlex.join(command))}[/b] under the accelerator lock, copied into its run "
                 "directory; its TensorBoard scalars under --output_dir become the run's curves"
             )
             return command
-        summary.update(describe(spec))
+        summary.update(describe(spec, *self.devices))
         self._show_preview(spec.train_file)
         return spec
 
@@ -157,10 +162,11 @@ class LaunchScreen(Screen):
         try:
             columns, rows = preview(path)
         except (OSError, ValueError) as exc:
-            self.query_one("#preview", Static).update(f"cannot preview {path}: {exc}")
+            self.query_one("#preview", Static).update(escape(f"cannot preview {path}: {exc}"))
             return
         self.query_one("#preview", Static).update(
-            f"[b]{path}[/b]  columns: {', '.join(columns)}\n" + "\n".join(rows)
+            f"[b]{escape(path)}[/b]  columns: {escape(', '.join(columns))}\n"
+            + escape("\n".join(rows))
         )
 
     @on(Button.Pressed, "#launch-button")
@@ -213,18 +219,42 @@ class LaunchScreen(Screen):
         self.notify(f"tokenizer ready: {directory}")
 
 
-def describe(spec: RunSpec) -> str:
+def describe(spec: RunSpec, devices: int, where: str) -> str:
     """What will run and roughly what it costs, before anything is launched."""
     config = spec.model_config()
     gpt2 = GPT2Config.from_hf({"vocab_size": config.get("vocab_size", spec.vocab_size), **config})
     params = gpt2.param_count()
-    per_device = spec.per_device_train_batch_size or 8
     block = spec.resolved_block_size()
     state_gb = params * 16 / 1e9  # fp32 weights, gradients and two AdamW moments
-    steps = f"{spec.max_steps} steps" if spec.max_steps else f"{spec.num_train_epochs:g} epochs"
+    try:
+        per_device = spec.per_device_batch(devices)
+    except TpudeckError as exc:
+        return f"[b]✗[/b] {escape(str(exc))}"
+    global_batch = per_device * devices * spec.gradient_accumulation_steps
+    if spec.max_steps:
+        steps = (
+            f"{spec.max_steps:,} steps = {spec.max_steps * global_batch * block / 1e6:,.1f}M tokens"
+        )
+    else:
+        steps = f"{spec.num_train_epochs:g} epochs"
     return (
         f"[b]{spec.recipe}[/b] {spec.model_type}-{spec.model_size}: {params / 1e6:,.1f}M parameters, "
         f"~{state_gb:.2f} GB of weights and optimizer state per device\n"
-        f"batch {per_device} per device x {spec.gradient_accumulation_steps} accumulation x devices, "
-        f"{block} tokens each; {steps}; {spec.dtype}; lr {spec.learning_rate:g} ({spec.lr_schedule})"
+        f"{devices} devices ({where}) x {per_device} per device x {spec.gradient_accumulation_steps} "
+        f"accumulation = global batch {global_batch} of {block} tokens; {steps}; {spec.dtype}; "
+        f"lr {spec.learning_rate:g} ({spec.lr_schedule})"
     )
+
+
+def expected_devices() -> tuple[int, str]:
+    """How many jax devices a run here will get, without importing jax."""
+    tpu = TpuChipsProbe.from_env().sample()
+    if tpu.available:
+        chips = tpu.values["chips"]
+        return len(chips) * chips[0]["jax_devices"], f"{len(chips)} TPU {chips[0]['kind']} chips"
+    match = re.search(
+        r"--xla_force_host_platform_device_count=(\d+)", os.environ.get("XLA_FLAGS", "")
+    )
+    if match:
+        return int(match[1]), "XLA_FLAGS host devices"
+    return 1, "CPU"

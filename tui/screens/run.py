@@ -10,6 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, ProgressBar, Static
@@ -164,7 +165,7 @@ class RunScreen(Screen):
         ]
         message = update.status.get("message") or update.status.get("waiting_for")
         self.query_one("#summary", Static).update(
-            "   ".join(f for f in fields if f) + (f"\n{message}" if message else "")
+            "   ".join(f for f in fields if f) + (f"\n{escape(message)}" if message else "")
         )
         bar = self.query_one(ProgressBar)
         bar.update(total=total or None, progress=done)
@@ -172,7 +173,7 @@ class RunScreen(Screen):
             "[b]checkpoints[/b]\n" + ("\n".join(update.checkpoints) or "none yet")
         )
         pushes = "\n".join(
-            f"{p.get('status', '?')} {p.get('url') or p.get('error') or ''}"
+            escape(f"{p.get('status', '?')} {p.get('url') or p.get('error') or ''}")
             for p in self.pushes[-5:]
         )
         self.query_one("#hub", Static).update(

@@ -15,6 +15,13 @@ from ..run_rows import RunRows
 from .dialogs import Confirm
 
 COLUMNS = ("RUN", "STATE", "STEP", "LOSS", "TOK/S", "ETA", "OWNER", "AGE")
+# Sort orders the "o" key cycles through: (name, key, newest/largest first).
+SORTS = (
+    ("newest", lambda r: r.run_id, True),
+    ("state", lambda r: (r.state, r.run_id), False),
+    ("owner", lambda r: (r.owner, r.run_id), False),
+    ("loss", lambda r: (r.loss is None, r.loss or 0.0), False),
+)
 REFRESH_SECONDS = 1.0
 
 
@@ -27,12 +34,14 @@ class RunsScreen(Screen):
         Binding("c", "resume", "Resume"),
         Binding("e", "edit", "Edit & relaunch"),
         Binding("slash", "filter", "Filter"),
+        Binding("o", "sort", "Sort"),
     ]
 
     def __init__(self):
         super().__init__()
         self.rows = RunRows(self.app.store)
         self.all_rows: list = []
+        self.sort_index = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -65,7 +74,8 @@ class RunsScreen(Screen):
         table = self.query_one(DataTable)
         text = self.query_one("#filter", Input).value.lower()
         wanted = [r for r in self.all_rows if not text or text in " ".join(r.cells()).lower()]
-        wanted.sort(key=lambda r: r.run_id, reverse=True)  # newest first
+        _, key, reverse = SORTS[self.sort_index]
+        wanted.sort(key=key, reverse=reverse)
         selected = self.selected_run_id()
         table.clear()
         for row in wanted:
@@ -87,6 +97,11 @@ class RunsScreen(Screen):
     @on(Input.Submitted, "#filter")
     def filter_done(self) -> None:
         self.query_one(DataTable).focus()
+
+    def action_sort(self) -> None:
+        self.sort_index = (self.sort_index + 1) % len(SORTS)
+        self.sub_title = f"runs, by {SORTS[self.sort_index][0]}"
+        self.show_rows()
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
