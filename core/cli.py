@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--output_dir", required=True, help="where tokenizer.json and its configs go")
     tok.set_defaults(handler=_train_tokenizer)
 
+    push = sub.add_parser("push", help="push a run's model, TensorBoard traces and card to the Hub")
+    push.add_argument("run")
+    push.add_argument("--hub_model_id", required=True, help="namespace/name of the Hub repo")
+    push.add_argument("--hub_private", action="store_true", help="create the repo private")
+    push.add_argument("--hub_token", help="default: $HF_TOKEN or `hf auth login`; never stored")
+    push.set_defaults(handler=_push)
+
     ls = sub.add_parser("ls", help="list every user's runs")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=cli_runs.cmd_ls)
@@ -257,6 +264,16 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _push(args: argparse.Namespace) -> int:
+    from .hub.pusher import push_run
+    from .runs.store import RunStore
+
+    record = RunStore().find(args.run)
+    url = push_run(record.run_dir, args.hub_model_id, args.hub_token, args.hub_private)
+    print(f"pushed run {record.run_id} to {url}")
+    return 0
+
+
 def _script_child(args: argparse.Namespace) -> int:
     from .runs.rundir import RunDir
     from .runs.script import supervise
@@ -301,7 +318,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tpudeck: error: {exc}", file=sys.stderr)
             return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("jax", "absl", "datasets", "httpx", "filelock"):
+    for noisy in (
+        "jax",
+        "absl",
+        "datasets",
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "huggingface_hub",
+        "filelock",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return args.handler(args)

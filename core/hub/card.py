@@ -1,0 +1,43 @@
+"""The model card (README.md) pushed with a run: what was trained, on what, and how it went."""
+
+from __future__ import annotations
+
+import json
+
+from ..runs.rundir import RunDir
+
+
+def model_card(run_dir: RunDir, repo_id: str) -> str:
+    spec = json.loads(run_dir.spec_path.read_text())
+    evals = run_dir.read_events("eval")
+    steps = run_dir.read_events("step")
+    table = "\n".join(
+        f"| {e['step']} | {e.get('loss', float('nan')):.4f} | {e.get('perplexity', float('nan')):.2f} |"
+        for e in evals
+    )
+    settings = "\n".join(f"- {k}: {v}" for k, v in sorted(spec.items()) if v is not None)
+    final = f"{evals[-1]['loss']:.4f}" if evals else "n/a"
+    return f"""---
+library_name: transformers
+tags:
+- tpudeck
+- flax
+- {spec.get("model_type", "model")}
+---
+
+# {repo_id}
+
+A {spec.get("model_type", "")} model ({spec.get("model_size", "")}) trained with tpudeck's pmap trainer
+({spec.get("recipe", "")} recipe) on `{spec.get("train_file", "")}` for {steps[-1]["step"] if steps else 0} steps.
+Final evaluation loss: {final}. TensorBoard traces are under `runs/`.
+
+## Evaluation
+
+| step | loss | perplexity |
+|---|---|---|
+{table}
+
+## Training settings
+
+{settings}
+"""
