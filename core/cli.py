@@ -183,7 +183,10 @@ def _train(args: argparse.Namespace) -> int:
         if "output_dir" not in given:
             raise TpudeckError("--resume needs --output_dir RUN_DIR: the run to continue")
         run_dir = RunDir(given["output_dir"])
-        spec = RunSpec.load(run_dir.spec_path).replace(**given)
+        saved = RunSpec.load(run_dir.spec_path)
+        spec = saved.replace(**given)
+        if spec != saved:  # what runs is what spec.json says, detached or not
+            run_dir.replace_spec(spec.to_json())
     else:
         base = {}
         if args.demo:

@@ -146,3 +146,17 @@ def test_sigterm_finishes_the_step_checkpoints_and_stops(tmp_path):
     assert (run.checkpoints_dir / f"step-{status['step']}").is_dir()
     assert run.read_events("export")[-1]["step"] == status["step"]
     assert (run.model_dir / "model.safetensors").is_file()
+
+    longer = status["step"] + 10  # resume detached with a changed setting: it is what runs
+    resumed = tpudeck(
+        "train", "--resume", "--detach", "--output_dir", str(run.path), "--max_steps", str(longer)
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(run.spec_path.read_text())["max_steps"] == longer
+    deadline = time.monotonic() + 120
+    while run.read_status().get("state") != "finished" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (
+        run.read_status()["step"] == longer
+        and run.read_events("resume")[-1]["step"] == status["step"]
+    )

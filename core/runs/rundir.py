@@ -70,6 +70,10 @@ class RunDir:
         if not self.spec_path.exists():
             _write_atomic(self.spec_path, spec_json + "\n")
 
+    def replace_spec(self, spec_json: str) -> None:
+        """Record a resumed run's changed settings (e.g. a larger --max_steps)."""
+        _write_atomic(self.spec_path, spec_json + "\n")
+
     def read_status(self) -> dict:
         try:
             return json.loads(self.status_path.read_text())
