@@ -79,6 +79,23 @@ def main() -> None:
             f"cold start to first paint: {app_s * 1e3:.0f} ms (bare `import textual.app`: {textual_s * 1e3:.0f} ms, ratio {app_s / textual_s:.1f}x)"
         )
 
+        make_run(home, "20251231-000000-done-0001", 100)
+        idle = child("""
+            async def main():
+                app = TpudeckApp()
+                async with app.run_test(size=(120, 36)) as pilot:
+                    await pilot.pause(2)
+                    before, began = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+                    await asyncio.sleep(20)
+                    after = resource.getrusage(resource.RUSAGE_SELF)
+                    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+                    print(json.dumps({"cpu_percent": 100 * cpu / (time.monotonic() - began)}))
+            asyncio.run(main())
+        """, home)  # fmt: skip
+        print(
+            f"CPU idle on the Runs screen, nothing changing (20 s): {idle['cpu_percent']:.1f}% of one core"
+        )
+
         live = make_run(home, "20260101-000000-live-0001", 10, state="training")
         writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
             import json, time
