@@ -71,6 +71,24 @@ def cold_start(home: str) -> tuple[float, float]:
     return best([sys.executable, "-c", paint]), best([sys.executable, "-c", "import textual.app"])
 
 
+def cpu_percent(home: str, keys: list[str], seconds: int = 20) -> dict:
+    """The app's CPU over `seconds` after pressing `keys` on the Runs screen."""
+    return child(f"""
+        async def main():
+            app = TpudeckApp()
+            async with app.run_test(size=(120, 36)) as pilot:
+                await pilot.pause(2)
+                await pilot.press(*{keys!r})
+                await pilot.pause(2)
+                before, began = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+                await asyncio.sleep({seconds})
+                after = resource.getrusage(resource.RUSAGE_SELF)
+                cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+                print(json.dumps({{"cpu_percent": 100 * cpu / (time.monotonic() - began)}}))
+        asyncio.run(main())
+    """, home)  # fmt: skip
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         os.makedirs(os.path.join(home, "runs"))
@@ -80,18 +98,7 @@ def main() -> None:
         )
 
         make_run(home, "20251231-000000-done-0001", 100)
-        idle = child("""
-            async def main():
-                app = TpudeckApp()
-                async with app.run_test(size=(120, 36)) as pilot:
-                    await pilot.pause(2)
-                    before, began = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
-                    await asyncio.sleep(20)
-                    after = resource.getrusage(resource.RUSAGE_SELF)
-                    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-                    print(json.dumps({"cpu_percent": 100 * cpu / (time.monotonic() - began)}))
-            asyncio.run(main())
-        """, home)  # fmt: skip
+        idle = cpu_percent(home, keys=[])
         print(
             f"CPU idle on the Runs screen, nothing changing (20 s): {idle['cpu_percent']:.1f}% of one core"
         )
@@ -107,20 +114,7 @@ def main() -> None:
                 time.sleep(0.1)
         """)])  # fmt: skip
         try:
-            idle = child("""
-                async def main():
-                    app = TpudeckApp()
-                    async with app.run_test(size=(120, 36)) as pilot:
-                        await pilot.pause(2)
-                        await pilot.press("enter")
-                        await pilot.pause(2)
-                        before, began = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
-                        await asyncio.sleep(20)
-                        after = resource.getrusage(resource.RUSAGE_SELF)
-                        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-                        print(json.dumps({"cpu_percent": 100 * cpu / (time.monotonic() - began)}))
-                asyncio.run(main())
-            """, home)  # fmt: skip
+            idle = cpu_percent(home, keys=["enter"])  # the newest run: the live one
             print(
                 f"CPU while following a run that logs 10 steps/s (20 s): {idle['cpu_percent']:.1f}% of one core"
             )
