@@ -102,10 +102,11 @@ def cmd_queue(args) -> int:
     entries = queue.entries()
     if args.json:
         print(json.dumps(entries, indent=2))
-    elif not entries:
-        print("the queue is empty")
-    for i, e in enumerate(entries if not args.json else []):
+        return 0
+    for i, e in enumerate(entries):
         print(f"{i + 1:>3}. {e['run_id']}  {e['user']}  pid {e['pid']}")
+    if not entries:
+        print("the queue is empty")
     return 0
 
 

@@ -48,14 +48,10 @@ class RunRow:
 
 
 def row_of(record: RunRecord) -> RunRow:
-    step = record.latest_step() or {}
     summary = record.summary()
-    eta = None
-    if record.state == "training" and step.get("steps_per_s") and summary["total_steps"]:
-        eta = (summary["total_steps"] - summary["step"]) / step["steps_per_s"]
     return RunRow(
         summary["run_id"], summary["state"], summary["step"], summary["total_steps"], summary["loss"],
-        summary["tokens_per_s"], eta, summary["owner"], summary["created"], summary["message"],
+        summary["tokens_per_s"], summary["eta_s"], summary["owner"], summary["created"], summary["message"],
     )  # fmt: skip
 
 

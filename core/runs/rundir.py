@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from ..errors import TpudeckError
+from .events import EventTail
 from .procs import current_user, start_ticks
 
 # Final states; the UI names each. "diverged" is a NaN/Inf loss, "died" a vanished process.
@@ -121,19 +122,9 @@ class RunDir:
 
     def read_events(self, kind: str | None = None) -> list[dict]:
         """All whole events (a torn last line is skipped), optionally of one kind."""
-        try:
-            lines = self.events_path.read_text().splitlines()
-        except FileNotFoundError:
-            return []
-        events = []
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if kind is None or event.get("kind") == kind:
-                events.append(event)
-        return events
+        return [
+            e for e in EventTail(self.events_path).read() if kind is None or e.get("kind") == kind
+        ]
 
 
 def run_store_dir() -> Path:

@@ -35,18 +35,30 @@ class RunRecord:
 
     def summary(self) -> dict:
         step = self.latest_step() or {}
+        done = step.get("step", self.status.get("step"))
+        total = step.get("total_steps", self.status.get("total_steps"))
         return {
             "run_id": self.run_id,
             "state": self.state,
             "owner": self.owner,
-            "step": step.get("step", self.status.get("step")),
-            "total_steps": step.get("total_steps", self.status.get("total_steps")),
+            "step": done,
+            "total_steps": total,
             "loss": step.get("loss"),
             "tokens_per_s": step.get("tokens_per_s"),
+            "eta_s": eta_seconds(self.state, done, total, step.get("steps_per_s")),
             "created": self.status.get("created"),
             "message": self.problem or self.status.get("message"),
             "path": str(self.run_dir.path),
         }
+
+
+def eta_seconds(
+    state: str, done: int | None, total: int | None, steps_per_s: float | None
+) -> float | None:
+    """Seconds left for a training run at its current pace, when that is known."""
+    if state != "training" or not (total and steps_per_s):
+        return None
+    return (total - (done or 0)) / steps_per_s
 
 
 def read_run(path: Path) -> RunRecord:

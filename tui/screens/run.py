@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, ProgressBar, Static
 
 from tpudeck.core.runs.events import EventTail
-from tpudeck.core.runs.store import read_run
+from tpudeck.core.runs.store import eta_seconds, read_run
 
 from ..run_rows import format_duration
 from ..widgets.curves import CurvePlot
@@ -150,7 +150,7 @@ class RunScreen(Screen):
         compile_event = self.latest.get("compile", {})
         total = step.get("total_steps") or update.status.get("total_steps")
         done = step.get("step") or update.status.get("step") or 0
-        eta = (total - done) / step["steps_per_s"] if total and step.get("steps_per_s") else None
+        eta = eta_seconds(update.state, done, total, step.get("steps_per_s"))
         mfu = step.get("mfu")
         fields = [
             f"[b]{update.state}[/b]",
@@ -160,7 +160,7 @@ class RunScreen(Screen):
             f"{step['tokens_per_s']:,.0f} tok/s" if step.get("tokens_per_s") else "- tok/s",
             f"MFU {mfu:.1%}" if mfu is not None else "MFU n/a",
             f"compile {compile_event['seconds']:.1f}s" if compile_event else "compile -",
-            f"ETA {format_duration(eta)}" if update.state == "training" else "",
+            f"ETA {format_duration(eta)}" if eta is not None else "",
             f"owner {self.record.owner}",
         ]
         message = update.status.get("message") or update.status.get("waiting_for")
