@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import difflib
 import logging
+import os
 import sys
 
 from .errors import TpudeckError
@@ -45,13 +46,26 @@ def _add_spec_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("run spec (Hugging Face example script names)")
     for field in dataclasses.fields(RunSpec):
         default = "" if field.default is None else f" (default: {field.default})"
+        kind = field_type(field.name)
+        # A switch works alone (`--push_to_hub`) or with a value (`--push_to_hub false`).
+        switch = dict(nargs="?", const=True, metavar="BOOL") if kind is bool else {}
         group.add_argument(
             f"--{field.name}",
-            type=field_type(field.name),
+            type=_switch_value if kind is bool else kind,
             choices=field.metadata["choices"],
             default=argparse.SUPPRESS,  # absent flags must not override demo or resumed values
             help=field.metadata["help"] + default,
+            **switch,
         )
+
+
+def _switch_value(text: str) -> bool:
+    from .spec import parse_bool
+
+    try:
+        return parse_bool(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants true or false, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,9 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     push = sub.add_parser("push", help="push a run's model, TensorBoard traces and card to the Hub")
     push.add_argument("run")
-    push.add_argument("--hub_model_id", required=True, help="namespace/name of the Hub repo")
+    push.add_argument(
+        "--hub_model_id", help="namespace/name of the Hub repo; default: the run's, or its name"
+    )
     push.add_argument("--hub_private", action="store_true", help="create the repo private")
-    push.add_argument("--hub_token", help="default: $HF_TOKEN or `hf auth login`; never stored")
+    push.add_argument("--hub_token", help=_TOKEN_HELP)
+    push.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to keep retrying a dead Hub"
+    )
     push.set_defaults(handler=_push)
 
     ls = sub.add_parser("ls", help="list every user's runs")
@@ -169,9 +188,11 @@ def _add_launch_flags(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="fail at once if the accelerator is busy",
     )
+    group.add_argument("--hub_token", help=_TOKEN_HELP)
 
 
-_LAUNCH_KEYS = ("command", "handler", "demo", "resume", "detach", "wait")
+_LAUNCH_KEYS = ("command", "handler", "demo", "resume", "detach", "wait", "hub_token")
+_TOKEN_HELP = "Hub token; default: $HF_TOKEN or `hf auth login`. Never written anywhere"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -179,6 +200,8 @@ def _train(args: argparse.Namespace) -> int:
     from .spec import RunSpec
 
     given = {k: v for k, v in vars(args).items() if k not in _LAUNCH_KEYS}
+    if args.hub_token:  # the environment carries it to a detached child; no file ever does
+        os.environ["HF_TOKEN"] = args.hub_token
     if args.resume:
         if "output_dir" not in given:
             raise TpudeckError("--resume needs --output_dir RUN_DIR: the run to continue")
@@ -268,12 +291,23 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from .hub.pusher import push_run
+    from .hub.sync import push_run
+    from .runs.procs import is_alive
+    from .runs.rundir import FINAL_STATES
     from .runs.store import RunStore
 
     record = RunStore().find(args.run)
-    url = push_run(record.run_dir, args.hub_model_id, args.hub_token, args.hub_private)
-    print(f"pushed run {record.run_id} to {url}")
+    if record.state not in FINAL_STATES or is_alive(
+        record.status.get("pid"), record.status.get("pid_start")
+    ):
+        raise TpudeckError(
+            f"run {record.run_id} is still {record.state}: a run launched with --push_to_hub "
+            "pushes itself; push others once they end"
+        )
+    url = push_run(
+        record.run_dir, args.hub_model_id, args.hub_token, args.hub_private, args.timeout
+    )
+    print(f"pushed run {record.run_id}: {url}")
     return 0
 
 

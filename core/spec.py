@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,14 @@ class RunSpec:
     parallelism: str = _opt("pmap", "how the step is mapped over devices", ("pmap", "shard_map"))
     output_dir: str | None = _opt(None, "run directory; default: a new one under $TPUDECK_HOME")
     run_name: str | None = _opt(None, "human name of the run; default: from model and data")
+    push_to_hub: bool = _opt(False, "push the model, TensorBoard traces and a card to the Hub")
+    hub_model_id: str | None = _opt(None, "namespace/name of the Hub repo; default: from run_name")
+    hub_private: bool = _opt(False, "create the Hub repo private")
+    hub_strategy: str = _opt(
+        "every_save",
+        "when to push: at the end, at every save, or at every save with the checkpoint",
+        ("end", "every_save", "checkpoint"),
+    )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -99,7 +108,14 @@ class RunSpec:
 
     def validate(self) -> None:
         """Raise SpecError naming the first bad field and its fix."""
-        for check in (_check_choices, _check_numbers, _check_files, _check_model, _check_output):
+        for check in (
+            _check_choices,
+            _check_numbers,
+            _check_files,
+            _check_model,
+            _check_output,
+            _check_hub,
+        ):
             check(self)
 
     def model_config(self) -> dict:
@@ -127,19 +143,33 @@ class RunSpec:
         return self.block_size or self.model_config()["n_positions"]
 
 
+_BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def parse_bool(text: str) -> bool:
+    """HF scripts take `--push_to_hub` alone or with true/false; so do we."""
+    try:
+        return _BOOLEAN_WORDS[text.strip().lower()]
+    except KeyError:
+        raise ValueError(text) from None
+
+
 def field_type(name: str) -> type:
     """The Python type a field's text (a flag, a form input) converts to."""
     annotation = str(next(f for f in dataclasses.fields(RunSpec) if f.name == name).type)
-    return int if "int" in annotation else float if "float" in annotation else str
+    for kind in (bool, int, float):
+        if kind.__name__ in annotation:
+            return kind
+    return str
 
 
 def parse_field(name: str, text: str):
     """A field's value from text, or SpecError naming the field and what it wants."""
     kind = field_type(name)
     try:
-        return kind(text)
+        return parse_bool(text) if kind is bool else kind(text)
     except ValueError:
-        wants = {int: "a whole number", float: "a number"}.get(kind, "text")
+        wants = {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, "text")
         raise SpecError(f"--{name} wants {wants}, got {text!r}") from None
 
 
@@ -256,6 +286,20 @@ def _check_output(spec: RunSpec) -> None:
             f"--output_dir {spec.output_dir} is not writable (at {existing}): "
             "choose a directory you can write to"
         )
+
+
+# The Hub's rule for repo names: letters, digits, - _ . ; at most 96 characters.
+_HUB_NAME = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]{0,95}$")
+
+
+def _check_hub(spec: RunSpec) -> None:
+    if spec.hub_model_id and not _HUB_NAME.match(spec.hub_model_id):
+        raise SpecError(
+            f"--hub_model_id {spec.hub_model_id!r} is not a Hub repo name: use namespace/name "
+            "with letters, digits, '-', '_' or '.'"
+        )
+    if spec.hub_model_id and ("--" in spec.hub_model_id or ".." in spec.hub_model_id):
+        raise SpecError(f"--hub_model_id {spec.hub_model_id!r}: the Hub forbids '--' and '..'")
 
 
 def _read_config(location: str, flag: str) -> dict:

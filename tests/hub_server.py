@@ -2,7 +2,8 @@
 whoami, create_repo, preupload (answering "regular", so files arrive inline) and commit.
 
 It stores what it receives and can be told to fail: `fail_next` 5xx answers to commits,
-or reject every token.
+`delay_s` before every commit answer, reject every token, or `stop()` listening (clients
+get "connection refused") and `start()` again on the same port.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -19,7 +21,9 @@ class FakeHub:
         self.token = token
         self.repos: dict[str, dict[str, bytes]] = {}  # repo id -> path -> content
         self.fail_next = 0  # answer this many commits with 500
+        self.delay_s = 0.0  # a slow Hub: each commit answers after this long
         self.reject_tokens = False
+        self.commits: list[str] = []  # commit messages, in order
         self.requests: list[str] = []
         hub = self
 
@@ -77,6 +81,7 @@ class FakeHub:
                     self._reply(200, {"files": [{"path": f["path"], "uploadMode": "regular",
                                                  "shouldIgnore": False, "oid": None} for f in files]})  # fmt: skip
                 elif m := re.match(r"^/api/models/(.+)/commit/[^/]+$", self.path):
+                    time.sleep(hub.delay_s)
                     if hub.fail_next > 0:
                         hub.fail_next -= 1
                         self._reply(500, {"error": "internal error"})
@@ -84,6 +89,8 @@ class FakeHub:
                     store = hub.repos.setdefault(m[1], {})
                     for line in body.decode().splitlines():
                         item = json.loads(line)
+                        if item["key"] == "header":
+                            hub.commits.append(item["value"]["summary"])
                         if item["key"] == "file":
                             store[item["value"]["path"]] = base64.b64decode(
                                 item["value"]["content"]
@@ -95,14 +102,25 @@ class FakeHub:
                 else:
                     self._reply(404, {"error": f"no route {self.path}"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.handler = Handler
+        self.port = 0
+        self.server = None
+        self.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Listen (again, on the same port after a stop())."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop listening: the Hub is down until start()."""
+        self.server.shutdown()
+        self.server.server_close()
 
     def __enter__(self) -> FakeHub:
-        self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()

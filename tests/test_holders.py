@@ -9,7 +9,7 @@ from tpudeck.core.runs.holders import HolderScan
 from tpudeck.core.runs.lock import AcceleratorLock
 from tpudeck.core.runs.procs import current_user, is_alive, process_info, process_tree, start_ticks
 
-from .fake_os import fake_dev_tree, fake_proc_tree, hold_open
+from .fake_os import fake_dev_tree, fake_proc_tree, fake_process, hold_open
 
 
 def test_fake_proc_scan_names_the_holder_among_a_thousand_processes(tmp_path):
@@ -93,3 +93,14 @@ def test_lock_is_freed_when_its_holder_dies(tmp_path):
     child.wait()
     assert lock.try_acquire("mine")  # the kernel freed it: no stale lock survives a kill -9
     lock.release()
+
+
+def test_a_token_in_a_holders_command_line_is_never_shown(tmp_path):
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "stat").write_text("btime 1700000000\n")
+    fake_process(
+        proc, 77, "python run_clm_flax.py --hub_token hf_secret1 --token=hf_secret2 --x 1", {}
+    )
+    info = process_info(77, proc)
+    assert info.command == "python run_clm_flax.py --hub_token *** --token=*** --x 1"

@@ -3,6 +3,7 @@
 Update after an intended change with: .venv/bin/python -m pytest tests/test_snapshots.py --snapshot-update
 """
 
+import json
 import time
 
 import pytest
@@ -28,6 +29,14 @@ def finished_run(home, run_id: str, steps: int = 60) -> RunDir:
                  tokens_per_s=52000.0, steps_per_s=12.5, mfu=None)  # fmt: skip
         if step % 20 == 0:
             run.emit("eval", step=step, loss=loss + 0.05, perplexity=2.5)
+    pushed_at = time.time() - 7200  # "2h00m ago" stays put while the snapshot is taken
+    with open(run.events_path, "a") as events:
+        for status, extra in (("queued", {}), ("started", {"attempt": 1}),
+                              ("retry", {"error": "HfHubHTTPError 503", "retry_in_s": 1.0}),
+                              ("started", {"attempt": 2}),
+                              ("done", {"url": "https://huggingface.co/me/demo/commit/abc1"})):  # fmt: skip
+            event = dict(t=pushed_at, kind="push", status=status, repo="me/demo", step=steps)
+            events.write(json.dumps({**event, **extra}) + "\n")
     (run.checkpoints_dir / f"step-{steps}").mkdir(parents=True)
     run.log_path.write_text(
         "".join(f"12:00:{s:02d} step {s}/{steps}  loss 1.0\n" for s in range(10, steps + 1, 10))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pwd
+import re
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -68,6 +69,10 @@ def _boot_time(proc: Path) -> float | None:
     return None
 
 
+# Tokens passed as flags (HF scripts' --hub_token, --token) are shown to nobody.
+_SECRET_FLAG = re.compile(r"(--(?:hub_)?token[= ])\S+")
+
+
 def process_info(pid: int, proc: Path = PROC) -> ProcessInfo | None:
     base = proc / str(pid)
     ticks = start_ticks(pid, proc)
@@ -91,6 +96,7 @@ def process_info(pid: int, proc: Path = PROC) -> ProcessInfo | None:
         )
     except OSError:
         command = ""
+    command = _SECRET_FLAG.sub(r"\1***", command)
     boot = _boot_time(proc)
     since = None if boot is None else boot + ticks / os.sysconf("SC_CLK_TCK")
     return ProcessInfo(pid, user, command or f"[pid {pid}]", ticks, since)

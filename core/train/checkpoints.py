@@ -2,6 +2,7 @@
 
 A checkpoint is written to a hidden temp dir and renamed into place, so a kill -9 at any
 moment leaves either the whole checkpoint or none. The UI lists them by directory name.
+flax loads only to write or read one, so listing them stays cheap for the CLI.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import os
 import re
 import shutil
 from pathlib import Path
-
-from flax import serialization
 
 from ..errors import CheckpointError
 
@@ -26,10 +25,16 @@ def list_steps(directory: Path) -> list[int]:
     return sorted(int(m[1]) for p in directory.iterdir() if (m := _NAME.match(p.name)))
 
 
+def step_dir(directory: Path, step: int) -> Path:
+    return directory / f"step-{step}"
+
+
 def save(directory: Path, step: int, state, meta: dict, keep: int) -> Path:
     """Write the host-side TrainState of `step`; keep only the newest `keep` checkpoints."""
+    from flax import serialization
+
     directory.mkdir(parents=True, exist_ok=True)
-    final = directory / f"step-{step}"
+    final = step_dir(directory, step)
     tmp = directory / f".tmp-step-{step}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -39,13 +44,15 @@ def save(directory: Path, step: int, state, meta: dict, keep: int) -> Path:
         shutil.rmtree(final)
     os.replace(tmp, final)
     for old in list_steps(directory)[:-keep]:
-        shutil.rmtree(directory / f"step-{old}", ignore_errors=True)
+        shutil.rmtree(step_dir(directory, old), ignore_errors=True)
     return final
 
 
 def restore(directory: Path, step: int, template):
     """(state, meta) of a checkpoint, shaped like `template`; corrupt files are a clear error."""
-    path = directory / f"step-{step}"
+    from flax import serialization
+
+    path = step_dir(directory, step)
     try:
         meta = json.loads((path / "meta.json").read_text())
         state = serialization.from_bytes(template, (path / "state.msgpack").read_bytes())

@@ -29,8 +29,9 @@ def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True)
     run_dir.create(spec.to_json())
     log_file = _log_to_run_dir(run_dir)
     run_dir.write_status("preparing")
-    lock = None
+    lock = hub = None
     try:
+        hub = _open_hub(spec, run_dir)
         recipe = get_recipe(spec.recipe)
         data = recipe.prepare(spec, run_dir)
         log.info("data: %s", data.summary)
@@ -43,7 +44,7 @@ def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True)
         log.info("model: %s, %s parameters", spec.model_type, f"{model.param_count:,}")
         from .loop import Trainer
 
-        trainer = Trainer(spec, run_dir, data, model, devices, spec.parallelism)
+        trainer = Trainer(spec, run_dir, data, model, devices, spec.parallelism, hub)
         return trainer.run(resume)
     except RunCancelled:
         run_dir.write_status("stopped", message="cancelled before it held the accelerator")
@@ -61,9 +62,40 @@ def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True)
     finally:
         if lock:
             lock.release()
+        if hub:  # after the release: the next run need not wait for our upload
+            _finish_pushes(hub)
         if log_file:
             logging.getLogger().removeHandler(log_file)
             log_file.close()
+
+
+def _open_hub(spec, run_dir: RunDir):
+    """With --push_to_hub, check token and repo now, before data or the accelerator."""
+    if not spec.push_to_hub:
+        return None
+    from ..hub.sync import HubSync
+
+    hub = HubSync.open(run_dir, spec.hub_model_id, spec.hub_private, spec.hub_strategy)
+    log.info("pushing to %s (%s)", hub.repo_id, spec.hub_strategy)
+    return hub.start()
+
+
+def _finish_pushes(hub) -> None:
+    """Wait for the last push; Ctrl-C or SIGTERM leaves it for `tpudeck push`."""
+    log.info("sending the last snapshot to %s (Ctrl-C leaves it for later)", hub.repo_id)
+
+    def abandon(signum, _frame):
+        hub.abandon()
+
+    previous = {s: signal.signal(s, abandon) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if not hub.close():
+            log.warning(
+                "the last push did not land: `tpudeck push %s` sends it", hub.run_dir.run_id
+            )
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _take_accelerator(spec, run_dir: RunDir, wait: bool):

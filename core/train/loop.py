@@ -31,9 +31,10 @@ log = logging.getLogger(__name__)
 class Trainer:
     """Trains one TaskModel on one TaskData over `devices`, writing into `run_dir`."""
 
-    def __init__(self, spec, run_dir, data, model, devices, mode: str = "pmap"):
+    def __init__(self, spec, run_dir, data, model, devices, mode: str = "pmap", hub=None):
         self.spec, self.run_dir, self.data, self.model = spec, run_dir, data, model
         self.devices = devices
+        self.hub = hub  # a HubSync with --push_to_hub: it uploads, we only snapshot
         per_device = spec.per_device_batch(len(devices))
         self.micro_shape = (len(devices), spec.gradient_accumulation_steps, per_device)
         self.global_batch = int(np.prod(self.micro_shape))
@@ -199,19 +200,23 @@ class Trainer:
         log.info("eval at step %d: %s", step, "  ".join(f"{k} {v:.4f}" for k, v in report.items()))
         return report
 
-    def _save(self, host_state, step: int) -> None:
+    def _save(self, host_state, step: int, final: bool = False) -> None:
+        """Checkpoint; export the HF model at the end, or at every save when it is pushed."""
         epoch, index = self.batches.position(step)
         meta = {"epoch": epoch, "batch_in_epoch": index, "seed": self.spec.seed}
         path = checkpoints.save(
             self.run_dir.checkpoints_dir, step, host_state, meta, self.spec.save_total_limit
         )
         self.run_dir.emit("checkpoint", step=step, path=str(path))
+        pushed = self.hub is not None and (final or self.hub.pushes_saves)
+        if final or pushed:
+            self._export(host_state.params, step)
+        if pushed:
+            self.hub.queue(step)
 
     def _finish(self, state, step: int, final: str, message: str) -> str:
         if final != "diverged":  # a NaN state is worth neither resuming nor exporting
-            host_state = self.parallel.host_state(state)
-            self._save(host_state, step)
-            self._export(host_state.params, step)
+            self._save(self.parallel.host_state(state), step, final=True)
         self.run_dir.write_status(final, step=step, total_steps=self.total_steps, message=message)
         log.info("run %s at step %d%s", final, step, f": {message}" if message else "")
         return final

@@ -36,13 +36,16 @@ CHOICES = {
     "model_size": tuple(MODEL_SIZES["gpt2"]),
     "dtype": ("float32", "bfloat16"),
     "lr_schedule": ("linear", "cosine", "constant"),
+    "push_to_hub": (False, True),
+    "hub_strategy": ("every_save", "end", "checkpoint"),
+    "hub_private": (False, True),
 }
 TEXT_FIELDS = (
     "train_file", "validation_file", "text_column", "tokenizer_name", "vocab_size",
     "config_name", "model_name_or_path", "block_size",
     "per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate", "warmup_steps",
     "max_steps", "num_train_epochs", "logging_steps", "eval_steps", "save_steps", "dropout",
-    "seed", "output_dir", "run_name",
+    "seed", "output_dir", "run_name", "hub_model_id",
 )  # fmt: skip
 DEFAULTS = RunSpec()
 
@@ -71,7 +74,7 @@ class LaunchScreen(Screen):
                     yield Label(name)
                     value = self.initial.get(name, getattr(DEFAULTS, name))
                     yield Select(
-                        [(o, o) for o in options],
+                        [(_label(o), o) for o in options],
                         value=value,
                         allow_blank=False,
                         id=name,
@@ -219,6 +222,12 @@ class LaunchScreen(Screen):
         self.notify(f"tokenizer ready: {directory}")
 
 
+def _label(option) -> str:
+    if isinstance(option, bool):
+        return "yes" if option else "no"
+    return option
+
+
 def describe(spec: RunSpec, devices: int, where: str) -> str:
     """What will run and roughly what it costs, before anything is launched."""
     config = spec.model_config()
@@ -242,7 +251,18 @@ def describe(spec: RunSpec, devices: int, where: str) -> str:
         f"~{state_gb:.2f} GB of weights and optimizer state per device\n"
         f"{devices} devices ({where}) x {per_device} per device x {spec.gradient_accumulation_steps} "
         f"accumulation = global batch {global_batch} of {block} tokens; {steps}; {spec.dtype}; "
-        f"lr {spec.learning_rate:g} ({spec.lr_schedule})"
+        f"lr {spec.learning_rate:g} ({spec.lr_schedule})" + _describe_push(spec)
+    )
+
+
+def _describe_push(spec: RunSpec) -> str:
+    if not spec.push_to_hub:
+        return ""
+    repo = spec.hub_model_id or "your-namespace/<run name>"
+    when = {"end": "at the end", "every_save": "at every save", "checkpoint": "at every save, with the checkpoint"}  # fmt: skip
+    return (
+        f"\npushes to the Hub as {escape(repo)} {when[spec.hub_strategy]}"
+        f"{' (private)' if spec.hub_private else ''}; token from HF_TOKEN or `hf auth login`"
     )
 
 

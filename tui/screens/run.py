@@ -18,6 +18,7 @@ from textual.widgets import Footer, Header, Log, ProgressBar, Static
 from tpudeck.core.runs.events import EventTail
 from tpudeck.core.runs.store import eta_seconds, read_run
 
+from ..hub_panel import hub_panel
 from ..run_rows import format_duration
 from ..widgets.curves import CurvePlot
 
@@ -25,6 +26,7 @@ FOLLOW_SECONDS = 0.5
 PLOT_SECONDS = 1.0  # curves redraw at most this often: calm over SSH, cheap on CPU
 LOG_TAIL_BYTES = 1 << 16
 EVENTS_PER_READ_BYTES = 8 << 20  # a run with millions of events loads in bounded slices
+PUSHES_KEPT = 20
 
 
 @dataclass
@@ -129,7 +131,7 @@ class RunScreen(Screen):
         for step, loss in update.evals:
             loss_plot.add("eval", step, loss)
         self.latest.update(update.latest)
-        self.pushes += update.pushes
+        self.pushes = (self.pushes + update.pushes)[-PUSHES_KEPT:]
         self.plots_stale = self.plots_stale or bool(update.train or update.evals)
         if time.monotonic() - self.plots_drawn_at >= PLOT_SECONDS:
             self.redraw_plots()  # else the timer draws them: at most once a second
@@ -172,13 +174,7 @@ class RunScreen(Screen):
         self.query_one("#checkpoints", Static).update(
             "[b]checkpoints[/b]\n" + ("\n".join(update.checkpoints) or "none yet")
         )
-        pushes = "\n".join(
-            escape(f"{p.get('status', '?')} {p.get('url') or p.get('error') or ''}")
-            for p in self.pushes[-5:]
-        )
-        self.query_one("#hub", Static).update(
-            "[b]Hub[/b]\n" + (pushes or "no pushes (run without --push_to_hub)")
-        )
+        self.query_one("#hub", Static).update(hub_panel(self.pushes))
 
     def action_stop(self) -> None:
         self.app.stop_with_confirmation(self.record)
