@@ -153,6 +153,18 @@ def cmd_who(args) -> int:
     return 0
 
 
+def describe_chip(chip: dict) -> str:
+    """ "63% busy, HBM 3.0/16.0 GiB", with n/a for what this libtpu does not report."""
+    duty = chip["duty_cycle_percent"]
+    used, total = chip["hbm_used"], chip["hbm_total"]
+    hbm = (
+        "n/a"
+        if used is None
+        else f"{used / 2**30:.1f}/" + ("?" if total is None else f"{total / 2**30:.1f}")
+    )
+    return f"{'n/a' if duty is None else f'{duty:.0f}%'} busy, HBM {hbm} GiB"
+
+
 def describe_readings(readings: dict) -> list[str]:
     """One line per source for people: values, or why there are none."""
     lines = []
@@ -170,6 +182,8 @@ def describe_readings(readings: dict) -> list[str]:
             chips = reading.values["chips"]
             lines.append(f"tpu: {len(chips)} x TPU {chips[0]['kind']} ({chips[0]['hbm_gib']} GiB HBM each): "
                          + ", ".join(c["node"] for c in chips))  # fmt: skip
+        elif source == "tpu_runtime":
+            lines += [f"tpu chip {c['chip']}: {describe_chip(c)}" for c in reading.values["chips"]]
         elif source == "nvidia":
             for gpu in reading.values["gpus"]:
                 lines.append(

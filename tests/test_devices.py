@@ -104,12 +104,23 @@ def test_sampler_keeps_a_bounded_history_per_source(tmp_path):
 
 
 def test_devices_command_reports_every_source(tmp_path):
-    env = {**os.environ, "TPUDECK_SYSFS_PCI": str(fake_pci(tmp_path / "pci", V3_8))}
-    result = tpudeck("devices", "--json", "--interval", "0.1", env=env)
+    from .tpu_metrics_server import FakeTpuMetrics
+
+    service = FakeTpuMetrics().start()
+    env = {**os.environ, "TPUDECK_SYSFS_PCI": str(fake_pci(tmp_path / "pci", V3_8)),
+           "TPUDECK_TPU_METRICS": service.address}  # fmt: skip
+    try:
+        result = tpudeck("devices", "--json", "--interval", "0.1", env=env)
+        text = tpudeck("devices", "--interval", "0.1", env=env).stdout
+    finally:
+        service.stop()
     assert result.returncode == 0, result.stderr
     readings = json.loads(result.stdout)
     assert readings["host"]["values"]["memory_total"] > 0
     assert len(readings["tpu"]["values"]["chips"]) == 4
+    assert readings["tpu_runtime"]["values"]["chips"][3]["duty_cycle_percent"] == 99.0
     assert readings["nvidia"]["values"] is None and readings["nvidia"]["reason"]
-    text = tpudeck("devices", "--interval", "0.1", env=env).stdout
     assert "tpu: 4 x TPU v3 (16 GiB HBM each)" in text and "nvidia: not available" in text
+    assert "tpu chip 0: 63% busy, HBM 3.0/16.0 GiB" in text
+    down = tpudeck("devices", "--interval", "0.1", env=env).stdout
+    assert "tpu_runtime: not available: no metrics service at localhost:" in down

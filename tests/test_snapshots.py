@@ -29,6 +29,8 @@ def finished_run(home, run_id: str, steps: int = 60) -> RunDir:
                  tokens_per_s=52000.0, steps_per_s=12.5, mfu=None)  # fmt: skip
         if step % 20 == 0:
             run.emit("eval", step=step, loss=loss + 0.05, perplexity=2.5)
+    run.emit("memory", step=steps, bytes_in_use=[2**30] * 8, peak_bytes_in_use=[3 * 2**30] * 8,
+             bytes_limit=[16 * 2**30] * 8)  # fmt: skip
     pushed_at = time.time() - 7200  # "2h00m ago" stays put while the snapshot is taken
     with open(run.events_path, "a") as events:
         for status, extra in (("queued", {}), ("started", {"attempt": 1}),
@@ -91,11 +93,24 @@ def test_light_theme(snap_compare, store):
     assert snap_compare(TpudeckApp(), press=["ctrl+t"], terminal_size=SIZE, run_before=settle)
 
 
-def test_devices_screen(snap_compare, store, tmp_path, monkeypatch):
+@pytest.fixture
+def tpu_metrics(monkeypatch):
+    from .tpu_metrics_server import FakeTpuMetrics
+
+    service = FakeTpuMetrics().start()
+    monkeypatch.setenv("TPUDECK_TPU_METRICS", service.address)
+    yield service
+    service.stop()
+
+
+def test_devices_screen(snap_compare, store, tmp_path, monkeypatch, tpu_metrics):
     from types import SimpleNamespace
+
+    from tpudeck.tui.settings import save_setting
 
     from .test_devices import V3_8, fake_pci
 
+    save_setting("sample_seconds", 60)  # one sampling round: the sparklines stay one long
     monkeypatch.setenv("TPUDECK_SYSFS_PCI", str(fake_pci(tmp_path / "pci", V3_8)))
     monkeypatch.setenv("TPUDECK_DEVICE_GLOBS", str(tmp_path / "no-dev" / "accel*"))
     monkeypatch.setenv("TPUDECK_LIBTPU_LOCKFILE", str(tmp_path / "no-lockfile"))

@@ -103,6 +103,31 @@ async def test_runs_screen_lists_runs_and_opens_one(tpudeck_home, sleeper):
         assert "step 30 loss" in "\n".join(app.screen.query_one("#log").lines)
 
 
+@pytest.mark.parametrize("platform", ["auto", "cpu"])
+async def test_run_screen_shows_libtpu_figures_only_for_a_run_on_the_tpu(
+    tpudeck_home, sleeper, monkeypatch, platform
+):
+    from .tpu_metrics_server import FakeTpuMetrics
+
+    service = FakeTpuMetrics().start()
+    monkeypatch.setenv("TPUDECK_TPU_METRICS", service.address)
+    run = fake_run(tpudeck_home, "20260101-000000-tpu-0001", "training", sleeper.pid)
+    run.replace_spec(json.dumps({"model_type": "gpt2", "platform": platform}))
+    app = TpudeckApp()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            app.open_run(run.run_id)
+            await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), timeout=10)
+            await pilot.pause(2.5)  # two device samples
+            panel = text_of(app, "#run-devices")
+    finally:
+        service.stop()
+    if platform == "cpu":  # a CPU run next to someone's TPU job must not show their numbers
+        assert "TPU" not in panel and service.requests == 0
+    else:
+        assert "TPU busy 63% 62% 0% 99%" in panel and "HBM 3.0 7.0 11.0 15.0 of 16 GiB" in panel
+
+
 async def test_another_users_run_cannot_be_stopped_from_the_ui(tpudeck_home, sleeper, monkeypatch):
     fake_run(tpudeck_home, "20260101-000000-theirs-0001", "training", sleeper.pid)
     monkeypatch.setattr("tpudeck.core.runs.store.current_user", lambda: "mallory")
@@ -152,7 +177,10 @@ print(sorted({"jax", "jaxlib", "flax", "optax", "transformers", "datasets", "tor
 async def test_devices_screen_shows_chips_host_and_a_foreign_holder(tmp_path, monkeypatch):
     from .fake_os import fake_dev_tree, hold_open
     from .test_devices import V3_8, fake_pci
+    from .tpu_metrics_server import FakeTpuMetrics
 
+    service = FakeTpuMetrics().start()
+    monkeypatch.setenv("TPUDECK_TPU_METRICS", service.address)
     dev = fake_dev_tree(tmp_path)
     monkeypatch.setenv("TPUDECK_DEVICE_GLOBS", str(dev / "accel*"))
     monkeypatch.setenv("TPUDECK_SYSFS_PCI", str(fake_pci(tmp_path / "pci", V3_8)))
@@ -170,9 +198,17 @@ async def test_devices_screen_shows_chips_host_and_a_foreign_holder(tmp_path, mo
             )
             assert "nvidia: not available" in host
             assert "empty" in text_of(app, "#queue")
+            chips = text_of(app, "#chips").splitlines()
+            assert len(chips) == 5 and chips[1].startswith("chip 0  busy")
+            assert " 63%" in chips[1] and "3.0/16 GiB" in chips[1] and "15.0/16 GiB" in chips[4]
+            service.stop()  # the run ends, libtpu's service with it
+            await wait_for(pilot, lambda: "no metrics service" in text_of(app, "#chips"), 10)
+            service.start()
+            await wait_for(pilot, lambda: "chip 3" in text_of(app, "#chips"), 10)
     finally:
         notebook.kill()
         notebook.wait()
+        service.stop()
 
 
 @pytest.mark.slow

@@ -28,3 +28,4 @@ class DevicesRead(Message):
 
     readings: dict
     who: dict
+    tpu_history: list  # the sampler's recent tpu_runtime readings, oldest first

@@ -10,11 +10,17 @@ from .host import HostProbe
 from .nvidia import NvmlProbe
 from .reading import Reading
 from .tpu import TpuChipsProbe
+from .tpu_runtime import TpuRuntimeProbe
 
 
 def default_probes(store_path: Path) -> list:
-    """Host, TPU chips and NVIDIA GPUs."""
-    return [HostProbe(store_path), TpuChipsProbe.from_env(), NvmlProbe()]
+    """Host, TPU chips, their runtime metrics and NVIDIA GPUs."""
+    return [
+        HostProbe(store_path),
+        TpuChipsProbe.from_env(),
+        TpuRuntimeProbe.from_env(),
+        NvmlProbe(),
+    ]
 
 
 class Sampler:

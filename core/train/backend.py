@@ -15,6 +15,9 @@ def start_backend(platform: str) -> list:
     """Import jax pinned to `platform` ("auto" takes jax's default) and return local devices."""
     if platform != "auto":
         os.environ["JAX_PLATFORMS"] = platform
+    # libtpu serves per-chip duty cycle and HBM on this port for `tpudeck devices` and the
+    # app to read (a user's own setting wins); other backends ignore it.
+    os.environ.setdefault("TPU_RUNTIME_METRICS_PORTS", "8431")
     import jax
 
     try:

@@ -16,8 +16,9 @@ from tpudeck.core.cli_runs import describe_readings, who_report
 from tpudeck.core.devices.sampler import Sampler, default_probes
 
 from ..messages import DevicesRead
+from ..settings import load_settings
+from ..widgets.chips import chips_panel, input_bound_hint
 
-SAMPLE_SECONDS = 2.0
 HISTORY = 120
 
 
@@ -35,6 +36,8 @@ class DevicesScreen(Screen):
             with Horizontal(id="host"):
                 yield Static(id="host-text")
                 yield Sparkline([0.0], id="cpu-spark")
+            yield Static(id="chips")
+            yield Static(id="hint")
             yield Static(id="holder")
             yield Static(id="queue")
         yield Footer()
@@ -42,11 +45,14 @@ class DevicesScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = "devices"
         self.sample()
-        self.set_interval(SAMPLE_SECONDS, self.sample)
+        # Sampling runs on a worker thread; ui.json's "sample_seconds" sets the pace.
+        self.set_interval(float(load_settings().get("sample_seconds", 1.0)), self.sample)
 
     @work(thread=True, exclusive=True, group="devices")
     def sample(self) -> None:
-        self.post_message(DevicesRead(self.sampler.sample_once(), who_report()))
+        readings = self.sampler.sample_once()
+        tpu_history = list(self.sampler.history["tpu_runtime"])  # this thread is its only writer
+        self.post_message(DevicesRead(readings, who_report(), tpu_history))
 
     def on_devices_read(self, message: DevicesRead) -> None:
         readings, who = message.readings, message.who
@@ -55,7 +61,11 @@ class DevicesScreen(Screen):
             cores = host.values["cpu_percent"]
             self.cpu_history = (self.cpu_history + [sum(cores) / max(len(cores), 1)])[-HISTORY:]
             self.query_one("#cpu-spark", Sparkline).data = self.cpu_history
-        self.query_one("#host-text", Static).update(escape("\n".join(describe_readings(readings))))
+        others = {k: r for k, r in readings.items() if k != "tpu_runtime"}
+        self.query_one("#host-text", Static).update(escape("\n".join(describe_readings(others))))
+        self.query_one("#chips", Static).update(chips_panel(message.tpu_history))
+        hint = input_bound_hint(readings["tpu_runtime"], host)
+        self.query_one("#hint", Static).update(f"[b]![/b] {escape(hint)}" if hint else "")
         lines = [
             f"[b]accelerator[/b]  {'free' if who['summary'] == 'free' else 'held by ' + escape(who['summary'])}"
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +16,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, ProgressBar, Static
 
+from tpudeck.core.devices.tpu_runtime import TpuRuntimeProbe
 from tpudeck.core.runs.events import EventTail
 from tpudeck.core.runs.store import eta_seconds, read_run
 
 from ..hub_panel import hub_panel
 from ..run_rows import format_duration
+from ..widgets.chips import run_devices_panel
 from ..widgets.curves import CurvePlot
 
 FOLLOW_SECONDS = 0.5
@@ -27,6 +30,7 @@ PLOT_SECONDS = 1.0  # curves redraw at most this often: calm over SSH, cheap on 
 LOG_TAIL_BYTES = 1 << 16
 EVENTS_PER_READ_BYTES = 8 << 20  # a run with millions of events loads in bounded slices
 PUSHES_KEPT = 20
+DEVICE_SECONDS = 1.0
 
 
 @dataclass
@@ -70,6 +74,9 @@ class RunScreen(Screen):
         self.pushes: list[dict] = []
         self.plots_stale = False
         self.plots_drawn_at = 0.0
+        self.tpu_probe = TpuRuntimeProbe.from_env()
+        self.tpu_reading = None
+        self._on_accelerator = _asked_for_accelerator(self.record.run_dir)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -83,6 +90,7 @@ class RunScreen(Screen):
                 yield Log(id="log", max_lines=2000)
                 with Vertical(id="side"):
                     yield Static(id="checkpoints")
+                    yield Static(id="run-devices")
                     yield Static(id="hub")
         yield Footer()
 
@@ -91,6 +99,7 @@ class RunScreen(Screen):
         self.follow()
         self.set_interval(FOLLOW_SECONDS, self.follow)
         self.set_interval(PLOT_SECONDS, self.redraw_plots)
+        self.set_interval(DEVICE_SECONDS, self.sample_devices)
 
     @work(thread=True, exclusive=True, group="follow")
     def follow(self) -> None:
@@ -119,6 +128,14 @@ class RunScreen(Screen):
             chunk = b""
             if not self.tail.behind:
                 return
+
+    @work(thread=True, exclusive=True, group="devices")
+    def sample_devices(self) -> None:
+        """libtpu's per-chip view, while this run is the one on the TPU."""
+        if self.record.state in ("compiling", "training") and self._on_accelerator:
+            self.tpu_reading = self.tpu_probe.sample()
+        else:
+            self.tpu_reading = None
 
     def on_run_update(self, update: RunUpdate) -> None:
         loss_plot, lr_plot = (
@@ -175,9 +192,20 @@ class RunScreen(Screen):
             "[b]checkpoints[/b]\n" + ("\n".join(update.checkpoints) or "none yet")
         )
         self.query_one("#hub", Static).update(hub_panel(self.pushes))
+        self.query_one("#run-devices", Static).update(
+            run_devices_panel(self.tpu_reading, self.latest.get("memory"))
+        )
 
     def action_stop(self) -> None:
         self.app.stop_with_confirmation(self.record)
+
+
+def _asked_for_accelerator(run_dir) -> bool:
+    """Runs on --platform cpu never hold the TPU: libtpu's numbers would be someone else's."""
+    try:
+        return json.loads(run_dir.spec_path.read_text()).get("platform") != "cpu"
+    except (OSError, ValueError):
+        return False
 
 
 def _size(path: Path) -> int:
