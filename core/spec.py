@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .data import saved_datasets
 from .errors import SpecError
 from .registry import DATA_FILE_TYPES, MODEL_SIZES, RECIPES
 
@@ -33,7 +34,9 @@ class RunSpec:
     model_name_or_path: str | None = _opt(None, "local HF checkpoint dir to start from")
     tokenizer_name: str | None = _opt(None, "local tokenizer dir; default: train one on the data")
     vocab_size: int = _opt(8000, "vocabulary size when training a tokenizer")
-    train_file: str | None = _opt(None, "training data: .txt, .json/.jsonl or .csv")
+    train_file: str | None = _opt(
+        None, "training data: .txt, .json/.jsonl, .csv, or a datasets save_to_disk() folder"
+    )
     validation_file: str | None = _opt(None, "validation data; default: split off the train file")
     validation_split_percentage: int = _opt(
         5, "percent of train_file held out when no validation_file"
@@ -242,6 +245,13 @@ def _check_files(spec: RunSpec) -> None:
     for flag in ("train_file", "validation_file"):
         path = getattr(spec, flag)
         if path is None:
+            continue
+        if Path(path).is_dir():
+            if not saved_datasets.kind(path):
+                raise SpecError(
+                    f"--{flag} {path} is a folder but not a saved 🤗 dataset (no "
+                    "dataset_dict.json or state.json); pass a data file or a save_to_disk() folder"
+                )
             continue
         if not Path(path).is_file():
             raise SpecError(f"--{flag} {path}: no such file; check the path")

@@ -1,4 +1,4 @@
-"""A glance at a data file for the Launch screen: columns and first rows, without 🤗 datasets."""
+"""A glance at training data for the Launch screen: columns and first rows, without 🤗 datasets."""
 
 from __future__ import annotations
 
@@ -7,9 +7,21 @@ import json
 from itertools import islice
 from pathlib import Path
 
+from tpudeck.core.data import saved_datasets
+
 
 def preview(path: str, rows: int = 4) -> tuple[list[str], list[str]]:
-    """(columns, first rows as short strings) of a .txt, .json/.jsonl or .csv file."""
+    """(columns, first rows as short strings) of a .txt, .json/.jsonl or .csv file, or of
+    the train split of a saved dataset."""
+    if saved_datasets.kind(path):
+        folder = saved_datasets.split_folder(path, "train")
+        names = saved_datasets.splits(path)
+        first = [
+            _short(json.dumps(r, default=str)) for r in saved_datasets.first_rows(folder, rows)
+        ]
+        return saved_datasets.columns(folder), (
+            [f"splits: {', '.join(names)}"] if names else []
+        ) + first
     file = Path(path)
     suffix = file.suffix.lower()
     with open(file, encoding="utf-8", errors="replace") as f:

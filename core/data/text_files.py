@@ -1,4 +1,4 @@
-"""Local text, json/jsonl and csv files loaded with 🤗 datasets, split and checked."""
+"""Local text, json/jsonl and csv files and saved 🤗 datasets, loaded, split and checked."""
 
 from __future__ import annotations
 
@@ -6,19 +6,24 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..registry import DATA_FILE_TYPES
+from . import saved_datasets
 
 
-def _load(path: str, column: str, flag: str):
+def _load(path: str, column: str, flag: str, split: str | None = None):
+    """The texts of one file, or of one split of a save_to_disk() folder."""
     import datasets  # heavy (~1 s): only the trainer process pays for it
 
     datasets.disable_progress_bars()
-    builder = DATA_FILE_TYPES[Path(path).suffix.lower()]
-    try:
-        ds = datasets.load_dataset(builder, data_files={"data": path}, split="data")
-    except Exception as exc:  # datasets wraps parser errors in many types
-        raise DataError(
-            f"--{flag} {path} cannot be parsed as {builder} ({exc}); fix the file"
-        ) from None
+    if saved_datasets.kind(path):
+        ds = _load_saved(path, flag, split)
+    else:
+        builder = DATA_FILE_TYPES[Path(path).suffix.lower()]
+        try:
+            ds = datasets.load_dataset(builder, data_files={"data": path}, split="data")
+        except Exception as exc:  # datasets wraps parser errors in many types
+            raise DataError(
+                f"--{flag} {path} cannot be parsed as {builder} ({exc}); fix the file"
+            ) from None
     if column not in ds.column_names:
         columns = ", ".join(ds.column_names) or "none"
         raise DataError(
@@ -31,11 +36,33 @@ def _load(path: str, column: str, flag: str):
     return texts
 
 
+def _load_saved(path: str, flag: str, split: str | None):
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(path)
+    except Exception as exc:  # a folder datasets wrote, then someone edited
+        raise DataError(
+            f"--{flag} {path} is not a readable saved dataset ({exc}); save it again"
+        ) from None
+    if isinstance(ds, datasets.DatasetDict):
+        if split not in ds:
+            raise DataError(
+                f"--{flag} {path} has no {split!r} split (splits: {', '.join(ds)}); "
+                "save that split, or pass its folder"
+            )
+        ds = ds[split]
+    return ds
+
+
 def load_text_splits(spec) -> tuple[list[str], list[str]]:
-    """(train texts, validation texts); without a validation file the first N% is held out."""
-    train = _load(spec.train_file, spec.text_column, "train_file")
+    """(train texts, validation texts). Validation comes from --validation_file, else the
+    saved dataset's "validation" split, else the first N% of the training texts."""
+    train = _load(spec.train_file, spec.text_column, "train_file", "train")
     if spec.validation_file:
-        return train, _load(spec.validation_file, spec.text_column, "validation_file")
+        return train, _load(spec.validation_file, spec.text_column, "validation_file", "validation")
+    if "validation" in saved_datasets.splits(spec.train_file):
+        return train, _load(spec.train_file, spec.text_column, "train_file", "validation")
     held_out = max(1, len(train) * spec.validation_split_percentage // 100)
     if held_out >= len(train):
         raise DataError(

@@ -28,6 +28,7 @@ from tpudeck.core.registry import MODEL_SIZES, RECIPES
 from tpudeck.core.spec import RunSpec, parse_field
 
 from ..data_preview import preview
+from .picker import DataPicker
 
 SCRIPT = "script"  # a user's own script instead of a built-in recipe
 CHOICES = {
@@ -54,6 +55,7 @@ class LaunchScreen(Screen):
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch"),
         Binding("ctrl+k", "train_tokenizer", "Train tokenizer"),
+        Binding("ctrl+o", "pick_data", "Pick data"),
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
@@ -164,7 +166,7 @@ class LaunchScreen(Screen):
     def _show_preview(self, path: str) -> None:
         try:
             columns, rows = preview(path)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, KeyError, IndexError) as exc:
             self.query_one("#preview", Static).update(escape(f"cannot preview {path}: {exc}"))
             return
         self.query_one("#preview", Static).update(
@@ -187,6 +189,15 @@ class LaunchScreen(Screen):
             if value is not None and value != defaults[name]:
                 flags += [f"--{name}", str(value)]
         self.app.launch(["train", "--detach", *flags])
+
+    def action_pick_data(self) -> None:
+        """Browse for a data file or saved dataset; it fills train_file."""
+
+        def use(path: str | None) -> None:
+            if path:
+                self.query_one("#train_file", Input).value = path
+
+        self.app.push_screen(DataPicker(Path.cwd()), use)
 
     def action_train_tokenizer(self) -> None:
         """Train a BPE tokenizer on the train file now, then use it for this run."""
