@@ -98,7 +98,7 @@ async def test_the_launch_screen_picks_a_saved_dataset_and_a_file(
     tmp_path, demo_corpus, monkeypatch
 ):
     from tpudeck.tui.app import TpudeckApp
-    from tpudeck.tui.screens.picker import DataPicker
+    from tpudeck.tui.screens.picker import PathPicker
 
     from .test_tui import text_of, wait_for
 
@@ -110,18 +110,18 @@ async def test_the_launch_screen_picks_a_saved_dataset_and_a_file(
     app = TpudeckApp(launch_values={"model_size": "demo"})
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: isinstance(app.screen, DataPicker), 10)
-        tree = app.screen.query_one("#data-tree")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPicker), 10)
+        tree = app.screen.query_one("#path-tree")
         await wait_for(pilot, lambda: len(tree.root.children) == 2, 10)  # notes.md is not data
         await pilot.press("down", "ctrl+o")  # stories/, a saved dataset: picked, not opened
-        await wait_for(pilot, lambda: not isinstance(app.screen, DataPicker), 10)
+        await wait_for(pilot, lambda: not isinstance(app.screen, PathPicker), 10)
         assert app.screen.query_one("#train_file").value == str(work / "stories")
         await wait_for(pilot, lambda: "splits: train, validation" in text_of(app, "#preview"), 10)
         assert "columns: text, id" in text_of(app, "#preview")
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: isinstance(app.screen, DataPicker), 10)
-        tree = app.screen.query_one("#data-tree")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPicker), 10)
+        tree = app.screen.query_one("#path-tree")
         await wait_for(pilot, lambda: len(tree.root.children) == 2, 10)
         await pilot.press("down", "down", "enter")  # more.jsonl
-        await wait_for(pilot, lambda: not isinstance(app.screen, DataPicker), 10)
+        await wait_for(pilot, lambda: not isinstance(app.screen, PathPicker), 10)
         assert app.screen.query_one("#train_file").value == str(work / "more.jsonl")

@@ -281,3 +281,27 @@ async def test_brackets_in_messages_are_shown_not_parsed_as_markup(demo_corpus):
     app = TpudeckApp(launch_values={"train_file": str(demo_corpus), "dropout": 1.5})
     async with app.run_test(size=SIZE):
         assert "--dropout must be in [0, 1), got 1.5" in text_of(app, "#error")
+
+
+async def test_ctrl_o_picks_a_checkpoint_folder_for_the_focused_model_field(tmp_path, monkeypatch):
+    from tpudeck.tui.screens.picker import PathPicker
+
+    (tmp_path / "work" / "ckpt").mkdir(parents=True)
+    for name in ("config.json", "model.safetensors"):
+        (tmp_path / "work" / "ckpt" / name).write_text("{}")
+    (tmp_path / "work" / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    app = TpudeckApp(launch_values={"model_size": "demo"})
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#model_name_or_path").focus()
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPicker), 10)
+        tree = app.screen.query_one("#path-tree")
+        await wait_for(pilot, lambda: len(tree.root.children) == 2, 10)
+        await pilot.press("down", "down", "ctrl+o")  # other/: not a checkpoint, stays open
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, PathPicker)
+        assert any("not a HF checkpoint folder" in n.message for n in app._notifications)
+        await pilot.press("up", "ctrl+o")  # ckpt/
+        await wait_for(pilot, lambda: not isinstance(app.screen, PathPicker), 10)
+        assert app.screen.query_one("#model_name_or_path").value == str(tmp_path / "work" / "ckpt")

@@ -28,7 +28,7 @@ from tpudeck.core.registry import MODEL_SIZES, RECIPES
 from tpudeck.core.spec import RunSpec, parse_field
 
 from ..data_preview import preview
-from .picker import DataPicker
+from .picker import TARGETS, PathPicker
 
 SCRIPT = "script"  # a user's own script instead of a built-in recipe
 CHOICES = {
@@ -55,7 +55,7 @@ class LaunchScreen(Screen):
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch"),
         Binding("ctrl+k", "train_tokenizer", "Train tokenizer"),
-        Binding("ctrl+o", "pick_data", "Pick data"),
+        Binding("ctrl+o", "pick_path", "Pick path"),
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
@@ -190,14 +190,17 @@ class LaunchScreen(Screen):
                 flags += [f"--{name}", str(value)]
         self.app.launch(["train", "--detach", *flags])
 
-    def action_pick_data(self) -> None:
-        """Browse for a data file or saved dataset; it fills train_file."""
+    def action_pick_path(self) -> None:
+        """Browse for the focused path field (data, checkpoint, config, tokenizer);
+        from any other field, for train_file."""
+        focused = self.focused.id if self.focused else None
+        name = focused if focused in TARGETS else "train_file"
 
         def use(path: str | None) -> None:
             if path:
-                self.query_one("#train_file", Input).value = path
+                self.query_one(f"#{name}", Input).value = path
 
-        self.app.push_screen(DataPicker(Path.cwd()), use)
+        self.app.push_screen(PathPicker(name, Path.cwd()), use)
 
     def action_train_tokenizer(self) -> None:
         """Train a BPE tokenizer on the train file now, then use it for this run."""

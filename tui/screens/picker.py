@@ -1,11 +1,15 @@
-"""Pick training data from the keyboard: data files and saved 🤗 datasets under a folder.
+"""Pick a path for a Launch field from the keyboard: data files and saved 🤗 datasets for
+the data fields, HF checkpoint, config and tokenizer folders for the model fields.
 
-Arrows move, enter opens a folder or picks a file; a saved dataset (a save_to_disk()
-folder) is picked with ctrl+o instead of opened, since its insides are not for training.
+Arrows move, enter opens a folder or picks a file; ctrl+o picks the folder under the
+cursor when it is what the field wants (a saved dataset, a checkpoint), since such a
+folder is one thing, not a place to browse.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual import on
@@ -19,35 +23,68 @@ from tpudeck.core.data import saved_datasets
 from tpudeck.core.registry import DATA_FILE_TYPES
 
 
-class DataTree(DirectoryTree):
-    """Folders and data files only; hidden entries are left out."""
+def _holds(*names: str) -> Callable[[Path], str | None]:
+    def check(folder: Path) -> str | None:
+        return "ready" if all((folder / n).is_file() for n in names) else None
+
+    return check
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a field takes: files with these suffixes, and/or folders passing `folder`."""
+
+    what: str
+    suffixes: tuple = ()
+    folder: Callable[[Path], str | None] = field(default=lambda _: None)
+
+
+DATA = Target("training data", tuple(DATA_FILE_TYPES), saved_datasets.kind)
+TARGETS = {
+    "train_file": DATA,
+    "validation_file": DATA,
+    "model_name_or_path": Target(
+        "a HF checkpoint folder", folder=_holds("config.json", "model.safetensors")
+    ),
+    "config_name": Target("a model config", (".json",), _holds("config.json")),
+    "tokenizer_name": Target("a tokenizer folder", folder=_holds("tokenizer.json")),
+}
+
+
+class PathTree(DirectoryTree):
+    """Folders, and the files the target takes; hidden entries are left out."""
+
+    def __init__(self, root: Path, suffixes: tuple, **kwargs):
+        super().__init__(root, **kwargs)
+        self.suffixes = suffixes
 
     def filter_paths(self, paths):
         return [
             p
             for p in paths
-            if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in DATA_FILE_TYPES)
+            if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in self.suffixes)
         ]
 
 
-class DataPicker(ModalScreen[str | None]):
+class PathPicker(ModalScreen[str | None]):
     BINDINGS = [
-        Binding("ctrl+o", "pick_folder", "Pick this saved dataset"),
+        Binding("ctrl+o", "pick_folder", "Pick this folder"),
         Binding("escape", "dismiss(None)", "Cancel"),
     ]
 
-    def __init__(self, root: Path):
+    def __init__(self, field_name: str, root: Path):
         super().__init__()
-        self.root = root
+        self.field_name, self.root = field_name, root
+        self.target = TARGETS[field_name]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
             yield Static(
-                f"[b]training data[/b] under {self.root}: enter picks a file or opens a folder; "
-                "ctrl+o picks a saved dataset folder; esc cancels",
+                f"[b]{self.field_name}[/b]: {self.target.what}. enter picks a file or opens a "
+                "folder; ctrl+o picks the folder under the cursor; esc cancels",
                 id="picker-help",
             )
-            yield DataTree(self.root, id="data-tree")
+            yield PathTree(self.root, self.target.suffixes, id="path-tree")
             yield Static(id="picker-status")
 
     @on(DirectoryTree.FileSelected)
@@ -56,20 +93,16 @@ class DataPicker(ModalScreen[str | None]):
 
     @on(DirectoryTree.DirectorySelected)
     def describe_folder(self, event: DirectoryTree.DirectorySelected) -> None:
-        status = self.query_one("#picker-status", Static)
-        kind = saved_datasets.kind(event.path)
-        if kind:
+        status = ""
+        if self.target.folder(event.path):
             splits = saved_datasets.splits(event.path)
-            status.update(
-                f"saved dataset{' with splits ' + ', '.join(splits) if splits else ''}: ctrl+o picks it"
-            )
-        else:
-            status.update("")
+            status = f"{self.target.what}{' with splits ' + ', '.join(splits) if splits else ''}: ctrl+o picks it"
+        self.query_one("#picker-status", Static).update(status)
 
     def action_pick_folder(self) -> None:
-        node = self.query_one(DataTree).cursor_node
+        node = self.query_one(PathTree).cursor_node
         path = node.data.path if node and node.data else None
-        if path is not None and saved_datasets.kind(path):
+        if path is not None and path.is_dir() and self.target.folder(path):
             self.dismiss(str(path))
         else:
-            self.notify("not a saved dataset folder (no dataset_dict.json or state.json)")
+            self.notify(f"not {self.target.what}", severity="warning")
