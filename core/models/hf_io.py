@@ -20,6 +20,12 @@ from ..errors import CheckpointError
 # (flax path tuple) -> HF tensor name, and back (None for tensors a family ignores).
 ToHF = Callable[[tuple[str, ...]], str]
 FromHF = Callable[[str], "tuple[str, ...] | None"]
+# A tensor's layout change between Flax and PyTorch (e.g. Linear weights transposed).
+Layout = Callable[[tuple[str, ...], np.ndarray], np.ndarray]
+
+
+def same_layout(_path: tuple[str, ...], array: np.ndarray) -> np.ndarray:
+    return array
 
 
 def read_config(directory: str | os.PathLike) -> dict:
@@ -32,7 +38,8 @@ def read_config(directory: str | os.PathLike) -> dict:
         raise CheckpointError(f"{path} is corrupt ({exc}); re-export the model") from None
 
 
-def read_params(directory: str | os.PathLike, from_hf: FromHF, template: dict) -> dict:
+def read_params(directory: str | os.PathLike, from_hf: FromHF, template: dict,
+                from_hf_layout: Layout = same_layout) -> dict:  # fmt: skip
     """Load safetensors into a params tree shaped like `template`; every leaf must be present."""
     path = Path(directory, "model.safetensors")
     try:
@@ -51,6 +58,7 @@ def read_params(directory: str | os.PathLike, from_hf: FromHF, template: dict) -
             raise CheckpointError(
                 f"{path}: unexpected tensor {name}; is it the right model family?"
             )
+        array = from_hf_layout(key, array)
         if array.shape != wanted[key].shape:
             raise CheckpointError(
                 f"{path}: {name} has shape {array.shape}, the config implies {wanted[key].shape}; "
@@ -63,12 +71,13 @@ def read_params(directory: str | os.PathLike, from_hf: FromHF, template: dict) -
     return unflatten_dict(found)
 
 
-def write_checkpoint(directory: str | os.PathLike, config: dict, params: dict, to_hf: ToHF):
+def write_checkpoint(directory: str | os.PathLike, config: dict, params: dict, to_hf: ToHF,
+                     to_hf_layout: Layout = same_layout):  # fmt: skip
     """Write config.json and model.safetensors; files appear whole (temp file + rename)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {
-        to_hf(key): np.ascontiguousarray(np.asarray(value, dtype=np.float32))
+        to_hf(key): np.ascontiguousarray(to_hf_layout(key, np.asarray(value, dtype=np.float32)))
         for key, value in flatten_dict(params).items()
     }
     tmp = directory / ".model.safetensors.tmp"

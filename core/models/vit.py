@@ -1,0 +1,170 @@
+"""ViT for image classification in Flax linen, named module by module after HF's
+ViTForImageClassification so parameters map one to one (dense and conv kernels are
+stored transposed in PyTorch: see to_hf_layout / from_hf_layout).
+
+Images come in channels-last, [B, H, W, C], as Flax convolutions want them. Shapes are
+suffixed on names: B batch, N patches + 1, D width, H heads, K head width, F classes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .vit_config import ViTConfig
+
+
+def _dense(cfg: ViTConfig, features: int, dtype, name: str, bias: bool = True):
+    init = nn.initializers.truncated_normal(cfg.initializer_range)
+    return nn.Dense(features, use_bias=bias, dtype=dtype, kernel_init=init, name=name)
+
+
+class SelfAttention(nn.Module):
+    cfg: ViTConfig
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x_BxNxD, deterministic: bool):
+        cfg = self.cfg
+        batch, tokens, width = x_BxNxD.shape
+        heads = cfg.num_attention_heads
+        q, k, v = (
+            _dense(cfg, width, self.dtype, name, cfg.qkv_bias)(x_BxNxD).reshape(
+                batch, tokens, heads, width // heads
+            )
+            for name in ("query", "key", "value")
+        )
+        scores_BxHxNxN = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(width // heads)
+        weights = jax.nn.softmax(scores_BxHxNxN.astype(jnp.float32), axis=-1).astype(self.dtype)
+        weights = nn.Dropout(cfg.attention_probs_dropout_prob)(weights, deterministic=deterministic)
+        return jnp.einsum("bhqs,bshk->bqhk", weights, v).reshape(batch, tokens, width)
+
+
+class Layer(nn.Module):
+    """Pre-norm encoder layer: HF's ViTLayer with its module names."""
+
+    cfg: ViTConfig
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x_BxNxD, deterministic: bool):
+        cfg = self.cfg
+        norm = dict(epsilon=cfg.layer_norm_eps, dtype=self.dtype)
+        drop = nn.Dropout(cfg.hidden_dropout_prob)
+        h = nn.LayerNorm(**norm, name="layernorm_before")(x_BxNxD)
+        h = SelfAttention(cfg, self.dtype, name="attention_attention")(h, deterministic)
+        h = _dense(cfg, cfg.hidden_size, self.dtype, "attention_output_dense")(h)
+        x_BxNxD = x_BxNxD + drop(h, deterministic=deterministic)
+        h = nn.LayerNorm(**norm, name="layernorm_after")(x_BxNxD)
+        h = _dense(cfg, cfg.intermediate_size, self.dtype, "intermediate_dense")(h)
+        h = jax.nn.gelu(h, approximate=False)  # HF's "gelu" is the exact erf form
+        h = _dense(cfg, cfg.hidden_size, self.dtype, "output_dense")(h)
+        return x_BxNxD + drop(h, deterministic=deterministic)
+
+
+class ViTForImageClassification(nn.Module):
+    """Images [B, H, W, C] (normalised floats) -> class logits [B, F] (float32)."""
+
+    cfg: ViTConfig
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, images_BxHxWxC, deterministic: bool = True):
+        cfg = self.cfg
+        patch = cfg.patch_size
+        x = nn.Conv(
+            cfg.hidden_size,
+            (patch, patch),
+            strides=(patch, patch),
+            padding="VALID",
+            dtype=self.dtype,
+            kernel_init=nn.initializers.truncated_normal(cfg.initializer_range),
+            name="patch_embeddings",
+        )(images_BxHxWxC.astype(self.dtype))
+        batch = x.shape[0]
+        x_BxNxD = x.reshape(batch, -1, cfg.hidden_size)
+        init = nn.initializers.truncated_normal(cfg.initializer_range)
+        cls = self.param("cls_token", init, (1, 1, cfg.hidden_size))
+        positions = self.param("position_embeddings", init, (1, cfg.patches + 1, cfg.hidden_size))
+        x_BxNxD = jnp.concatenate([jnp.tile(cls, (batch, 1, 1)).astype(self.dtype), x_BxNxD], 1)
+        x_BxNxD = x_BxNxD + positions.astype(self.dtype)
+        x_BxNxD = nn.Dropout(cfg.hidden_dropout_prob)(x_BxNxD, deterministic=deterministic)
+        for i in range(cfg.num_hidden_layers):
+            x_BxNxD = Layer(cfg, self.dtype, name=f"layer_{i}")(x_BxNxD, deterministic)
+        x_BxNxD = nn.LayerNorm(epsilon=cfg.layer_norm_eps, dtype=self.dtype, name="layernorm")(
+            x_BxNxD
+        )
+        logits_BxF = _dense(cfg, cfg.num_labels, self.dtype, "classifier")(x_BxNxD[:, 0])
+        return logits_BxF.astype(jnp.float32)
+
+
+def dummy_input(cfg: ViTConfig, _length: int):
+    return jnp.zeros((1, cfg.image_size, cfg.image_size, cfg.num_channels), jnp.float32)
+
+
+# Flax module name <-> HF module path (HF nests deeper; ours are flat names in one layer).
+_TOP = {
+    "patch_embeddings": "vit.embeddings.patch_embeddings.projection",
+    "layernorm": "vit.layernorm",
+    "classifier": "classifier",
+}
+_IN_LAYER = {
+    "attention_attention": "attention.attention",
+    "attention_output_dense": "attention.output.dense",
+    "intermediate_dense": "intermediate.dense",
+    "output_dense": "output.dense",
+}
+_LEAF_TO_HF = {"kernel": "weight", "scale": "weight", "bias": "bias"}
+
+
+def param_to_hf(path: tuple[str, ...]) -> str:
+    *modules, leaf = path
+    if not modules:  # cls_token and position_embeddings are the embeddings' own
+        return f"vit.embeddings.{leaf}"
+    head, *rest = modules
+    if head.startswith("layer_"):
+        names = [f"vit.encoder.layer.{head[len('layer_') :]}", *(_IN_LAYER.get(m, m) for m in rest)]
+    else:
+        names = [_TOP[head], *rest]
+    return ".".join([*names, _LEAF_TO_HF[leaf]])
+
+
+def param_from_hf(name: str) -> tuple[str, ...] | None:
+    if name.startswith("vit.pooler."):
+        return None  # ViTModel's pooler: classification reads the CLS token instead
+    if name in ("vit.embeddings.cls_token", "vit.embeddings.position_embeddings"):
+        return (name.rsplit(".", 1)[1],)
+    module_path, hf_leaf = name.rsplit(".", 1)
+    if module_path.startswith("vit.encoder.layer."):
+        index, _, inner = module_path[len("vit.encoder.layer.") :].partition(".")
+        modules = [f"layer_{index}"]
+        for ours, theirs in _IN_LAYER.items():
+            if inner == theirs or inner.startswith(theirs + "."):
+                modules += [ours, *inner[len(theirs) :].split(".")[1:]]
+                break
+        else:
+            modules.append(inner)
+    else:
+        modules = [
+            next((ours for ours, theirs in _TOP.items() if theirs == module_path), module_path)
+        ]
+    is_norm = modules[-1].startswith("layernorm")
+    leaf = "bias" if hf_leaf == "bias" else "scale" if is_norm else "kernel"
+    return (*modules, leaf)
+
+
+def to_hf_layout(path: tuple[str, ...], array):
+    """PyTorch keeps Linear weights [out, in] and Conv2d weights [out, in, h, w]."""
+    if path[-1] != "kernel":
+        return array
+    return np.transpose(array, (3, 2, 0, 1)) if array.ndim == 4 else np.transpose(array)
+
+
+def from_hf_layout(path: tuple[str, ...], array):
+    if path[-1] != "kernel":
+        return array
+    return np.transpose(array, (2, 3, 1, 0)) if array.ndim == 4 else np.transpose(array)

@@ -1,0 +1,71 @@
+"""ViT's configuration and size arithmetic, importable without jax (the UI estimates with it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class ViTConfig:
+    """The subset of transformers' ViTConfig that determines the computation."""
+
+    num_labels: int = 2
+    image_size: int = 224
+    patch_size: int = 16
+    num_channels: int = 3
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_dropout_prob: float = 0.0
+    attention_probs_dropout_prob: float = 0.0
+    layer_norm_eps: float = 1e-12
+    qkv_bias: bool = True
+    initializer_range: float = 0.02
+    id2label: tuple = ()  # class names in label order
+
+    @classmethod
+    def from_hf(cls, values: dict) -> ViTConfig:
+        names = {f.name for f in dataclasses.fields(cls)} - {"id2label", "num_labels"}
+        labels = values.get("id2label") or {}
+        id2label = tuple(labels[k] for k in sorted(labels, key=int))
+        num_labels = values.get("num_labels") or len(id2label) or cls.num_labels
+        return cls(
+            num_labels=num_labels,
+            id2label=id2label,
+            **{k: v for k, v in values.items() if k in names},
+        )
+
+    def to_hf(self) -> dict:
+        values = {k: v for k, v in dataclasses.asdict(self).items() if k != "id2label"}
+        labels = self.id2label or tuple(f"LABEL_{i}" for i in range(self.num_labels))
+        return {
+            "model_type": "vit",
+            "architectures": ["ViTForImageClassification"],
+            "hidden_act": "gelu",
+            **values,
+            "id2label": {str(i): name for i, name in enumerate(labels)},
+            "label2id": {name: i for i, name in enumerate(labels)},
+        }
+
+    @property
+    def patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    def param_count(self) -> int:
+        d, f, p = self.hidden_size, self.intermediate_size, self.patch_size
+        per_layer = 4 * d + 4 * (d * d + d) + (d * f + f) + (f * d + d)
+        embeddings = (p * p * self.num_channels * d + d) + d + (self.patches + 1) * d
+        return (
+            self.num_hidden_layers * per_layer
+            + embeddings
+            + 2 * d
+            + d * self.num_labels
+            + self.num_labels
+        )
+
+    def flops_per_image(self) -> float:
+        """Training FLOPs per image: 6N per token over patches + CLS, plus attention."""
+        tokens = self.patches + 1
+        attention = 12 * self.num_hidden_layers * self.hidden_size * tokens
+        return tokens * (6 * self.param_count() + attention)
