@@ -13,10 +13,28 @@ GPT2_SIZES = {
     "xl": {"n_embd": 1600, "n_layer": 48, "n_head": 25, "n_positions": 1024},
 }
 
-MODEL_SIZES = {"gpt2": GPT2_SIZES}
+# Named ViT sizes (HF ViTConfig names); num_labels comes from the image folder's classes.
+_VIT_PATCH16 = {"image_size": 224, "patch_size": 16}
+VIT_SIZES = {
+    "demo": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "intermediate_size": 128, "image_size": 32, "patch_size": 8},
+    "tiny": {"hidden_size": 192, "num_hidden_layers": 12, "num_attention_heads": 3,
+             "intermediate_size": 768, **_VIT_PATCH16},
+    "small": {"hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 6,
+              "intermediate_size": 1536, **_VIT_PATCH16},
+    "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+             "intermediate_size": 3072, **_VIT_PATCH16},
+}  # fmt: skip
+
+MODEL_SIZES = {"gpt2": GPT2_SIZES, "vit": VIT_SIZES}
 
 # Recipe name -> (module under tpudeck.core.recipes, model types it trains).
-RECIPES = {"clm": ("clm", ("gpt2",))}
+RECIPES = {
+    "clm": ("clm", ("gpt2",)),
+    "image_classification": ("image_classification", ("vit",)),
+}
+
+IMAGE_FILE_TYPES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 DATA_FILE_TYPES = {
     ".txt": "text",

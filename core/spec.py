@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import saved_datasets
+from .data import image_folder, saved_datasets
 from .errors import SpecError
 from .registry import DATA_FILE_TYPES, MODEL_SIZES, RECIPES
 
@@ -42,6 +42,12 @@ class RunSpec:
         5, "percent of train_file held out when no validation_file"
     )
     text_column: str = _opt("text", "column holding the text in json/csv files")
+    train_dir: str | None = _opt(
+        None, "image_classification: a folder with one subfolder of images per class"
+    )
+    validation_dir: str | None = _opt(
+        None, "image_classification: validation images, same classes; default: split off"
+    )
     block_size: int | None = _opt(None, "tokens per training example; default: model positions")
     per_device_train_batch_size: int | None = _opt(
         None, "examples per device per micro-step (default 8)"
@@ -142,6 +148,11 @@ class RunSpec:
             )
         return per_step // n_devices
 
+    @property
+    def training_data(self) -> str | None:
+        """The training data's path: --train_dir for images, else --train_file."""
+        return self.train_dir if self.recipe == "image_classification" else self.train_file
+
     def resolved_block_size(self) -> int:
         return self.block_size or self.model_config()["n_positions"]
 
@@ -240,6 +251,18 @@ def _check_numbers(spec: RunSpec) -> None:
 
 
 def _check_files(spec: RunSpec) -> None:
+    if spec.recipe == "image_classification":
+        _check_image_folders(spec)
+    else:
+        _check_text_files(spec)
+    if spec.tokenizer_name and not Path(spec.tokenizer_name, "tokenizer.json").is_file():
+        raise SpecError(
+            f"--tokenizer_name {spec.tokenizer_name}: no tokenizer.json there; "
+            "pass a local HF tokenizer dir or omit it to train one"
+        )
+
+
+def _check_text_files(spec: RunSpec) -> None:
     if not spec.train_file:
         raise SpecError("--train_file is required: pass a .txt, .jsonl or .csv file (or --demo)")
     for flag in ("train_file", "validation_file"):
@@ -260,10 +283,31 @@ def _check_files(spec: RunSpec) -> None:
         if Path(path).suffix.lower() not in DATA_FILE_TYPES:
             kinds = ", ".join(DATA_FILE_TYPES)
             raise SpecError(f"--{flag} {path}: unsupported file type; use one of {kinds}")
-    if spec.tokenizer_name and not Path(spec.tokenizer_name, "tokenizer.json").is_file():
+
+
+def _check_image_folders(spec: RunSpec) -> None:
+    if not spec.train_dir:
         raise SpecError(
-            f"--tokenizer_name {spec.tokenizer_name}: no tokenizer.json there; "
-            "pass a local HF tokenizer dir or omit it to train one"
+            "--train_dir is required for image_classification: a folder with one subfolder "
+            "of images per class"
+        )
+    classes = {}
+    for flag in ("train_dir", "validation_dir"):
+        path = getattr(spec, flag)
+        if path is None:
+            continue
+        if not Path(path).is_dir():
+            raise SpecError(f"--{flag} {path}: no such folder; check the path")
+        classes[flag] = image_folder.class_names(path)
+        if len(classes[flag]) < 2:
+            raise SpecError(
+                f"--{flag} {path} has {len(classes[flag])} class subfolders with images; "
+                "put each class's images in a subfolder of its own (at least two classes)"
+            )
+    if "validation_dir" in classes and classes["validation_dir"] != classes["train_dir"]:
+        raise SpecError(
+            f"--validation_dir classes ({', '.join(classes['validation_dir'])}) differ from "
+            f"--train_dir's ({', '.join(classes['train_dir'])}); use the same subfolders"
         )
 
 
@@ -274,6 +318,19 @@ def _check_model(spec: RunSpec) -> None:
             f"--model_name_or_path {spec.model_name_or_path}: no model.safetensors there; "
             "pass a local HF checkpoint dir"
         )
+    kind = config.get("model_type", spec.model_type)
+    if kind != spec.model_type:
+        raise SpecError(
+            f"the model config is a {kind} model, not {spec.model_type}: pass --model_type {kind}"
+        )
+    if spec.model_type == "vit":
+        if config["image_size"] % config["patch_size"]:
+            raise SpecError("the model config's image_size must be a multiple of patch_size")
+        if config["hidden_size"] % config["num_attention_heads"]:
+            raise SpecError(
+                "the model config's hidden_size must be divisible by num_attention_heads"
+            )
+        return
     positions = config.get("n_positions")
     if positions is None:
         raise SpecError("the model config has no n_positions: is it a GPT-2 config?")

@@ -56,8 +56,8 @@ def test_preview_reads_columns_and_rows_without_datasets(tmp_path, demo_corpus):
     from tpudeck.tui.data_preview import preview
 
     folder = save_stories(tmp_path / "stories", demo_corpus)
-    columns, rows = preview(str(folder))
-    assert columns == ["text", "id"]
+    heading, rows = preview(str(folder))
+    assert heading == "columns: text, id"
     assert rows[0] == "splits: train, validation"
     assert rows[1].startswith('{"text": "') and len(rows) == 5  # rows shortened for the screen
 

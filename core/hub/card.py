@@ -11,8 +11,11 @@ def model_card(run_dir: RunDir, repo_id: str) -> str:
     spec = json.loads(run_dir.spec_path.read_text())
     evals = run_dir.read_events("eval")
     steps = run_dir.read_events("step")
+    metrics = [k for k in (evals[-1] if evals else {}) if k not in ("t", "kind", "step")]
     table = "\n".join(
-        f"| {e['step']} | {e.get('loss', float('nan')):.4f} | {e.get('perplexity', float('nan')):.2f} |"
+        "| "
+        + " | ".join([str(e["step"]), *(f"{e.get(k, float('nan')):.4f}" for k in metrics)])
+        + " |"
         for e in evals
     )
     settings = "\n".join(f"- {k}: {v}" for k, v in sorted(spec.items()) if v is not None)
@@ -28,13 +31,13 @@ tags:
 # {repo_id}
 
 A {spec.get("model_type", "")} model ({spec.get("model_size", "")}) trained with tpudeck's pmap trainer
-({spec.get("recipe", "")} recipe) on `{spec.get("train_file", "")}` for {steps[-1]["step"] if steps else 0} steps.
+({spec.get("recipe", "")} recipe) on `{spec.get("train_dir") or spec.get("train_file") or ""}` for {steps[-1]["step"] if steps else 0} steps.
 Final evaluation loss: {final}. TensorBoard traces are under `runs/`.
 
 ## Evaluation
 
-| step | loss | perplexity |
-|---|---|---|
+| step | {" | ".join(metrics)} |
+|---|{"---|" * len(metrics)}
 {table}
 
 ## Training settings

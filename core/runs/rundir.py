@@ -145,7 +145,7 @@ def run_dir_for(spec) -> RunDir:
     A run in its own --output_dir is also linked from the store so every listing finds it.
     """
     store = run_store_dir()
-    name = spec.run_name or f"{spec.model_type}-{spec.model_size}-{Path(spec.train_file).stem}"
+    name = spec.run_name or f"{spec.model_type}-{spec.model_size}-{Path(spec.training_data).stem}"
     run_id = new_run_id(name)
     if spec.output_dir is None:
         return RunDir(store / run_id)

@@ -21,9 +21,11 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
+from tpudeck.core.data import image_folder
 from tpudeck.core.devices.tpu import TpuChipsProbe
 from tpudeck.core.errors import TpudeckError
 from tpudeck.core.models.gpt2_config import GPT2Config
+from tpudeck.core.models.vit_config import ViTConfig
 from tpudeck.core.registry import MODEL_SIZES, RECIPES
 from tpudeck.core.spec import RunSpec, parse_field
 
@@ -34,7 +36,7 @@ SCRIPT = "script"  # a user's own script instead of a built-in recipe
 CHOICES = {
     "recipe": (*RECIPES, SCRIPT),
     "model_type": tuple(MODEL_SIZES),
-    "model_size": tuple(MODEL_SIZES["gpt2"]),
+    "model_size": tuple(dict.fromkeys(size for sizes in MODEL_SIZES.values() for size in sizes)),
     "dtype": ("float32", "bfloat16"),
     "lr_schedule": ("linear", "cosine", "constant"),
     "push_to_hub": (False, True),
@@ -42,7 +44,7 @@ CHOICES = {
     "hub_private": (False, True),
 }
 TEXT_FIELDS = (
-    "train_file", "validation_file", "text_column", "tokenizer_name", "vocab_size",
+    "train_file", "validation_file", "train_dir", "validation_dir", "text_column", "tokenizer_name", "vocab_size",
     "config_name", "model_name_or_path", "block_size",
     "per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate", "warmup_steps",
     "max_steps", "num_train_epochs", "logging_steps", "eval_steps", "save_steps", "dropout",
@@ -160,18 +162,19 @@ class LaunchScreen(Screen):
             )
             return command
         summary.update(describe(spec, *self.devices))
-        self._show_preview(spec.train_file)
+        self._show_preview(
+            spec.train_dir if spec.recipe == "image_classification" else spec.train_file
+        )
         return spec
 
     def _show_preview(self, path: str) -> None:
         try:
-            columns, rows = preview(path)
+            heading, rows = preview(path)
         except (OSError, ValueError, KeyError, IndexError) as exc:
             self.query_one("#preview", Static).update(escape(f"cannot preview {path}: {exc}"))
             return
         self.query_one("#preview", Static).update(
-            f"[b]{escape(path)}[/b]  columns: {escape(', '.join(columns))}\n"
-            + escape("\n".join(rows))
+            f"[b]{escape(path)}[/b]  {escape(heading)}\n" + escape("\n".join(rows))
         )
 
     @on(Button.Pressed, "#launch-button")
@@ -242,12 +245,21 @@ def _label(option) -> str:
     return option
 
 
+def _example_unit(spec: RunSpec) -> tuple[int, str, float]:
+    """(parameters, what one example is, its size in tokens) of the spec's model."""
+    config = spec.model_config()
+    if spec.model_type == "vit":
+        classes = len(image_folder.class_names(spec.train_dir or ""))
+        vit = ViTConfig.from_hf({**config, "num_labels": classes or 2})
+        return vit.param_count(), f"{vit.image_size}x{vit.image_size} images", vit.patches + 1
+    gpt2 = GPT2Config.from_hf({"vocab_size": config.get("vocab_size", spec.vocab_size), **config})
+    block = spec.resolved_block_size()
+    return gpt2.param_count(), f"{block} tokens", block
+
+
 def describe(spec: RunSpec, devices: int, where: str) -> str:
     """What will run and roughly what it costs, before anything is launched."""
-    config = spec.model_config()
-    gpt2 = GPT2Config.from_hf({"vocab_size": config.get("vocab_size", spec.vocab_size), **config})
-    params = gpt2.param_count()
-    block = spec.resolved_block_size()
+    params, unit, tokens = _example_unit(spec)
     state_gb = params * 16 / 1e9  # fp32 weights, gradients and two AdamW moments
     try:
         per_device = spec.per_device_batch(devices)
@@ -255,16 +267,14 @@ def describe(spec: RunSpec, devices: int, where: str) -> str:
         return f"[b]✗[/b] {escape(str(exc))}"
     global_batch = per_device * devices * spec.gradient_accumulation_steps
     if spec.max_steps:
-        steps = (
-            f"{spec.max_steps:,} steps = {spec.max_steps * global_batch * block / 1e6:,.1f}M tokens"
-        )
+        steps = f"{spec.max_steps:,} steps = {spec.max_steps * global_batch * tokens / 1e6:,.1f}M tokens"
     else:
         steps = f"{spec.num_train_epochs:g} epochs"
     return (
         f"[b]{spec.recipe}[/b] {spec.model_type}-{spec.model_size}: {params / 1e6:,.1f}M parameters, "
         f"~{state_gb:.2f} GB of weights and optimizer state per device\n"
         f"{devices} devices ({where}) x {per_device} per device x {spec.gradient_accumulation_steps} "
-        f"accumulation = global batch {global_batch} of {block} tokens; {steps}; {spec.dtype}; "
+        f"accumulation = global batch {global_batch} of {unit}; {steps}; {spec.dtype}; "
         f"lr {spec.learning_rate:g} ({spec.lr_schedule})" + _describe_push(spec)
     )
 

@@ -19,7 +19,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Static
 
-from tpudeck.core.data import saved_datasets
+from tpudeck.core.data import image_folder, saved_datasets
 from tpudeck.core.registry import DATA_FILE_TYPES
 
 
@@ -39,10 +39,17 @@ class Target:
     folder: Callable[[Path], str | None] = field(default=lambda _: None)
 
 
+def _image_folder(folder: Path) -> str | None:
+    return "ready" if len(image_folder.class_names(folder)) >= 2 else None
+
+
 DATA = Target("training data", tuple(DATA_FILE_TYPES), saved_datasets.kind)
+IMAGES = Target("an image folder (a subfolder of images per class)", folder=_image_folder)
 TARGETS = {
     "train_file": DATA,
     "validation_file": DATA,
+    "train_dir": IMAGES,
+    "validation_dir": IMAGES,
     "model_name_or_path": Target(
         "a HF checkpoint folder", folder=_holds("config.json", "model.safetensors")
     ),

@@ -1,0 +1,62 @@
+"""Image folders as run_image_classification.py reads them: one subfolder per class.
+
+Images are decoded with Pillow, made RGB, resized to the model's square input and
+normalised as ViTImageProcessor does (mean 0.5, std 0.5), channels last for Flax.
+`class_names` needs neither Pillow nor numpy, so spec validation and the app can call it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import DataError
+from ..registry import IMAGE_FILE_TYPES
+
+MEAN, STD = 0.5, 0.5  # ViTImageProcessor's defaults, written into the exported model
+
+
+def images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_FILE_TYPES)
+
+
+def class_names(folder: str | Path) -> list[str]:
+    """The subfolders that hold images, sorted: their index is the label."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and images_in(p))
+
+
+def load_images(folder: str | Path, classes: list[str], size: int, flag: str):
+    """(pixels [N, size, size, 3] float32, labels [N] int32) of every image under `folder`."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    pixels, labels = [], []
+    for label, name in enumerate(classes):
+        for path in images_in(Path(folder) / name):
+            try:
+                with Image.open(path) as image:
+                    rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+            except (UnidentifiedImageError, OSError) as exc:
+                raise DataError(
+                    f"--{flag} {folder}: cannot read {path} ({exc}); fix or remove it"
+                ) from None
+            pixels.append(np.asarray(rgb, np.float32) / 255.0)
+            labels.append(label)
+    return (np.stack(pixels) - MEAN) / STD, np.asarray(labels, np.int32)
+
+
+def processor_config(size: int) -> dict:
+    """preprocessor_config.json for the exported model: how to feed it in transformers."""
+    return {
+        "image_processor_type": "ViTImageProcessor",
+        "do_resize": True,
+        "size": {"height": size, "width": size},
+        "resample": 2,  # bilinear
+        "do_rescale": True,
+        "rescale_factor": 1 / 255,
+        "do_normalize": True,
+        "image_mean": [MEAN] * 3,
+        "image_std": [STD] * 3,
+    }

@@ -1,0 +1,121 @@
+"""Image classification (run_image_classification.py): a ViT on an image folder.
+
+Classes are the folder's subfolders; without --validation_dir a seeded share of the
+images is held out. Evaluation reports loss and accuracy. The export opens in
+transformers as ViTForImageClassification with its preprocessor_config.json.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..data import image_folder
+from ..errors import DataError
+from .base import TaskData, TaskModel
+
+
+class ImageClassification:
+    name = "image_classification"
+
+    def prepare(self, spec, run_dir) -> TaskData:
+        config = spec.model_config()
+        size = config["image_size"]
+        classes = image_folder.class_names(spec.train_dir)
+        pixels, labels = image_folder.load_images(spec.train_dir, classes, size, "train_dir")
+        if spec.validation_dir:
+            held_out = image_folder.load_images(
+                spec.validation_dir, classes, size, "validation_dir"
+            )
+            train = (pixels, labels)
+        else:
+            order = np.random.default_rng(spec.seed).permutation(len(labels))
+            cut = max(1, len(labels) * spec.validation_split_percentage // 100)
+            if cut >= len(labels):
+                raise DataError(
+                    f"--train_dir {spec.train_dir} has {len(labels)} images, too few to hold "
+                    "out a validation split; add images or pass --validation_dir"
+                )
+            held_out = (pixels[order[:cut]], labels[order[:cut]])
+            train = (pixels[order[cut:]], labels[order[cut:]])
+        return TaskData(
+            train={"pixel_values": train[0], "labels": train[1]},
+            eval={"pixel_values": held_out[0], "labels": held_out[1]},
+            tokens_per_example=(size // config["patch_size"]) ** 2 + 1,  # patches + CLS
+            model_config={
+                **config,
+                "num_labels": len(classes),
+                "id2label": {str(i): name for i, name in enumerate(classes)},
+            },
+            tokenizer_dir=None,
+            summary=f"{len(train[1])} training and {len(held_out[1])} validation images of "
+            f"{len(classes)} classes ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''}) "
+            f"at {size}x{size}",
+        )
+
+    def build(self, spec, data: TaskData) -> TaskModel:
+        import jax
+        import jax.numpy as jnp
+        import optax
+
+        from ..models.family import FAMILIES
+
+        family = FAMILIES["vit"]
+        dropout = {
+            "hidden_dropout_prob": spec.dropout,
+            "attention_probs_dropout_prob": spec.dropout,
+        }
+        labels = {k: data.model_config[k] for k in ("num_labels", "id2label")}
+        loaded = None
+        if spec.model_name_or_path:
+            checkpoint, loaded = family.load(spec.model_name_or_path)
+            if checkpoint.num_labels != labels["num_labels"]:
+                raise DataError(
+                    f"--model_name_or_path has {checkpoint.num_labels} classes, --train_dir "
+                    f"{labels['num_labels']}: start from a checkpoint with as many classes"
+                )
+        config = family.config({**data.model_config, **labels}, **dropout)
+        module = family.module(config, spec.dtype)
+
+        def init_params(rng):
+            return loaded if loaded is not None else family.init_params(config, rng, 0)
+
+        def example_losses(params, batch, rng):
+            deterministic = rng is None
+            rngs = None if deterministic else {"dropout": rng}
+            logits_BxF = module.apply(
+                {"params": params}, batch["pixel_values"], deterministic, rngs=rngs
+            )
+            losses_B = optax.softmax_cross_entropy_with_integer_labels(logits_BxF, batch["labels"])
+            return losses_B, jnp.argmax(logits_BxF, -1) == batch["labels"]
+
+        def loss(params, batch, rng):
+            return example_losses(params, batch, rng)[0].mean(), {}
+
+        def eval_sums(params, batch):
+            losses_B, correct_B = example_losses(params, batch, None)
+            weights_B = batch["weights"]
+            return {
+                "loss": jnp.sum(losses_B * weights_B),
+                "accuracy": jnp.sum(correct_B * weights_B),
+                "weight": jnp.sum(weights_B),
+            }
+
+        def export(params, directory):
+            family.save(directory, config, jax.device_get(params))
+            processor = image_folder.processor_config(config.image_size)
+            (directory / "preprocessor_config.json").write_text(json.dumps(processor, indent=2))
+
+        return TaskModel(
+            init_params=init_params,
+            loss=loss,
+            eval_sums=eval_sums,
+            eval_report=dict,
+            flops_per_example=config.flops_per_image(),
+            param_count=config.param_count(),
+            export=export,
+        )
+
+
+RECIPE = ImageClassification()

@@ -1,0 +1,118 @@
+"""The image_classification recipe: image folders in, a ViT that opens in transformers out."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tpudeck.core.data.image_folder import class_names, load_images
+from tpudeck.core.errors import DataError, SpecError
+from tpudeck.core.spec import RunSpec
+
+from .conftest import tpudeck
+
+COLOURS = {"blue": 2, "green": 1, "red": 0}  # class -> the channel its images are bright in
+
+
+def make_image_folder(root, per_class: int = 24, seed: int = 0):
+    """Noisy 20x20 images whose class is their brightest colour channel."""
+    rng = np.random.default_rng(seed)
+    for name, channel in COLOURS.items():
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 90, (20, 20, 3))
+            pixels[..., channel] += 150
+            Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{i}.png")
+    (root / "README.txt").write_text("not an image, not a class")
+    return root
+
+
+def test_an_image_folder_loads_as_normalised_pixels_and_labels(tmp_path):
+    folder = make_image_folder(tmp_path / "images", per_class=3)
+    assert class_names(folder) == ["blue", "green", "red"]
+    pixels, labels = load_images(folder, class_names(folder), 32, "train_dir")
+    assert pixels.shape == (9, 32, 32, 3) and pixels.dtype == np.float32
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert pixels.min() >= -1.0 and pixels.max() <= 1.0
+    assert pixels[0, ..., 2].mean() > pixels[0, ..., 0].mean()  # a "blue" image is blue
+
+
+def spec(**values) -> RunSpec:
+    return RunSpec(recipe="image_classification", model_type="vit", model_size="demo", **values)
+
+
+def test_bad_image_folders_fail_in_one_line_naming_the_fix(tmp_path):
+    with pytest.raises(SpecError, match="--train_dir is required for image_classification"):
+        spec().validate()
+    (tmp_path / "flat").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "flat" / "a.png")
+    with pytest.raises(SpecError, match="has 0 class subfolders with images; put each class"):
+        spec(train_dir=str(tmp_path / "flat")).validate()
+    train = make_image_folder(tmp_path / "train", per_class=2)
+    other = make_image_folder(tmp_path / "other", per_class=2)
+    (other / "red").rename(other / "crimson")
+    with pytest.raises(
+        SpecError, match=r"--validation_dir classes \(blue, crimson, green\) differ"
+    ):
+        spec(train_dir=str(train), validation_dir=str(other)).validate()
+    with pytest.raises(SpecError, match="recipe 'image_classification' trains vit, not 'gpt2'"):
+        RunSpec(recipe="image_classification", train_dir=str(train)).validate()
+    (train / "red" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"cannot read .*broken\.png .*; fix or remove it"):
+        load_images(train, class_names(train), 32, "train_dir")
+
+
+@pytest.mark.slow
+def test_train_a_vit_on_an_image_folder_and_open_it_in_transformers(tmp_path):
+    import torch
+    from transformers import AutoImageProcessor, ViTForImageClassification
+
+    folder = make_image_folder(tmp_path / "images")
+    run = tmp_path / "run"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    result = tpudeck("train", "--recipe", "image_classification", "--model_type", "vit",
+                     "--model_size", "demo", "--train_dir", str(folder), "--validation_split_percentage", "25",
+                     "--per_device_train_batch_size", "8", "--max_steps", "60", "--logging_steps", "10",
+                     "--eval_steps", "30", "--learning_rate", "1e-3", "--dropout", "0", "--platform", "cpu",
+                     "--output_dir", str(run), env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    steps = [e for e in events if e["kind"] == "step"]
+    evals = [e for e in events if e["kind"] == "eval"]
+    assert steps[-1]["loss"] < steps[0]["loss"] / 2
+    assert evals[-1]["accuracy"] == 1.0 and evals[-1]["step"] == 60
+    model = ViTForImageClassification.from_pretrained(run / "model").eval()
+    assert model.config.id2label == {0: "blue", 1: "green", 2: "red"}
+    processor = AutoImageProcessor.from_pretrained(run / "model")
+    image = Image.open(folder / "green" / "3.png")
+    with torch.no_grad():
+        logits = model(**processor(image, return_tensors="pt")).logits
+    assert model.config.id2label[int(logits.argmax())] == "green"
+
+
+async def test_the_launch_screen_picks_an_image_folder_and_sizes_the_run(tmp_path, monkeypatch):
+    from tpudeck.tui.app import TpudeckApp
+    from tpudeck.tui.screens.picker import PathPicker
+
+    from .test_tui import text_of, wait_for
+
+    make_image_folder(tmp_path / "work" / "pets", per_class=2)
+    monkeypatch.chdir(tmp_path / "work")
+    values = {"recipe": "image_classification", "model_type": "vit", "model_size": "demo"}
+    app = TpudeckApp(launch_values=values)
+    async with app.run_test(size=(140, 45)) as pilot:
+        assert "--train_dir is required" in text_of(app, "#error")
+        app.screen.query_one("#train_dir").focus()
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPicker), 10)
+        tree = app.screen.query_one("#path-tree")
+        await wait_for(pilot, lambda: len(tree.root.children) == 1, 10)
+        await pilot.press("down", "ctrl+o")
+        await wait_for(pilot, lambda: not isinstance(app.screen, PathPicker), 10)
+        assert app.screen.query_one("#train_dir").value == str(tmp_path / "work" / "pets")
+        await wait_for(pilot, lambda: "ready to launch" in text_of(app, "#error"), 10)
+        summary, preview = text_of(app, "#summary"), text_of(app, "#preview")
+        assert "image_classification vit-demo" in summary and "of 32x32 images" in summary
+        assert "classes: blue, green, red" in preview and "blue: 2 images" in preview
