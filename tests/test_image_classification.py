@@ -116,3 +116,19 @@ async def test_the_launch_screen_picks_an_image_folder_and_sizes_the_run(tmp_pat
         summary, preview = text_of(app, "#summary"), text_of(app, "#preview")
         assert "image_classification vit-demo" in summary and "of 32x32 images" in summary
         assert "classes: blue, green, red" in preview and "blue: 2 images" in preview
+
+
+async def test_picking_the_recipe_picks_a_family_and_size_it_trains():
+    from tpudeck.tui.app import TpudeckApp
+
+    from .test_tui import wait_for
+
+    app = TpudeckApp(launch_values={"model_size": "small"})
+    async with app.run_test(size=(140, 45)) as pilot:
+        app.screen.query_one("#recipe").value = "image_classification"
+        await wait_for(pilot, lambda: app.screen.query_one("#model_type").value == "vit", 5)
+        assert app.screen.query_one("#model_size").value == "small"  # ViT has a small too
+        app.screen.query_one("#model_size").value = "base"
+        app.screen.query_one("#recipe").value = "clm"
+        await wait_for(pilot, lambda: app.screen.query_one("#model_type").value == "gpt2", 5)
+        await wait_for(pilot, lambda: app.screen.query_one("#model_size").value == "demo", 5)

@@ -305,3 +305,17 @@ async def test_ctrl_o_picks_a_checkpoint_folder_for_the_focused_model_field(tmp_
         await pilot.press("up", "ctrl+o")  # ckpt/
         await wait_for(pilot, lambda: not isinstance(app.screen, PathPicker), 10)
         assert app.screen.query_one("#model_name_or_path").value == str(tmp_path / "work" / "ckpt")
+
+
+async def test_the_command_palette_offers_the_screens_own_actions(tmp_path, monkeypatch):
+    from tpudeck.tui.screens.picker import PathPicker
+
+    monkeypatch.chdir(tmp_path)
+    app = TpudeckApp(launch_values={"model_size": "demo"})
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, LaunchScreen)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"pick path")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPicker), 10)

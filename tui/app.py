@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from textual import work
@@ -103,6 +104,14 @@ class TpudeckApp(App):
             "Toggle dark/light theme", "Remembered for next time", self.action_toggle_theme
         )
         yield SystemCommand("Help", "Every key of every screen", self.action_help)
+        for binding in type(screen).BINDINGS:  # this screen's own actions, by their key
+            if isinstance(binding, Binding) and binding.description and binding.show:
+                key = binding.key_display or binding.key
+                yield SystemCommand(
+                    binding.description,
+                    f"{key} on this screen",
+                    partial(self.run_action, binding.action, screen),
+                )
 
     # -- actions shared by screens --------------------------------------------------------
 

@@ -42,7 +42,10 @@ and **ctrl+p** opens the command palette with every action.
 | c | Runs | resume (continue) a stopped run from its checkpoint |
 | e | Runs | launch again with the run's settings, edited |
 | / | Runs | filter runs by text |
-| v | anywhere | devices: host, who holds the accelerator, the queue |
+| ctrl+l | Launch | launch (or queue) the run the form describes |
+| ctrl+o | Launch | pick a path for the focused field: data, image folder, checkpoint, tokenizer |
+| ctrl+k | Launch | train a tokenizer on the train file |
+| v | anywhere | devices: per-chip TPU use, host, who holds the accelerator, the queue |
 | ctrl+t | anywhere | switch between dark and light themes (remembered) |
 | escape | screens | back |
 | q | anywhere | quit; runs keep going |

@@ -137,6 +137,21 @@ class LaunchScreen(Screen):
             )
         return command
 
+    @on(Select.Changed, "#recipe")
+    @on(Select.Changed, "#model_type")
+    def fit_model_to_recipe(self) -> None:
+        """A recipe picks a family it trains, and a family a size it has: the defaults
+        follow the choice instead of leaving an error to fix by hand."""
+        recipe = self.query_one("#recipe", Select).value
+        model_type, model_size = (
+            self.query_one(f"#{n}", Select) for n in ("model_type", "model_size")
+        )
+        if recipe in RECIPES and model_type.value not in RECIPES[recipe][1]:
+            model_type.value = RECIPES[recipe][1][0]
+        sizes = MODEL_SIZES.get(model_type.value, {})
+        if sizes and model_size.value not in sizes:
+            model_size.value = next(iter(sizes))
+
     @on(Input.Changed)
     @on(Select.Changed)
     def validate_form(self) -> RunSpec | list[str] | None:
