@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tpudeck.core.data.image_folder import class_names, load_images
+from tpudeck.core.data.image_folder import class_names, load_images, normalise
 from tpudeck.core.errors import DataError, SpecError
 from tpudeck.core.spec import RunSpec
 
@@ -29,14 +29,16 @@ def make_image_folder(root, per_class: int = 24, seed: int = 0):
     return root
 
 
-def test_an_image_folder_loads_as_normalised_pixels_and_labels(tmp_path):
+def test_an_image_folder_loads_as_uint8_pixels_and_labels(tmp_path):
     folder = make_image_folder(tmp_path / "images", per_class=3)
     assert class_names(folder) == ["blue", "green", "red"]
     pixels, labels = load_images(folder, class_names(folder), 32, "train_dir")
-    assert pixels.shape == (9, 32, 32, 3) and pixels.dtype == np.float32
+    assert pixels.shape == (9, 32, 32, 3) and pixels.dtype == np.uint8  # a quarter of floats
     assert labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
-    assert pixels.min() >= -1.0 and pixels.max() <= 1.0
-    assert pixels[0, ..., 2].mean() > pixels[0, ..., 0].mean()  # a "blue" image is blue
+    assert pixels[0, ..., 2].mean() > pixels[0, ..., 0].mean() + 100  # a "blue" image is blue
+    normalised = normalise(pixels)
+    assert normalised.dtype == np.float32
+    assert normalised.min() >= -1.0 and normalised.max() <= 1.0
 
 
 def spec(**values) -> RunSpec:

@@ -84,9 +84,8 @@ class ImageClassification:
         def example_losses(params, batch, rng):
             deterministic = rng is None
             rngs = None if deterministic else {"dropout": rng}
-            logits_BxF = module.apply(
-                {"params": params}, batch["pixel_values"], deterministic, rngs=rngs
-            )
+            images = image_folder.normalise(batch["pixel_values"])
+            logits_BxF = module.apply({"params": params}, images, deterministic, rngs=rngs)
             losses_B = optax.softmax_cross_entropy_with_integer_labels(logits_BxF, batch["labels"])
             return losses_B, jnp.argmax(logits_BxF, -1) == batch["labels"]
 
