@@ -13,7 +13,7 @@ from tpudeck.core.runs.rundir import RunDir
 
 from .conftest import tpudeck
 from .hub_server import FakeHub
-from .test_tui import wait_for
+from .test_tui import text_of, wait_for
 
 TOKEN = "hf_tpudeckTrainToken0123456789"
 RUN_FLAGS = ("--demo", "--platform", "cpu", "--max_steps", "2000", "--save_steps", "100",
@@ -120,13 +120,8 @@ async def test_the_run_screen_shows_the_pushes_and_never_the_token(runs, monkeyp
     app = TpudeckApp()
     async with app.run_test(size=(140, 45)) as pilot:
         app.open_run(link.name)
-
-        def hub_panel() -> str:
-            panels = app.screen.query("#hub")
-            return str(panels.first().render()) if panels else ""
-
-        await wait_for(pilot, lambda: "pushed" in hub_panel(), 10)
-        hub_text = hub_panel()
+        await wait_for(pilot, lambda: "pushed" in text_of(app, "#hub"), 10)
+        hub_text = text_of(app, "#hub")
         screen = app.export_screenshot()
     assert "tester/demo-live" in hub_text and "step 2000 pushed" in hub_text
     assert f"{hub.url}/tester/demo-live" in hub_text

@@ -31,7 +31,9 @@ async def wait_for(pilot, predicate, timeout: float = 120.0):
 
 
 def text_of(app, selector: str) -> str:
-    return str(app.screen.query_one(selector).render())
+    """What a widget shows now; empty while its screen is still being composed."""
+    found = app.screen.query(selector)
+    return str(found.first().render()) if found else ""
 
 
 def fake_run(home, run_id: str, state: str, pid: int, steps: int = 30) -> RunDir:
@@ -319,3 +321,13 @@ async def test_the_command_palette_offers_the_screens_own_actions(tmp_path, monk
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, PathPicker), 10)
+
+
+async def test_run_screen_shows_the_accuracy_of_a_classifier(tpudeck_home, sleeper):
+    run = fake_run(tpudeck_home, "20260101-000000-vit-0001", "training", sleeper.pid)
+    run.emit("eval", step=30, loss=0.25, accuracy=0.975)
+    app = TpudeckApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_run(run.run_id)
+        await wait_for(pilot, lambda: "accuracy 97.5%" in text_of(app, "#summary"), 10)
+        assert "eval 0.2500" in text_of(app, "#summary")

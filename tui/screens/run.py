@@ -176,6 +176,9 @@ class RunScreen(Screen):
             f"step {done}/{total or '-'}",
             f"loss {step['loss']:.4f}" if step.get("loss") is not None else "loss -",
             f"eval {evaluation['loss']:.4f}" if evaluation.get("loss") is not None else "eval -",
+            f"accuracy {evaluation['accuracy']:.1%}"
+            if evaluation.get("accuracy") is not None
+            else "",
             f"{step['tokens_per_s']:,.0f} tok/s" if step.get("tokens_per_s") else "- tok/s",
             f"MFU {mfu:.1%}" if mfu is not None else "MFU n/a",
             f"compile {compile_event['seconds']:.1f}s" if compile_event else "compile -",
