@@ -12,6 +12,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from .attention import attend
 from .gpt2_config import GPT2Config
 
 
@@ -37,12 +38,9 @@ class Attention(nn.Module):
         q, k, v = (
             t.reshape(batch, length, heads, head_width) for t in jnp.split(qkv_BxLx3D, 3, axis=-1)
         )
-        scores_BxHxLxL = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(head_width)
         causal_LxL = jnp.tril(jnp.ones((length, length), dtype=bool))
-        scores_BxHxLxL = jnp.where(causal_LxL, scores_BxHxLxL, jnp.finfo(scores_BxHxLxL.dtype).min)
-        weights = jax.nn.softmax(scores_BxHxLxL.astype(jnp.float32), axis=-1).astype(self.dtype)
-        weights = nn.Dropout(cfg.attn_pdrop)(weights, deterministic=deterministic)
-        out_BxLxD = jnp.einsum("bhqs,bshk->bqhk", weights, v).reshape(batch, length, width)
+        dropout = nn.Dropout(cfg.attn_pdrop, deterministic=deterministic)
+        out_BxLxD = attend(q, k, v, causal_LxL, dropout).reshape(batch, length, width)
         proj_std = cfg.initializer_range / math.sqrt(2 * cfg.n_layer)
         out_BxLxD = _dense(cfg, width, self.dtype, "c_proj", proj_std)(out_BxLxD)
         return nn.Dropout(cfg.resid_pdrop)(out_BxLxD, deterministic=deterministic)

@@ -8,13 +8,12 @@ suffixed on names: B batch, N patches + 1, D width, H heads, K head width, F cla
 
 from __future__ import annotations
 
-import math
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .attention import attend
 from .vit_config import ViTConfig
 
 
@@ -38,10 +37,8 @@ class SelfAttention(nn.Module):
             )
             for name in ("query", "key", "value")
         )
-        scores_BxHxNxN = jnp.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(width // heads)
-        weights = jax.nn.softmax(scores_BxHxNxN.astype(jnp.float32), axis=-1).astype(self.dtype)
-        weights = nn.Dropout(cfg.attention_probs_dropout_prob)(weights, deterministic=deterministic)
-        return jnp.einsum("bhqs,bshk->bqhk", weights, v).reshape(batch, tokens, width)
+        dropout = nn.Dropout(cfg.attention_probs_dropout_prob, deterministic=deterministic)
+        return attend(q, k, v, None, dropout).reshape(batch, tokens, width)
 
 
 class Layer(nn.Module):

@@ -1,0 +1,22 @@
+"""Scaled dot-product attention shared by the families (softmax in float32 for stability).
+
+Shapes: B batch, L queries, S keys, H heads, K head width.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+
+def attend(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask_BxHxLxS, dropout: Callable):
+    """softmax(q k^T / sqrt(K)) v; `mask` is True where a query may look (None: anywhere);
+    `dropout` applies the family's attention dropout to the weights."""
+    scores = jnp.einsum("bqhk,bshk->bhqs", q_BxLxHxK, k_BxSxHxK) / math.sqrt(q_BxLxHxK.shape[-1])
+    if mask_BxHxLxS is not None:
+        scores = jnp.where(mask_BxHxLxS, scores, jnp.finfo(scores.dtype).min)
+    weights = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(q_BxLxHxK.dtype)
+    return jnp.einsum("bhqs,bshk->bqhk", dropout(weights), v_BxSxHxK)
