@@ -1,7 +1,7 @@
 """A model family: its config and module classes plus its HF tensor-name mapping.
 
-Recipes build, load and export models only through this, so a new family (Llama, BERT,
-T5, ViT) plugs in by adding one entry to FAMILIES.
+Recipes build, load and export models only through this, so a new family (Llama, T5)
+plugs in by adding one entry to FAMILIES.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from . import gpt2, hf_io, vit
+from . import bert, gpt2, hf_io, naming, vit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,14 +55,24 @@ FAMILIES = {
     "gpt2": Family(
         "gpt2", gpt2.GPT2Config, gpt2.GPT2LMHead, gpt2.param_to_hf, gpt2.param_from_hf, _token_ids
     ),
+    "bert": Family(
+        "bert",
+        bert.BertConfig,
+        bert.BertForMaskedLM,
+        bert.NAMES.to_hf,
+        bert.NAMES.from_hf,
+        bert.dummy_input,
+        naming.to_hf_layout,
+        naming.from_hf_layout,
+    ),
     "vit": Family(
         "vit",
         vit.ViTConfig,
         vit.ViTForImageClassification,
-        vit.param_to_hf,
-        vit.param_from_hf,
+        vit.NAMES.to_hf,
+        vit.NAMES.from_hf,
         vit.dummy_input,
-        vit.to_hf_layout,
-        vit.from_hf_layout,
+        naming.to_hf_layout,
+        naming.from_hf_layout,
     ),
 }

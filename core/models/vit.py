@@ -1,6 +1,6 @@
 """ViT for image classification in Flax linen, named module by module after HF's
-ViTForImageClassification so parameters map one to one (dense and conv kernels are
-stored transposed in PyTorch: see to_hf_layout / from_hf_layout).
+ViTForImageClassification so parameters map one to one (NAMES; kernels are transposed
+for PyTorch by naming's layout functions).
 
 Images come in channels-last, [B, H, W, C], as Flax convolutions want them. Shapes are
 suffixed on names: B batch, N patches + 1, D width, H heads, K head width, F classes.
@@ -11,9 +11,9 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .attention import attend
+from .naming import LayeredNames
 from .vit_config import ViTConfig
 
 
@@ -80,7 +80,7 @@ class ViTForImageClassification(nn.Module):
             padding="VALID",
             dtype=self.dtype,
             kernel_init=nn.initializers.truncated_normal(cfg.initializer_range),
-            name="patch_embeddings",
+            name="patch_projection",
         )(images_BxHxWxC.astype(self.dtype))
         batch = x.shape[0]
         x_BxNxD = x.reshape(batch, -1, cfg.hidden_size)
@@ -103,65 +103,22 @@ def dummy_input(cfg: ViTConfig, _length: int):
     return jnp.zeros((1, cfg.image_size, cfg.image_size, cfg.num_channels), jnp.float32)
 
 
-# Flax module name <-> HF module path (HF nests deeper; ours are flat names in one layer).
-_TOP = {
-    "patch_embeddings": "vit.embeddings.patch_embeddings.projection",
-    "layernorm": "vit.layernorm",
-    "classifier": "classifier",
-}
-_IN_LAYER = {
-    "attention_attention": "attention.attention",
-    "attention_output_dense": "attention.output.dense",
-    "intermediate_dense": "intermediate.dense",
-    "output_dense": "output.dense",
-}
-_LEAF_TO_HF = {"kernel": "weight", "scale": "weight", "bias": "bias"}
-
-
-def param_to_hf(path: tuple[str, ...]) -> str:
-    *modules, leaf = path
-    if not modules:  # cls_token and position_embeddings are the embeddings' own
-        return f"vit.embeddings.{leaf}"
-    head, *rest = modules
-    if head.startswith("layer_"):
-        names = [f"vit.encoder.layer.{head[len('layer_') :]}", *(_IN_LAYER.get(m, m) for m in rest)]
-    else:
-        names = [_TOP[head], *rest]
-    return ".".join([*names, _LEAF_TO_HF[leaf]])
-
-
-def param_from_hf(name: str) -> tuple[str, ...] | None:
-    if name.startswith("vit.pooler."):
-        return None  # ViTModel's pooler: classification reads the CLS token instead
-    if name in ("vit.embeddings.cls_token", "vit.embeddings.position_embeddings"):
-        return (name.rsplit(".", 1)[1],)
-    module_path, hf_leaf = name.rsplit(".", 1)
-    if module_path.startswith("vit.encoder.layer."):
-        index, _, inner = module_path[len("vit.encoder.layer.") :].partition(".")
-        modules = [f"layer_{index}"]
-        for ours, theirs in _IN_LAYER.items():
-            if inner == theirs or inner.startswith(theirs + "."):
-                modules += [ours, *inner[len(theirs) :].split(".")[1:]]
-                break
-        else:
-            modules.append(inner)
-    else:
-        modules = [
-            next((ours for ours, theirs in _TOP.items() if theirs == module_path), module_path)
-        ]
-    is_norm = modules[-1].startswith("layernorm")
-    leaf = "bias" if hf_leaf == "bias" else "scale" if is_norm else "kernel"
-    return (*modules, leaf)
-
-
-def to_hf_layout(path: tuple[str, ...], array):
-    """PyTorch keeps Linear weights [out, in] and Conv2d weights [out, in, h, w]."""
-    if path[-1] != "kernel":
-        return array
-    return np.transpose(array, (3, 2, 0, 1)) if array.ndim == 4 else np.transpose(array)
-
-
-def from_hf_layout(path: tuple[str, ...], array):
-    if path[-1] != "kernel":
-        return array
-    return np.transpose(array, (2, 3, 1, 0)) if array.ndim == 4 else np.transpose(array)
+NAMES = LayeredNames(
+    top={
+        "patch_projection": "vit.embeddings.patch_embeddings.projection",
+        "cls_token": "vit.embeddings.cls_token",
+        "position_embeddings": "vit.embeddings.position_embeddings",
+        "layernorm": "vit.layernorm",
+        "classifier": "classifier",
+    },
+    layers="vit.encoder.layer",
+    in_layer={
+        "attention_attention": "attention.attention",
+        "attention_output_dense": "attention.output.dense",
+        "intermediate_dense": "intermediate.dense",
+        "output_dense": "output.dense",
+        "layernorm_before": "layernorm_before",
+        "layernorm_after": "layernorm_after",
+    },
+    ignored=("vit.pooler.",),  # ViTModel's pooler: classification reads the CLS token
+)

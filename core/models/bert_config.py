@@ -1,0 +1,48 @@
+"""BERT's configuration and size arithmetic, importable without jax (the UI estimates with it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class BertConfig:
+    """The subset of transformers' BertConfig that determines the computation."""
+
+    vocab_size: int
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+
+    @classmethod
+    def from_hf(cls, values: dict) -> BertConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names and v is not None})
+
+    def to_hf(self) -> dict:
+        return {
+            "model_type": "bert",
+            "architectures": ["BertForMaskedLM"],
+            "hidden_act": "gelu",
+            **dataclasses.asdict(self),
+        }
+
+    def param_count(self) -> int:
+        d, f, v = self.hidden_size, self.intermediate_size, self.vocab_size
+        per_layer = 4 * (d * d + d) + 2 * 2 * d + (d * f + f) + (f * d + d)
+        embeddings = (v + self.max_position_embeddings + self.type_vocab_size) * d + 2 * d
+        head = (d * d + d) + 2 * d + v  # transform, its norm, the output bias (tied decoder)
+        return self.num_hidden_layers * per_layer + embeddings + head
+
+    def flops_per_token(self, seq_len: int) -> float:
+        """Training FLOPs per token: 6N (the tied decoder counted) plus attention."""
+        n = self.param_count() + self.vocab_size * self.hidden_size
+        return 6 * n + 12 * self.num_hidden_layers * self.hidden_size * seq_len
