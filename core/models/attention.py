@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -20,3 +21,26 @@ def attend(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask_BxHxLxS, dropout: Callable):
         scores = jnp.where(mask_BxHxLxS, scores, jnp.finfo(scores.dtype).min)
     weights = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(q_BxLxHxK.dtype)
     return jnp.einsum("bhqs,bshk->bqhk", dropout(weights), v_BxSxHxK)
+
+
+class SelfAttention(nn.Module):
+    """query, key and value projections, then attend: the encoder families' block (its
+    parameters are named as HF's BERT and ViT name theirs)."""
+
+    heads: int
+    dropout_rate: float
+    kernel_init: Callable
+    use_bias: bool = True
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x_BxLxD, mask_BxHxLxS, deterministic: bool):
+        batch, length, width = x_BxLxD.shape
+        q, k, v = (
+            nn.Dense(width, use_bias=self.use_bias, dtype=self.dtype,
+                     kernel_init=self.kernel_init, name=name)(x_BxLxD)
+            .reshape(batch, length, self.heads, width // self.heads)
+            for name in ("query", "key", "value")
+        )  # fmt: skip
+        dropout = nn.Dropout(self.dropout_rate, deterministic=deterministic)
+        return attend(q, k, v, mask_BxHxLxS, dropout).reshape(batch, length, width)

@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from .attention import attend
+from .attention import SelfAttention
 from .bert_config import BertConfig
 from .naming import LayeredNames
 
@@ -18,23 +18,6 @@ from .naming import LayeredNames
 def _dense(cfg: BertConfig, features: int, dtype, name: str):
     init = nn.initializers.normal(cfg.initializer_range)
     return nn.Dense(features, dtype=dtype, kernel_init=init, name=name)
-
-
-class SelfAttention(nn.Module):
-    cfg: BertConfig
-    dtype: jnp.dtype = jnp.float32
-
-    @nn.compact
-    def __call__(self, x_BxLxD, mask_Bx1x1xL, deterministic: bool):
-        cfg = self.cfg
-        batch, length, width = x_BxLxD.shape
-        heads = cfg.num_attention_heads
-        q, k, v = (
-            _dense(cfg, width, self.dtype, name)(x_BxLxD).reshape(batch, length, heads, -1)
-            for name in ("query", "key", "value")
-        )
-        dropout = nn.Dropout(cfg.attention_probs_dropout_prob, deterministic=deterministic)
-        return attend(q, k, v, mask_Bx1x1xL, dropout).reshape(batch, length, width)
 
 
 class Layer(nn.Module):
@@ -48,9 +31,14 @@ class Layer(nn.Module):
         cfg = self.cfg
         norm = dict(epsilon=cfg.layer_norm_eps, dtype=self.dtype)
         drop = nn.Dropout(cfg.hidden_dropout_prob, deterministic=deterministic)
-        h = SelfAttention(cfg, self.dtype, name="attention_self")(
-            x_BxLxD, mask_Bx1x1xL, deterministic
+        attention = SelfAttention(
+            cfg.num_attention_heads,
+            cfg.attention_probs_dropout_prob,
+            nn.initializers.normal(cfg.initializer_range),
+            dtype=self.dtype,
+            name="attention_self",
         )
+        h = attention(x_BxLxD, mask_Bx1x1xL, deterministic)
         h = drop(_dense(cfg, cfg.hidden_size, self.dtype, "attention_output_dense")(h))
         x_BxLxD = nn.LayerNorm(**norm, name="attention_output_LayerNorm")(x_BxLxD + h)
         h = _dense(cfg, cfg.intermediate_size, self.dtype, "intermediate_dense")(x_BxLxD)

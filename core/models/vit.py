@@ -12,7 +12,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from .attention import attend
+from .attention import SelfAttention
 from .naming import LayeredNames
 from .vit_config import ViTConfig
 
@@ -20,25 +20,6 @@ from .vit_config import ViTConfig
 def _dense(cfg: ViTConfig, features: int, dtype, name: str, bias: bool = True):
     init = nn.initializers.truncated_normal(cfg.initializer_range)
     return nn.Dense(features, use_bias=bias, dtype=dtype, kernel_init=init, name=name)
-
-
-class SelfAttention(nn.Module):
-    cfg: ViTConfig
-    dtype: jnp.dtype = jnp.float32
-
-    @nn.compact
-    def __call__(self, x_BxNxD, deterministic: bool):
-        cfg = self.cfg
-        batch, tokens, width = x_BxNxD.shape
-        heads = cfg.num_attention_heads
-        q, k, v = (
-            _dense(cfg, width, self.dtype, name, cfg.qkv_bias)(x_BxNxD).reshape(
-                batch, tokens, heads, width // heads
-            )
-            for name in ("query", "key", "value")
-        )
-        dropout = nn.Dropout(cfg.attention_probs_dropout_prob, deterministic=deterministic)
-        return attend(q, k, v, None, dropout).reshape(batch, tokens, width)
 
 
 class Layer(nn.Module):
@@ -53,7 +34,15 @@ class Layer(nn.Module):
         norm = dict(epsilon=cfg.layer_norm_eps, dtype=self.dtype)
         drop = nn.Dropout(cfg.hidden_dropout_prob)
         h = nn.LayerNorm(**norm, name="layernorm_before")(x_BxNxD)
-        h = SelfAttention(cfg, self.dtype, name="attention_attention")(h, deterministic)
+        attention = SelfAttention(
+            cfg.num_attention_heads,
+            cfg.attention_probs_dropout_prob,
+            nn.initializers.truncated_normal(cfg.initializer_range),
+            cfg.qkv_bias,
+            self.dtype,
+            name="attention_attention",
+        )
+        h = attention(h, None, deterministic)
         h = _dense(cfg, cfg.hidden_size, self.dtype, "attention_output_dense")(h)
         x_BxNxD = x_BxNxD + drop(h, deterministic=deterministic)
         h = nn.LayerNorm(**norm, name="layernorm_after")(x_BxNxD)
