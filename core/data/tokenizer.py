@@ -6,6 +6,7 @@ written are the ones transformers' AutoTokenizer reads.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,32 +19,54 @@ from ..errors import DataError
 EOS = "<|endoftext|>"
 
 
+@dataclasses.dataclass(frozen=True)
+class TokenizerKind:
+    """The special tokens a trained tokenizer gets, by role, and its transformers class."""
+
+    tokenizer_class: str
+    roles: dict  # "bos_token" etc. -> token
+
+    @property
+    def special_tokens(self) -> list[str]:
+        return list(dict.fromkeys(self.roles.values()))
+
+
+# GPT-2's one <|endoftext|>, and RoBERTa's set, which run_mlm_flax.py's README trains.
+GPT2_KIND = TokenizerKind("GPT2Tokenizer", {"bos_token": EOS, "eos_token": EOS, "unk_token": EOS})
+MASKED_LM_KIND = TokenizerKind(
+    "RobertaTokenizer",
+    {"bos_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>",
+     "mask_token": "<mask>", "cls_token": "<s>", "sep_token": "</s>"},
+)  # fmt: skip
+
+
 def train_byte_level_bpe(
-    texts: Iterable[str], vocab_size: int, out_dir: Path, max_len: int
+    texts: Iterable[str], vocab_size: int, out_dir: Path, max_len: int, kind=GPT2_KIND
 ) -> Tokenizer:
-    """Train GPT-2 style byte-level BPE (as the HF Flax examples' README does) and save it."""
+    """Train byte-level BPE (as the HF Flax examples' README does) and save it."""
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(
-        texts, vocab_size=vocab_size, min_frequency=2, special_tokens=[EOS], show_progress=False
+        texts,
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=kind.special_tokens,
+        show_progress=False,
     )
-    save_tokenizer(bpe._tokenizer, out_dir, max_len)
+    save_tokenizer(bpe._tokenizer, out_dir, max_len, kind)
     return bpe._tokenizer
 
 
-def save_tokenizer(tokenizer: Tokenizer, out_dir: Path, max_len: int) -> None:
+def save_tokenizer(tokenizer: Tokenizer, out_dir: Path, max_len: int, kind=GPT2_KIND) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(out_dir / "tokenizer.json"))
     config = {
-        "tokenizer_class": "GPT2Tokenizer",
-        "bos_token": EOS,
-        "eos_token": EOS,
-        "unk_token": EOS,
+        "tokenizer_class": kind.tokenizer_class,
+        **kind.roles,
         "model_max_length": max_len,
         "add_prefix_space": False,
     }
     (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
-    special = {"bos_token": EOS, "eos_token": EOS, "unk_token": EOS}
-    (out_dir / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
+    (out_dir / "special_tokens_map.json").write_text(json.dumps(kind.roles, indent=2) + "\n")
 
 
 def load_tokenizer(directory: str | Path) -> Tokenizer:

@@ -2,68 +2,30 @@
 
 from __future__ import annotations
 
-import logging
 import math
-import shutil
 
-from ..data import packing, text_files
-from ..data import tokenizer as tokenizers_
-from ..errors import DataError
+from ..data.tokenizer import GPT2_KIND
 from .base import TaskData, TaskModel
-
-log = logging.getLogger(__name__)
+from .text_blocks import export_with_tokenizer, prepare_blocks
 
 
 class CausalLM:
     name = "clm"
 
     def prepare(self, spec, run_dir) -> TaskData:
-        config = spec.model_config()
-        block_size = spec.resolved_block_size()
-        train_texts, eval_texts = text_files.load_text_splits(spec)
-        tokenizer_dir = run_dir.tokenizer_dir
-        if spec.tokenizer_name:
-            tokenizer = tokenizers_.load_tokenizer(spec.tokenizer_name)
-            if not tokenizer_dir.exists():
-                shutil.copytree(spec.tokenizer_name, tokenizer_dir)
-        elif tokenizer_dir.is_dir():  # a resumed run reuses the tokenizer it trained
-            tokenizer = tokenizers_.load_tokenizer(tokenizer_dir)
-        else:
-            log.info(
-                "training a byte-level BPE tokenizer (vocab %d) on the training data",
-                spec.vocab_size,
-            )
-            tokenizer = tokenizers_.train_byte_level_bpe(
-                train_texts, spec.vocab_size, tokenizer_dir, config["n_positions"]
-            )
-        eos = tokenizers_.eos_id(tokenizer)
-        vocab = tokenizer.get_vocab_size()
-        if spec.model_name_or_path and config.get("vocab_size", vocab) < vocab:
-            raise DataError(
-                f"the tokenizer has {vocab} tokens but the model only {config['vocab_size']}; "
-                "pass the model's own tokenizer with --tokenizer_name"
-            )
-        train = packing.pack_blocks(train_texts, tokenizer, eos, block_size)
-        held_out = packing.pack_blocks(eval_texts, tokenizer, eos, block_size)
-        for name, blocks in (("training", train), ("validation", held_out)):
-            if len(blocks) == 0:
-                raise DataError(
-                    f"the {name} data has fewer than {block_size} tokens, not one block; "
-                    "add data or lower --block_size"
-                )
-        config = {"vocab_size": vocab, "bos_token_id": eos, "eos_token_id": eos, **config}
+        blocks = prepare_blocks(spec, run_dir, GPT2_KIND)
+        eos = blocks.eos
+        config = {"vocab_size": blocks.vocab, "bos_token_id": eos, "eos_token_id": eos}
         return TaskData(
-            train={"input_ids": train},
-            eval={"input_ids": held_out},
-            tokens_per_example=block_size,
-            model_config=config,
-            tokenizer_dir=tokenizer_dir,
-            summary=f"{len(train)} training and {len(held_out)} validation blocks of "
-            f"{block_size} tokens, vocabulary {vocab}",
+            train={"input_ids": blocks.train},
+            eval={"input_ids": blocks.held_out},
+            tokens_per_example=blocks.block_size,
+            model_config={**config, **spec.model_config()},
+            tokenizer_dir=run_dir.tokenizer_dir,
+            summary=blocks.summary,
         )
 
     def build(self, spec, data: TaskData) -> TaskModel:
-        import jax
         import jax.numpy as jnp
         import optax
 
@@ -107,10 +69,7 @@ class CausalLM:
             return {**means, "perplexity": math.exp(min(means["loss"], 50.0))}
 
         def export(params, directory):
-            family.save(directory, config, jax.device_get(params))
-            if data.tokenizer_dir:
-                for f in data.tokenizer_dir.iterdir():
-                    shutil.copy2(f, directory / f.name)
+            export_with_tokenizer(family, config, params, directory, data.tokenizer_dir)
 
         return TaskModel(
             init_params=init_params,

@@ -1,0 +1,80 @@
+"""What the text recipes share: texts in, a tokenizer, packed blocks out, and the export.
+
+The tokenizer is the one given (--tokenizer_name), the one this run trained before (a
+resume), or a byte-level BPE trained now with the recipe's special tokens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+
+from ..data import packing, text_files
+from ..data import tokenizer as tokenizers_
+from ..errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Blocks:
+    train: object  # [N, block_size] int32
+    held_out: object
+    block_size: int
+    tokenizer: object
+    eos: int
+    vocab: int
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{len(self.train)} training and {len(self.held_out)} validation blocks of "
+            f"{self.block_size} tokens, vocabulary {self.vocab}"
+        )
+
+
+def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind) -> Blocks:
+    block_size = spec.resolved_block_size()
+    train_texts, eval_texts = text_files.load_text_splits(spec)
+    tokenizer_dir = run_dir.tokenizer_dir
+    if spec.tokenizer_name:
+        tokenizer = tokenizers_.load_tokenizer(spec.tokenizer_name)
+        if not tokenizer_dir.exists():
+            shutil.copytree(spec.tokenizer_name, tokenizer_dir)
+    elif tokenizer_dir.is_dir():  # a resumed run reuses the tokenizer it trained
+        tokenizer = tokenizers_.load_tokenizer(tokenizer_dir)
+    else:
+        log.info(
+            "training a byte-level BPE tokenizer (vocab %d) on the training data", spec.vocab_size
+        )
+        tokenizer = tokenizers_.train_byte_level_bpe(
+            train_texts, spec.vocab_size, tokenizer_dir, block_size, kind
+        )
+    eos = tokenizers_.eos_id(tokenizer)
+    vocab = tokenizer.get_vocab_size()
+    config = spec.model_config()
+    if spec.model_name_or_path and config.get("vocab_size", vocab) < vocab:
+        raise DataError(
+            f"the tokenizer has {vocab} tokens but the model only {config['vocab_size']}; "
+            "pass the model's own tokenizer with --tokenizer_name"
+        )
+    train = packing.pack_blocks(train_texts, tokenizer, eos, block_size)
+    held_out = packing.pack_blocks(eval_texts, tokenizer, eos, block_size)
+    for name, blocks in (("training", train), ("validation", held_out)):
+        if len(blocks) == 0:
+            raise DataError(
+                f"the {name} data has fewer than {block_size} tokens, not one block; "
+                "add data or lower --block_size"
+            )
+    return Blocks(train, held_out, block_size, tokenizer, eos, vocab)
+
+
+def export_with_tokenizer(family, config, params, directory, tokenizer_dir) -> None:
+    """The HF checkpoint, and the tokenizer files beside it as the Hub expects."""
+    import jax
+
+    family.save(directory, config, jax.device_get(params))
+    if tokenizer_dir:
+        for f in tokenizer_dir.iterdir():
+            shutil.copy2(f, directory / f.name)
