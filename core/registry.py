@@ -26,11 +26,24 @@ VIT_SIZES = {
              "intermediate_size": 3072, **_VIT_PATCH16},
 }  # fmt: skip
 
-MODEL_SIZES = {"gpt2": GPT2_SIZES, "vit": VIT_SIZES}
+# Named BERT sizes (HF BertConfig names; demo for CPU, the rest as Google's BERT releases).
+BERT_SIZES = {
+    "demo": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "intermediate_size": 128, "max_position_embeddings": 128},
+    "tiny": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
+             "intermediate_size": 512, "max_position_embeddings": 512},
+    "small": {"hidden_size": 512, "num_hidden_layers": 4, "num_attention_heads": 8,
+              "intermediate_size": 2048, "max_position_embeddings": 512},
+    "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+             "intermediate_size": 3072, "max_position_embeddings": 512},
+}  # fmt: skip
+
+MODEL_SIZES = {"gpt2": GPT2_SIZES, "bert": BERT_SIZES, "vit": VIT_SIZES}
 
 # Recipe name -> (module under tpudeck.core.recipes, model types it trains).
 RECIPES = {
     "clm": ("clm", ("gpt2",)),
+    "mlm": ("mlm", ("bert",)),
     "image_classification": ("image_classification", ("vit",)),
 }
 

@@ -154,7 +154,7 @@ class RunSpec:
         return self.train_dir if self.recipe == "image_classification" else self.train_file
 
     def resolved_block_size(self) -> int:
-        return self.block_size or self.model_config()["n_positions"]
+        return self.block_size or _positions(self.model_config())
 
 
 _BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
@@ -331,16 +331,27 @@ def _check_model(spec: RunSpec) -> None:
                 "the model config's hidden_size must be divisible by num_attention_heads"
             )
         return
-    positions = config.get("n_positions")
+    positions = _positions(config)
     if positions is None:
-        raise SpecError("the model config has no n_positions: is it a GPT-2 config?")
+        raise SpecError(
+            f"the model config has no position count: is it a {spec.model_type} config?"
+        )
     if spec.block_size and spec.block_size > positions:
         raise SpecError(
-            f"--block_size {spec.block_size} is larger than the model's n_positions ({positions}): "
+            f"--block_size {spec.block_size} is larger than the model's {positions} positions: "
             "lower --block_size or pick a larger model"
         )
-    if config["n_embd"] % config["n_head"]:
-        raise SpecError("the model config's n_embd must be divisible by n_head")
+    width, heads = (config.get(k) for k in _WIDTH_AND_HEADS[spec.model_type])
+    if width % heads:
+        raise SpecError(f"the model config's width {width} must be divisible by its {heads} heads")
+
+
+_WIDTH_AND_HEADS = {"gpt2": ("n_embd", "n_head"), "bert": ("hidden_size", "num_attention_heads")}
+
+
+def _positions(config: dict) -> int | None:
+    """How many tokens the model can see: GPT-2's n_positions, BERT's max_position_embeddings."""
+    return config.get("n_positions") or config.get("max_position_embeddings")
 
 
 def _check_output(spec: RunSpec) -> None:

@@ -36,7 +36,7 @@ CASES = {
     ),
     "block larger than positions": (
         lambda t, c: ["--train_file", str(c), "--model_size", "demo", "--block_size", "4096"],
-        "larger than the model's n_positions (128)",
+        "larger than the model's 128 positions",
     ),
     "batch not divisible by devices": (
         lambda t, c: [

@@ -1,0 +1,133 @@
+"""Masked language modelling (run_mlm_flax.py): BERT learns to restore masked tokens.
+
+Masking happens on the device, inside the step, from the step's own random key: 15% of
+the tokens (never the document separators) are chosen; of those 80% become <mask>, 10% a
+random token and 10% stay, as in BERT and the HF data collator. A step's masks are thus a
+pure function of (seed, step), which keeps resume exact; evaluation uses one fixed key.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..data.tokenizer import MASKED_LM_KIND
+from ..errors import DataError
+from .base import TaskData, TaskModel
+from .text_blocks import export_with_tokenizer, prepare_blocks
+
+MASK_PROBABILITY = 0.15
+
+
+def mask_tokens(ids_BxL, rng, mask_id: int, vocab_size: int, keep_id: int):
+    """(ids with masking applied, which positions the loss reads)."""
+    import jax
+    import jax.numpy as jnp
+
+    choose, action, random_ids = jax.random.split(rng, 3)
+    selected = (jax.random.uniform(choose, ids_BxL.shape) < MASK_PROBABILITY) & (ids_BxL != keep_id)
+    roll = jax.random.uniform(action, ids_BxL.shape)
+    replacement = jax.random.randint(random_ids, ids_BxL.shape, 0, vocab_size)
+    masked = jnp.where(selected & (roll < 0.8), mask_id, ids_BxL)
+    masked = jnp.where(selected & (roll >= 0.8) & (roll < 0.9), replacement, masked)
+    return masked, selected
+
+
+class MaskedLM:
+    name = "mlm"
+
+    def prepare(self, spec, run_dir) -> TaskData:
+        blocks = prepare_blocks(spec, run_dir, MASKED_LM_KIND)
+        roles = MASKED_LM_KIND.roles
+        ids = {
+            role: blocks.tokenizer.token_to_id(roles[role]) for role in ("mask_token", "pad_token")
+        }
+        if ids["mask_token"] is None:
+            raise DataError(
+                f"the tokenizer has no {roles['mask_token']} token to mask with; "
+                "train one here (omit --tokenizer_name) or pass a masked-LM tokenizer"
+            )
+        config = {"vocab_size": blocks.vocab, "pad_token_id": ids["pad_token"] or 0}
+        return TaskData(
+            train={"input_ids": blocks.train},
+            eval={"input_ids": blocks.held_out},
+            tokens_per_example=blocks.block_size,
+            model_config={
+                **config,
+                **spec.model_config(),
+                "mask_token_id": ids["mask_token"],
+                "separator_id": blocks.eos,
+            },  # fmt: skip
+            tokenizer_dir=run_dir.tokenizer_dir,
+            summary=blocks.summary,
+        )
+
+    def build(self, spec, data: TaskData) -> TaskModel:
+        import jax
+        import jax.numpy as jnp
+        import optax
+
+        from ..models.family import FAMILIES
+
+        family = FAMILIES["bert"]
+        dropout = {
+            "hidden_dropout_prob": spec.dropout,
+            "attention_probs_dropout_prob": spec.dropout,
+        }
+        loaded = None
+        if spec.model_name_or_path:
+            checkpoint, loaded = family.load(spec.model_name_or_path)
+            config = family.config(checkpoint.to_hf(), **dropout)
+        else:
+            config = family.config(data.model_config, **dropout)
+        module = family.module(config, spec.dtype)
+        mask_id, keep_id = data.model_config["mask_token_id"], data.model_config["separator_id"]
+        seq = data.tokens_per_example
+
+        def init_params(rng):
+            return loaded if loaded is not None else family.init_params(config, rng, seq)
+
+        def masked_losses(params, ids_BxL, rng):
+            """Per-example mean loss and accuracy over the masked positions."""
+            dropout_rng = None
+            if rng is None:  # evaluation: the same masks every time
+                mask_rng = jax.random.key(0)
+            else:
+                mask_rng, dropout_rng = jax.random.split(rng)
+            masked, selected = mask_tokens(ids_BxL, mask_rng, mask_id, config.vocab_size, keep_id)
+            rngs = None if dropout_rng is None else {"dropout": dropout_rng}
+            logits = module.apply({"params": params}, masked, dropout_rng is None, rngs=rngs)
+            losses = optax.softmax_cross_entropy_with_integer_labels(logits, ids_BxL)
+            count_B = jnp.maximum(selected.sum(-1), 1)
+            correct = (jnp.argmax(logits, -1) == ids_BxL) & selected
+            return (losses * selected).sum(-1) / count_B, correct.sum(-1) / count_B
+
+        def loss(params, batch, rng):
+            return masked_losses(params, batch["input_ids"], rng)[0].mean(), {}
+
+        def eval_sums(params, batch):
+            losses_B, accuracy_B = masked_losses(params, batch["input_ids"], None)
+            weights_B = batch["weights"]
+            return {
+                "loss": jnp.sum(losses_B * weights_B),
+                "accuracy": jnp.sum(accuracy_B * weights_B),
+                "weight": jnp.sum(weights_B),
+            }
+
+        def eval_report(means):
+            return {**means, "perplexity": math.exp(min(means["loss"], 50.0))}
+
+        def export(params, directory):
+            export_with_tokenizer(family, config, params, directory, data.tokenizer_dir)
+
+        return TaskModel(
+            init_params=init_params,
+            loss=loss,
+            eval_sums=eval_sums,
+            eval_report=eval_report,
+            flops_per_example=config.flops_per_token(seq) * seq,
+            param_count=config.param_count(),
+            export=export,
+        )
+
+
+RECIPE = MaskedLM()

@@ -1,0 +1,84 @@
+"""The mlm recipe: BERT masking as the HF collator does, trained from the CLI, and an
+export that transformers' fill-mask pipeline runs."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from tpudeck.core.errors import SpecError
+from tpudeck.core.recipes.mlm import mask_tokens
+from tpudeck.core.spec import RunSpec
+
+from .conftest import tpudeck
+
+MASK_ID, SEPARATOR = 4, 3
+
+
+def test_masking_picks_15_percent_and_masks_80_randomises_10_keeps_10():
+    ids = np.random.default_rng(0).integers(5, 500, (64, 512)).astype(np.int32)
+    ids[:, ::10] = SEPARATOR
+    masked, selected = (
+        np.asarray(a) for a in mask_tokens(ids, jax.random.key(7), MASK_ID, 500, SEPARATOR)
+    )
+    assert not selected[ids == SEPARATOR].any()  # document separators are never masked
+    share = selected.sum() / (ids != SEPARATOR).sum()
+    assert 0.14 < share < 0.16
+    chosen, original = masked[selected], ids[selected]
+    assert 0.78 < np.mean(chosen == MASK_ID) < 0.82
+    assert 0.08 < np.mean(chosen == original) < 0.12
+    assert 0.08 < np.mean((chosen != MASK_ID) & (chosen != original)) < 0.12
+    assert (masked[~selected] == ids[~selected]).all()
+    again, _ = mask_tokens(ids, jax.random.key(7), MASK_ID, 500, SEPARATOR)
+    assert (np.asarray(again) == masked).all()  # a pure function of the key: resume is exact
+
+
+def test_mlm_spec_errors_name_the_fix(demo_corpus):
+    with pytest.raises(SpecError, match="recipe 'mlm' trains bert, not 'gpt2'"):
+        RunSpec(recipe="mlm", train_file=str(demo_corpus)).validate()
+    with pytest.raises(
+        SpecError, match="--block_size 256 is larger than the model's 128 positions"
+    ):
+        RunSpec(recipe="mlm", model_type="bert", model_size="demo", block_size=256,
+                train_file=str(demo_corpus)).validate()  # fmt: skip
+
+
+@pytest.mark.slow
+def test_train_bert_with_mlm_and_fill_masks_with_transformers(tmp_path, demo_corpus):
+    from transformers import AutoTokenizer, BertForMaskedLM, pipeline
+
+    run = tmp_path / "run"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    result = tpudeck("train", "--recipe", "mlm", "--model_type", "bert", "--model_size", "demo",
+                     "--train_file", str(demo_corpus), "--vocab_size", "512", "--block_size", "64",
+                     "--max_steps", "150", "--logging_steps", "25", "--eval_steps", "75",
+                     "--learning_rate", "3e-3", "--warmup_steps", "20", "--dropout", "0",
+                     "--platform", "cpu", "--output_dir", str(run), env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    evals = [e for e in events if e["kind"] == "eval"]
+    assert evals[-1]["loss"] < np.log(512) - 1 and evals[-1]["accuracy"] > 0.1
+    assert evals[-1]["loss"] < evals[0]["loss"]
+    tokenizer = AutoTokenizer.from_pretrained(run / "model")
+    assert tokenizer.mask_token == "<mask>"
+    model = BertForMaskedLM.from_pretrained(run / "model").eval()
+    guesses = pipeline("fill-mask", model=model, tokenizer=tokenizer)(
+        "On Friday the old <mask> went to the market."
+    )
+    assert len(guesses) == 5 and all(g["token_str"] for g in guesses)
+
+
+async def test_the_launch_screen_sizes_an_mlm_run(demo_corpus):
+    from tpudeck.tui.app import TpudeckApp
+
+    from .test_tui import text_of, wait_for
+
+    app = TpudeckApp(launch_values={"train_file": str(demo_corpus), "block_size": 64})
+    async with app.run_test(size=(140, 45)) as pilot:
+        app.screen.query_one("#recipe").value = "mlm"
+        await wait_for(pilot, lambda: "mlm bert-" in text_of(app, "#summary"), 10)
+        assert app.screen.query_one("#model_type").value == "bert"
+        assert "of 64 tokens" in text_of(app, "#summary")
+        assert "ready to launch" in text_of(app, "#error")
