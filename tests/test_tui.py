@@ -84,7 +84,7 @@ async def test_bad_values_are_shown_inline_and_block_the_launch(demo_corpus):
         app.screen.query_one("#block_size").focus()
         await pilot.press(*"4096")
         await pilot.pause()
-        assert "larger than the model's n_positions (128)" in text_of(app, "#error")
+        assert "larger than the model's 128 positions" in text_of(app, "#error")
         await pilot.press("ctrl+l")
         await pilot.pause()
         assert isinstance(app.screen, LaunchScreen) and RunStore().list() == []
