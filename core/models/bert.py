@@ -1,5 +1,6 @@
-"""BERT for masked language modelling in Flax linen, named after HF's BertForMaskedLM so
-parameters map one to one (NAMES); the decoder is tied to the word embeddings.
+"""BERT and RoBERTa for masked language modelling in Flax linen, named after HF's
+BertForMaskedLM / RobertaForMaskedLM so parameters map one to one (BERT_NAMES,
+ROBERTA_NAMES); the decoder is tied to the word embeddings.
 
 Shapes are suffixed on names: B batch, L sequence, D width, V vocabulary.
 """
@@ -11,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from .attention import SelfAttention
-from .bert_config import BertConfig
+from .bert_config import BertConfig, RobertaConfig  # noqa: F401 (the roberta family's config)
 from .naming import LayeredNames
 
 
@@ -62,10 +63,14 @@ class BertForMaskedLM(nn.Module):
             return nn.Embed(rows, cfg.hidden_size, embedding_init=init, dtype=self.dtype, name=name)
 
         words = embed(cfg.vocab_size, "word_embeddings")
-        positions_L = jnp.arange(ids_BxL.shape[1])
+        if cfg.model_type == "roberta":  # counted over real tokens, after the padding id
+            real_BxL = ids_BxL != cfg.pad_token_id
+            positions = jnp.cumsum(real_BxL, axis=1) * real_BxL + cfg.pad_token_id
+        else:
+            positions = jnp.arange(ids_BxL.shape[1])[None]
         x_BxLxD = (
             words(ids_BxL)
-            + embed(cfg.max_position_embeddings, "position_embeddings")(positions_L)[None]
+            + embed(cfg.max_position_embeddings, "position_embeddings")(positions)
             + embed(cfg.type_vocab_size, "token_type_embeddings")(jnp.zeros_like(ids_BxL))
         )
         norm = dict(epsilon=cfg.layer_norm_eps, dtype=self.dtype)
@@ -86,31 +91,46 @@ def dummy_input(_cfg: BertConfig, length: int):
     return jnp.zeros((1, max(length, 1)), jnp.int32)
 
 
-NAMES = LayeredNames(
-    top={
-        "word_embeddings": "bert.embeddings.word_embeddings",
-        "position_embeddings": "bert.embeddings.position_embeddings",
-        "token_type_embeddings": "bert.embeddings.token_type_embeddings",
-        "embeddings_LayerNorm": "bert.embeddings.LayerNorm",
+def _names(model: str, head: dict, ignored: tuple) -> LayeredNames:
+    """The two families differ in their prefix and their prediction head's names."""
+    return LayeredNames(
+        top={
+            "word_embeddings": f"{model}.embeddings.word_embeddings",
+            "position_embeddings": f"{model}.embeddings.position_embeddings",
+            "token_type_embeddings": f"{model}.embeddings.token_type_embeddings",
+            "embeddings_LayerNorm": f"{model}.embeddings.LayerNorm",
+            **head,
+        },
+        layers=f"{model}.encoder.layer",
+        in_layer={
+            "attention_self": "attention.self",
+            "attention_output_dense": "attention.output.dense",
+            "attention_output_LayerNorm": "attention.output.LayerNorm",
+            "intermediate_dense": "intermediate.dense",
+            "output_dense": "output.dense",
+            "output_LayerNorm": "output.LayerNorm",
+        },
+        # Poolers and the position-id buffer of older checkpoints are not part of a masked
+        # LM; the decoder is tied to the word embeddings.
+        ignored=(f"{model}.pooler.", f"{model}.embeddings.position_ids", *ignored),
+    )
+
+
+BERT_NAMES = _names(
+    "bert",
+    {
         "transform_dense": "cls.predictions.transform.dense",
         "transform_LayerNorm": "cls.predictions.transform.LayerNorm",
         "prediction_bias": "cls.predictions.bias",
     },
-    layers="bert.encoder.layer",
-    in_layer={
-        "attention_self": "attention.self",
-        "attention_output_dense": "attention.output.dense",
-        "attention_output_LayerNorm": "attention.output.LayerNorm",
-        "intermediate_dense": "intermediate.dense",
-        "output_dense": "output.dense",
-        "output_LayerNorm": "output.LayerNorm",
+    ("cls.predictions.decoder.", "cls.seq_relationship."),
+)
+ROBERTA_NAMES = _names(
+    "roberta",
+    {
+        "transform_dense": "lm_head.dense",
+        "transform_LayerNorm": "lm_head.layer_norm",
+        "prediction_bias": "lm_head.bias",
     },
-    # The decoder is tied to the word embeddings; poolers, next-sentence heads and the
-    # position-id buffer of older checkpoints are not part of a masked LM.
-    ignored=(
-        "cls.predictions.decoder.",
-        "bert.pooler.",
-        "cls.seq_relationship.",
-        "bert.embeddings.position_ids",
-    ),
+    ("lm_head.decoder.",),
 )

@@ -1,4 +1,5 @@
-"""BERT's configuration and size arithmetic, importable without jax (the UI estimates with it)."""
+"""BERT's and RoBERTa's configurations and size arithmetic, importable without jax (the UI
+estimates with them)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,13 @@ class BertConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names and v is not None})
 
+    model_type = "bert"
+    architecture = "BertForMaskedLM"
+
     def to_hf(self) -> dict:
         return {
-            "model_type": "bert",
-            "architectures": ["BertForMaskedLM"],
+            "model_type": self.model_type,
+            "architectures": [self.architecture],
             "hidden_act": "gelu",
             **dataclasses.asdict(self),
         }
@@ -46,3 +50,17 @@ class BertConfig:
         """Training FLOPs per token: 6N (the tied decoder counted) plus attention."""
         n = self.param_count() + self.vocab_size * self.hidden_size
         return 6 * n + 12 * self.num_hidden_layers * self.hidden_size * seq_len
+
+
+@dataclasses.dataclass(frozen=True)
+class RobertaConfig(BertConfig):
+    """RoBERTa is BERT with other defaults, one token type, and positions that start after
+    the padding id (padding itself sits at position pad_token_id), as HF computes them."""
+
+    max_position_embeddings: int = 514
+    type_vocab_size: int = 1
+    layer_norm_eps: float = 1e-5
+    pad_token_id: int = 1
+
+    model_type = "roberta"
+    architecture = "RobertaForMaskedLM"
