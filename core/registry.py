@@ -38,12 +38,18 @@ BERT_SIZES = {
              "intermediate_size": 3072, "max_position_embeddings": 512},
 }  # fmt: skip
 
-MODEL_SIZES = {"gpt2": GPT2_SIZES, "bert": BERT_SIZES, "vit": VIT_SIZES}
+# RoBERTa's sizes are BERT's, with two more positions: its count starts after the pad id.
+ROBERTA_SIZES = {
+    name: {**size, "max_position_embeddings": size["max_position_embeddings"] + 2}
+    for name, size in BERT_SIZES.items()
+}
+
+MODEL_SIZES = {"gpt2": GPT2_SIZES, "bert": BERT_SIZES, "roberta": ROBERTA_SIZES, "vit": VIT_SIZES}
 
 # Recipe name -> (module under tpudeck.core.recipes, model types it trains).
 RECIPES = {
     "clm": ("clm", ("gpt2",)),
-    "mlm": ("mlm", ("bert",)),
+    "mlm": ("mlm", ("bert", "roberta")),
     "image_classification": ("image_classification", ("vit",)),
 }
 

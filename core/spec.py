@@ -154,7 +154,7 @@ class RunSpec:
         return self.train_dir if self.recipe == "image_classification" else self.train_file
 
     def resolved_block_size(self) -> int:
-        return self.block_size or _positions(self.model_config())
+        return self.block_size or _positions(self.model_config(), self.model_type)
 
 
 _BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
@@ -331,7 +331,7 @@ def _check_model(spec: RunSpec) -> None:
                 "the model config's hidden_size must be divisible by num_attention_heads"
             )
         return
-    positions = _positions(config)
+    positions = _positions(config, spec.model_type)
     if positions is None:
         raise SpecError(
             f"the model config has no position count: is it a {spec.model_type} config?"
@@ -346,12 +346,22 @@ def _check_model(spec: RunSpec) -> None:
         raise SpecError(f"the model config's width {width} must be divisible by its {heads} heads")
 
 
-_WIDTH_AND_HEADS = {"gpt2": ("n_embd", "n_head"), "bert": ("hidden_size", "num_attention_heads")}
+_WIDTH_AND_HEADS = {
+    "gpt2": ("n_embd", "n_head"),
+    "bert": ("hidden_size", "num_attention_heads"),
+    "roberta": ("hidden_size", "num_attention_heads"),
+}
 
 
-def _positions(config: dict) -> int | None:
-    """How many tokens the model can see: GPT-2's n_positions, BERT's max_position_embeddings."""
-    return config.get("n_positions") or config.get("max_position_embeddings")
+def _positions(config: dict, model_type: str) -> int | None:
+    """How many tokens the model can see: GPT-2's n_positions, BERT's
+    max_position_embeddings, RoBERTa's less the ones before its first (pad id + 1)."""
+    if "n_positions" in config:
+        return config["n_positions"]
+    positions = config.get("max_position_embeddings")
+    if positions and model_type == "roberta":
+        return positions - config.get("pad_token_id", 1) - 1
+    return positions
 
 
 def _check_output(spec: RunSpec) -> None:

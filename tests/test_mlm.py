@@ -35,8 +35,17 @@ def test_masking_picks_15_percent_and_masks_80_randomises_10_keeps_10():
     assert (np.asarray(again) == masked).all()  # a pure function of the key: resume is exact
 
 
+def test_roberta_blocks_leave_room_for_its_position_offset(demo_corpus):
+    spec = RunSpec(
+        recipe="mlm", model_type="roberta", model_size="demo", train_file=str(demo_corpus)
+    )
+    assert spec.resolved_block_size() == 128  # 130 positions, the first two before any token
+    with pytest.raises(SpecError, match="larger than the model's 128 positions"):
+        spec.replace(block_size=130)
+
+
 def test_mlm_spec_errors_name_the_fix(demo_corpus):
-    with pytest.raises(SpecError, match="recipe 'mlm' trains bert, not 'gpt2'"):
+    with pytest.raises(SpecError, match="recipe 'mlm' trains bert, roberta, not 'gpt2'"):
         RunSpec(recipe="mlm", train_file=str(demo_corpus)).validate()
     with pytest.raises(
         SpecError, match="--block_size 256 is larger than the model's 128 positions"
@@ -46,12 +55,13 @@ def test_mlm_spec_errors_name_the_fix(demo_corpus):
 
 
 @pytest.mark.slow
-def test_train_bert_with_mlm_and_fill_masks_with_transformers(tmp_path, demo_corpus):
-    from transformers import AutoTokenizer, BertForMaskedLM, pipeline
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_train_with_mlm_and_fill_masks_with_transformers(tmp_path, demo_corpus, family):
+    from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
 
     run = tmp_path / "run"
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    result = tpudeck("train", "--recipe", "mlm", "--model_type", "bert", "--model_size", "demo",
+    result = tpudeck("train", "--recipe", "mlm", "--model_type", family, "--model_size", "demo",
                      "--train_file", str(demo_corpus), "--vocab_size", "512", "--block_size", "64",
                      "--max_steps", "150", "--logging_steps", "25", "--eval_steps", "75",
                      "--learning_rate", "3e-3", "--warmup_steps", "20", "--dropout", "0",
@@ -63,7 +73,8 @@ def test_train_bert_with_mlm_and_fill_masks_with_transformers(tmp_path, demo_cor
     assert evals[-1]["loss"] < evals[0]["loss"]
     tokenizer = AutoTokenizer.from_pretrained(run / "model")
     assert tokenizer.mask_token == "<mask>"
-    model = BertForMaskedLM.from_pretrained(run / "model").eval()
+    model = AutoModelForMaskedLM.from_pretrained(run / "model").eval()
+    assert model.config.model_type == family
     guesses = pipeline("fill-mask", model=model, tokenizer=tokenizer)(
         "On Friday the old <mask> went to the market."
     )

@@ -1,4 +1,5 @@
-"""Masked language modelling (run_mlm_flax.py): BERT learns to restore masked tokens.
+"""Masked language modelling (run_mlm_flax.py): BERT or RoBERTa learns to restore masked
+tokens.
 
 Masking happens on the device, inside the step, from the step's own random key: 15% of
 the tokens (never the document separators) are chosen; of those 80% become <mask>, 10% a
@@ -68,7 +69,7 @@ class MaskedLM:
 
         from ..models.family import FAMILIES
 
-        family = FAMILIES["bert"]
+        family = FAMILIES[spec.model_type]  # bert or roberta
         dropout = {
             "hidden_dropout_prob": spec.dropout,
             "attention_probs_dropout_prob": spec.dropout,

@@ -24,7 +24,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from tpudeck.core.data import image_folder
 from tpudeck.core.devices.tpu import TpuChipsProbe
 from tpudeck.core.errors import TpudeckError
-from tpudeck.core.models.bert_config import BertConfig
+from tpudeck.core.models.bert_config import BertConfig, RobertaConfig
 from tpudeck.core.models.gpt2_config import GPT2Config
 from tpudeck.core.models.vit_config import ViTConfig
 from tpudeck.core.registry import MODEL_SIZES, RECIPES
@@ -268,7 +268,7 @@ def _example_unit(spec: RunSpec) -> tuple[int, str, float]:
         classes = len(image_folder.class_names(spec.train_dir or ""))
         vit = ViTConfig.from_hf({**config, "num_labels": classes or 2})
         return vit.param_count(), f"{vit.image_size}x{vit.image_size} images", vit.patches + 1
-    config_cls = BertConfig if spec.model_type == "bert" else GPT2Config
+    config_cls = {"bert": BertConfig, "roberta": RobertaConfig}.get(spec.model_type, GPT2Config)
     text_model = config_cls.from_hf({"vocab_size": spec.vocab_size, **config})
     block = spec.resolved_block_size()
     return text_model.param_count(), f"{block} tokens", block
