@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from ..data.tokenizer import GPT2_KIND
 from .base import TaskData, TaskModel
-from .text_blocks import export_with_tokenizer, prepare_blocks
+from .text_blocks import language_model, prepare_blocks
 
 
 class CausalLM:
@@ -65,21 +63,7 @@ class CausalLM:
             weights_B = batch["weights"]
             return {"loss": jnp.sum(per_example_B * weights_B), "weight": jnp.sum(weights_B)}
 
-        def eval_report(means):
-            return {**means, "perplexity": math.exp(min(means["loss"], 50.0))}
-
-        def export(params, directory):
-            export_with_tokenizer(family, config, params, directory, data.tokenizer_dir)
-
-        return TaskModel(
-            init_params=init_params,
-            loss=loss,
-            eval_sums=eval_sums,
-            eval_report=eval_report,
-            flops_per_example=config.flops_per_token(seq) * seq,
-            param_count=config.param_count(),
-            export=export,
-        )
+        return language_model(family, config, data, init_params, loss, eval_sums)
 
 
 RECIPE = CausalLM()

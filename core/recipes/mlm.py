@@ -9,12 +9,10 @@ pure function of (seed, step), which keeps resume exact; evaluation uses one fix
 
 from __future__ import annotations
 
-import math
-
 from ..data.tokenizer import MASKED_LM_KIND
 from ..errors import DataError
 from .base import TaskData, TaskModel
-from .text_blocks import export_with_tokenizer, prepare_blocks
+from .text_blocks import language_model, prepare_blocks
 
 MASK_PROBABILITY = 0.15
 
@@ -114,21 +112,7 @@ class MaskedLM:
                 "weight": jnp.sum(weights_B),
             }
 
-        def eval_report(means):
-            return {**means, "perplexity": math.exp(min(means["loss"], 50.0))}
-
-        def export(params, directory):
-            export_with_tokenizer(family, config, params, directory, data.tokenizer_dir)
-
-        return TaskModel(
-            init_params=init_params,
-            loss=loss,
-            eval_sums=eval_sums,
-            eval_report=eval_report,
-            flops_per_example=config.flops_per_token(seq) * seq,
-            param_count=config.param_count(),
-            export=export,
-        )
+        return language_model(family, config, data, init_params, loss, eval_sums)
 
 
 RECIPE = MaskedLM()

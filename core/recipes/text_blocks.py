@@ -1,4 +1,5 @@
-"""What the text recipes share: texts in, a tokenizer, packed blocks out, and the export.
+"""What the text recipes share: texts in, a tokenizer, packed blocks out; and on the model
+side perplexity, FLOPs per block and an export with the tokenizer beside the weights.
 
 The tokenizer is the one given (--tokenizer_name), the one this run trained before (a
 resume), or a byte-level BPE trained now with the recipe's special tokens.
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import shutil
 
 from ..data import packing, text_files
 from ..data import tokenizer as tokenizers_
 from ..errors import DataError
+from .base import TaskModel
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +73,27 @@ def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind) -> Blocks:
     return Blocks(train, held_out, block_size, tokenizer, eos, vocab)
 
 
-def export_with_tokenizer(family, config, params, directory, tokenizer_dir) -> None:
-    """The HF checkpoint, and the tokenizer files beside it as the Hub expects."""
-    import jax
+def language_model(family, config, data, init_params, loss, eval_sums) -> TaskModel:
+    """A TaskModel for a token-level language model from its per-device functions."""
+    seq = data.tokens_per_example
 
-    family.save(directory, config, jax.device_get(params))
-    if tokenizer_dir:
-        for f in tokenizer_dir.iterdir():
-            shutil.copy2(f, directory / f.name)
+    def eval_report(means):
+        return {**means, "perplexity": math.exp(min(means["loss"], 50.0))}
+
+    def export(params, directory):
+        import jax
+
+        family.save(directory, config, jax.device_get(params))
+        if data.tokenizer_dir:  # the tokenizer beside the weights, as the Hub expects
+            for f in data.tokenizer_dir.iterdir():
+                shutil.copy2(f, directory / f.name)
+
+    return TaskModel(
+        init_params=init_params,
+        loss=loss,
+        eval_sums=eval_sums,
+        eval_report=eval_report,
+        flops_per_example=config.flops_per_token(seq) * seq,
+        param_count=config.param_count(),
+        export=export,
+    )
