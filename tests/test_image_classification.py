@@ -134,3 +134,25 @@ async def test_picking_the_recipe_picks_a_family_and_size_it_trains():
         app.screen.query_one("#recipe").value = "clm"
         await wait_for(pilot, lambda: app.screen.query_one("#model_type").value == "gpt2", 5)
         await wait_for(pilot, lambda: app.screen.query_one("#model_size").value == "demo", 5)
+
+
+def test_a_checkpoint_with_other_classes_fine_tunes_with_a_new_head(tmp_path):
+    import jax
+
+    from tpudeck.core.models.family import FAMILIES
+    from tpudeck.core.recipes.image_classification import RECIPE
+    from tpudeck.core.registry import VIT_SIZES
+    from tpudeck.core.runs.rundir import RunDir
+
+    vit = FAMILIES["vit"]
+    five_classes = vit.config({**VIT_SIZES["demo"], "num_labels": 5})
+    pretrained = vit.init_params(five_classes, jax.random.key(3), 0)
+    vit.save(tmp_path / "ckpt", five_classes, pretrained)
+    folder = make_image_folder(tmp_path / "images", per_class=4)
+    run_spec = spec(train_dir=str(folder), model_name_or_path=str(tmp_path / "ckpt"))
+    data = RECIPE.prepare(run_spec, RunDir(tmp_path / "run"))
+    params = RECIPE.build(run_spec, data).init_params(jax.random.key(0))
+    assert params["classifier"]["kernel"].shape == (64, 3)  # our three colours
+    np.testing.assert_array_equal(
+        params["patch_projection"]["kernel"], pretrained["patch_projection"]["kernel"]
+    )

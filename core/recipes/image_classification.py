@@ -2,18 +2,22 @@
 
 Classes are the folder's subfolders; without --validation_dir a seeded share of the
 images is held out. Evaluation reports loss and accuracy. The export opens in
-transformers as ViTForImageClassification with its preprocessor_config.json.
+transformers as ViTForImageClassification with its preprocessor_config.json. A checkpoint
+with other classes fine-tunes with a new classifier head.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 
 from ..data import image_folder
 from ..errors import DataError
 from .base import TaskData, TaskModel
+
+log = logging.getLogger(__name__)
 
 
 class ImageClassification:
@@ -67,19 +71,19 @@ class ImageClassification:
             "attention_probs_dropout_prob": spec.dropout,
         }
         labels = {k: data.model_config[k] for k in ("num_labels", "id2label")}
-        loaded = None
-        if spec.model_name_or_path:
-            checkpoint, loaded = family.load(spec.model_name_or_path)
-            if checkpoint.num_labels != labels["num_labels"]:
-                raise DataError(
-                    f"--model_name_or_path has {checkpoint.num_labels} classes, --train_dir "
-                    f"{labels['num_labels']}: start from a checkpoint with as many classes"
-                )
         config = family.config({**data.model_config, **labels}, **dropout)
         module = family.module(config, spec.dtype)
+        loaded = family.load(spec.model_name_or_path)[1] if spec.model_name_or_path else None
 
         def init_params(rng):
-            return loaded if loaded is not None else family.init_params(config, rng, 0)
+            if loaded is None:
+                return family.init_params(config, rng, 0)
+            if loaded["classifier"]["bias"].shape == (config.num_labels,):
+                return loaded
+            # Fine-tuning on other classes (a 1000-class ImageNet ViT on 3 pets): the
+            # encoder comes from the checkpoint, the classifier head starts anew.
+            log.info("a new classifier head for %d classes", config.num_labels)
+            return {**loaded, "classifier": family.init_params(config, rng, 0)["classifier"]}
 
         def example_losses(params, batch, rng):
             deterministic = rng is None
