@@ -26,6 +26,8 @@ SCRIPT = textwrap.dedent(
         writer.add_scalar("train_learning_rate", 0.001, step)
     writer.add_scalar("eval_loss", 1.5, 5)
     writer.close()
+    import os
+    print("metrics ports", os.environ.get("TPU_RUNTIME_METRICS_PORTS"))
     print("ORIGINAL script done", flush=True)
     """
 )
@@ -46,6 +48,7 @@ def test_script_runs_under_the_lock_and_its_tensorboard_scalars_become_events(
     )
     assert result.returncode == 0, result.stderr
     assert "ORIGINAL script done" in result.stdout
+    assert "metrics ports 8431" in result.stdout  # libtpu would serve the chips' figures
     (record,) = RunStore().list()
     assert record.state == "finished" and record.status["exit_code"] == 0
     steps = record.run_dir.read_events("step")

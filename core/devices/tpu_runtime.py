@@ -16,12 +16,19 @@ import os
 
 from .reading import Reading, unavailable
 
-ADDRESS = "localhost:8431"
+METRICS_PORT = 8431
+ADDRESS = f"localhost:{METRICS_PORT}"
 DUTY, HBM_USED, HBM_TOTAL = (
     "tpu.runtime.tensorcore.dutycycle.percent",
     "tpu.runtime.hbm.memory.usage.bytes",
     "tpu.runtime.hbm.memory.total.bytes",
 )
+
+
+def enable_metrics(env) -> None:
+    """Ask libtpu in a process with this environment to serve its metrics (a user's own
+    TPU_RUNTIME_METRICS_PORTS wins); other backends ignore it."""
+    env.setdefault("TPU_RUNTIME_METRICS_PORTS", str(METRICS_PORT))
 
 
 class GarbledReply(ValueError):

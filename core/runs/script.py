@@ -19,6 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from ..devices.tpu_runtime import enable_metrics
 from ..errors import TpudeckError
 from .guard import acquire_accelerator
 from .rundir import RunDir, new_run_id, run_store_dir, tpudeck_home
@@ -87,6 +88,7 @@ def supervise(run_dir: RunDir, wait: bool = True, poll: float = 1.0) -> str:
     run_dir.write_status("preparing")
     lock = acquire_accelerator(tpudeck_home(), run_dir, wait)
     env = dict(os.environ)
+    enable_metrics(env)  # the Devices and Run screens then show the script's chips too
     if spec["script_dir"]:  # the copy must still import the modules beside the original
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [spec["script_dir"], env.get("PYTHONPATH")])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from ..devices.tpu_runtime import enable_metrics
 from ..errors import BackendError
 
 
@@ -15,9 +16,7 @@ def start_backend(platform: str) -> list:
     """Import jax pinned to `platform` ("auto" takes jax's default) and return local devices."""
     if platform != "auto":
         os.environ["JAX_PLATFORMS"] = platform
-    # libtpu serves per-chip duty cycle and HBM on this port for `tpudeck devices` and the
-    # app to read (a user's own setting wins); other backends ignore it.
-    os.environ.setdefault("TPU_RUNTIME_METRICS_PORTS", "8431")
+    enable_metrics(os.environ)  # per-chip duty cycle and HBM for `tpudeck devices` and the app
     import jax
 
     try:
