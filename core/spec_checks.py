@@ -1,0 +1,239 @@
+"""The rules a RunSpec must pass, each naming the first bad field and its fix.
+
+They touch only the file system and small JSON files, so a spec validates in milliseconds,
+before jax, datasets or the accelerator are involved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from pathlib import Path
+
+from .data import image_folder, saved_datasets
+from .errors import SpecError
+from .registry import DATA_FILE_TYPES, MODEL_SIZES, RECIPES
+
+
+def _check_choices(spec) -> None:
+    for f in dataclasses.fields(spec):
+        choices = f.metadata["choices"]
+        value = getattr(spec, f.name)
+        if choices and value not in choices:
+            raise SpecError(f"--{f.name} {value!r} is not one of: {', '.join(choices)}")
+    models = RECIPES[spec.recipe][1]
+    if spec.model_type not in models:
+        raise SpecError(
+            f"recipe {spec.recipe!r} trains {', '.join(models)}, not {spec.model_type!r}: "
+            "change --model_type or --recipe"
+        )
+    sizes = MODEL_SIZES[spec.model_type]
+    if spec.model_size not in sizes:
+        raise SpecError(f"--model_size {spec.model_size!r} is not one of: {', '.join(sizes)}")
+
+
+_POSITIVE = (
+    "vocab_size",
+    "per_device_eval_batch_size",
+    "gradient_accumulation_steps",
+    "logging_steps",
+    "save_steps",
+    "save_total_limit",
+)
+
+
+def _check_numbers(spec) -> None:
+    for name in _POSITIVE:
+        if getattr(spec, name) < 1:
+            raise SpecError(f"--{name} must be at least 1, got {getattr(spec, name)}")
+    for name in (
+        "block_size",
+        "max_steps",
+        "eval_steps",
+        "per_device_train_batch_size",
+        "total_train_batch_size",
+    ):
+        value = getattr(spec, name)
+        if value is not None and value < 1:
+            raise SpecError(f"--{name} must be at least 1 (or left unset), got {value}")
+    if spec.per_device_train_batch_size and spec.total_train_batch_size:
+        raise SpecError("pass --per_device_train_batch_size or --total_train_batch_size, not both")
+    if (
+        spec.total_train_batch_size
+        and spec.total_train_batch_size % spec.gradient_accumulation_steps
+    ):
+        raise SpecError(
+            f"--total_train_batch_size {spec.total_train_batch_size} is not divisible by "
+            f"--gradient_accumulation_steps {spec.gradient_accumulation_steps}"
+        )
+    if not spec.learning_rate > 0:
+        raise SpecError(f"--learning_rate must be positive, got {spec.learning_rate}")
+    if spec.warmup_steps < 0 or spec.weight_decay < 0 or spec.max_grad_norm < 0:
+        raise SpecError("--warmup_steps, --weight_decay and --max_grad_norm cannot be negative")
+    if not 0 <= spec.dropout < 1:
+        raise SpecError(f"--dropout must be in [0, 1), got {spec.dropout}")
+    if not 0 < spec.validation_split_percentage < 100:
+        raise SpecError("--validation_split_percentage must be between 1 and 99")
+    if spec.max_steps is None and not spec.num_train_epochs > 0:
+        raise SpecError("--num_train_epochs must be positive (or set --max_steps)")
+
+
+def _check_files(spec) -> None:
+    if spec.recipe == "image_classification":
+        _check_image_folders(spec)
+    else:
+        _check_text_files(spec)
+    if spec.tokenizer_name and not Path(spec.tokenizer_name, "tokenizer.json").is_file():
+        raise SpecError(
+            f"--tokenizer_name {spec.tokenizer_name}: no tokenizer.json there; "
+            "pass a local HF tokenizer dir or omit it to train one"
+        )
+
+
+def _check_text_files(spec) -> None:
+    if not spec.train_file:
+        raise SpecError("--train_file is required: pass a .txt, .jsonl or .csv file (or --demo)")
+    for flag in ("train_file", "validation_file"):
+        path = getattr(spec, flag)
+        if path is None:
+            continue
+        if Path(path).is_dir():
+            if not saved_datasets.kind(path):
+                raise SpecError(
+                    f"--{flag} {path} is a folder but not a saved 🤗 dataset (no "
+                    "dataset_dict.json or state.json); pass a data file or a save_to_disk() folder"
+                )
+            continue
+        if not Path(path).is_file():
+            raise SpecError(f"--{flag} {path}: no such file; check the path")
+        if Path(path).stat().st_size == 0:
+            raise SpecError(f"--{flag} {path} is empty; add data to it")
+        if Path(path).suffix.lower() not in DATA_FILE_TYPES:
+            kinds = ", ".join(DATA_FILE_TYPES)
+            raise SpecError(f"--{flag} {path}: unsupported file type; use one of {kinds}")
+
+
+def _check_image_folders(spec) -> None:
+    if not spec.train_dir:
+        raise SpecError(
+            "--train_dir is required for image_classification: a folder with one subfolder "
+            "of images per class"
+        )
+    classes = {}
+    for flag in ("train_dir", "validation_dir"):
+        path = getattr(spec, flag)
+        if path is None:
+            continue
+        if not Path(path).is_dir():
+            raise SpecError(f"--{flag} {path}: no such folder; check the path")
+        classes[flag] = image_folder.class_names(path)
+        if len(classes[flag]) < 2:
+            raise SpecError(
+                f"--{flag} {path} has {len(classes[flag])} class subfolders with images; "
+                "put each class's images in a subfolder of its own (at least two classes)"
+            )
+    if "validation_dir" in classes and classes["validation_dir"] != classes["train_dir"]:
+        raise SpecError(
+            f"--validation_dir classes ({', '.join(classes['validation_dir'])}) differ from "
+            f"--train_dir's ({', '.join(classes['train_dir'])}); use the same subfolders"
+        )
+
+
+def _check_model(spec) -> None:
+    config = spec.model_config()
+    if spec.model_name_or_path and not Path(spec.model_name_or_path, "model.safetensors").is_file():
+        raise SpecError(
+            f"--model_name_or_path {spec.model_name_or_path}: no model.safetensors there; "
+            "pass a local HF checkpoint dir"
+        )
+    kind = config.get("model_type", spec.model_type)
+    if kind != spec.model_type:
+        raise SpecError(
+            f"the model config is a {kind} model, not {spec.model_type}: pass --model_type {kind}"
+        )
+    if spec.model_type == "vit":
+        if config["image_size"] % config["patch_size"]:
+            raise SpecError("the model config's image_size must be a multiple of patch_size")
+        if config["hidden_size"] % config["num_attention_heads"]:
+            raise SpecError(
+                "the model config's hidden_size must be divisible by num_attention_heads"
+            )
+        return
+    tokens = positions(config, spec.model_type)
+    if tokens is None:
+        raise SpecError(
+            f"the model config has no position count: is it a {spec.model_type} config?"
+        )
+    if spec.block_size and spec.block_size > tokens:
+        raise SpecError(
+            f"--block_size {spec.block_size} is larger than the model's {tokens} positions: "
+            "lower --block_size or pick a larger model"
+        )
+    width, heads = (config.get(k) for k in _WIDTH_AND_HEADS[spec.model_type])
+    if width % heads:
+        raise SpecError(f"the model config's width {width} must be divisible by its {heads} heads")
+
+
+_WIDTH_AND_HEADS = {
+    "gpt2": ("n_embd", "n_head"),
+    "bert": ("hidden_size", "num_attention_heads"),
+    "roberta": ("hidden_size", "num_attention_heads"),
+}
+
+
+def positions(config: dict, model_type: str) -> int | None:
+    """How many tokens the model can see: GPT-2's n_positions, BERT's
+    max_position_embeddings, RoBERTa's less the ones before its first (pad id + 1)."""
+    if "n_positions" in config:
+        return config["n_positions"]
+    positions = config.get("max_position_embeddings")
+    if positions and model_type == "roberta":
+        return positions - config.get("pad_token_id", 1) - 1
+    return positions
+
+
+def _check_output(spec) -> None:
+    if spec.output_dir is None:
+        return
+    path = Path(spec.output_dir)
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise SpecError(
+            f"--output_dir {spec.output_dir} is not writable (at {existing}): "
+            "choose a directory you can write to"
+        )
+
+
+# The Hub's rule for repo names: letters, digits, - _ . ; at most 96 characters.
+_HUB_NAME = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]{0,95}$")
+
+
+def _check_hub(spec) -> None:
+    if spec.hub_model_id and not _HUB_NAME.match(spec.hub_model_id):
+        raise SpecError(
+            f"--hub_model_id {spec.hub_model_id!r} is not a Hub repo name: use namespace/name "
+            "with letters, digits, '-', '_' or '.'"
+        )
+    if spec.hub_model_id and ("--" in spec.hub_model_id or ".." in spec.hub_model_id):
+        raise SpecError(f"--hub_model_id {spec.hub_model_id!r}: the Hub forbids '--' and '..'")
+
+
+def read_config(location: str, flag: str) -> dict:
+    path = Path(location)
+    if path.is_dir():
+        path = path / "config.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(
+            f"{flag} {location}: no config.json there; pass a local HF model dir"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise SpecError(
+            f"{flag} {location}: unreadable config.json ({exc}); fix or replace it"
+        ) from None
+
+
+CHECKS = (_check_choices, _check_numbers, _check_files, _check_model, _check_output, _check_hub)
