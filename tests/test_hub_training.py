@@ -98,7 +98,8 @@ def test_pushes_retry_through_errors_and_an_outage_and_the_final_one_lands(runs)
     assert files["model.safetensors"] == (pushed.model_dir / "model.safetensors").read_bytes()
     assert "last-checkpoint/state.msgpack" in files and "tokenizer.json" in files
     assert any(name.startswith("runs/events.out.tfevents") for name in files)
-    assert "| 2000 |" in files["README.md"].decode()
+    card = files["README.md"].decode()
+    assert "| 2000 |" in card and "for 2000 steps" in card
     assert not (pushed.path / "hub" / "pending").exists()
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
+from ..runs.events import last_event
 from ..runs.rundir import RunDir
 
 
 def model_card(run_dir: RunDir, repo_id: str) -> str:
     spec = json.loads(run_dir.spec_path.read_text())
     evals = run_dir.read_events("eval")
-    steps = run_dir.read_events("step")
+    last_step = last_event(run_dir.events_path, "step") or {}  # a tail read: saves stay quick
     metrics = [k for k in (evals[-1] if evals else {}) if k not in ("t", "kind", "step")]
     table = "\n".join(
         "| "
@@ -31,7 +32,7 @@ tags:
 # {repo_id}
 
 A {spec.get("model_type", "")} model ({spec.get("model_size", "")}) trained with tpudeck's pmap trainer
-({spec.get("recipe", "")} recipe) on `{spec.get("train_dir") or spec.get("train_file") or ""}` for {steps[-1]["step"] if steps else 0} steps.
+({spec.get("recipe", "")} recipe) on `{spec.get("train_dir") or spec.get("train_file") or ""}` for {last_step.get("step", 0)} steps.
 Final evaluation loss: {final}. TensorBoard traces are under `runs/`.
 
 ## Evaluation
