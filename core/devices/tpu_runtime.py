@@ -121,10 +121,9 @@ class TpuRuntimeProbe:
 def _fold_into_chips(answers: dict[str, dict[int, float] | None]) -> dict:
     """Per-chip duty cycle and HBM (summed over the chip's cores) from per-id answers."""
     duty, used, total = (answers[name] for name in (DUTY, HBM_USED, HBM_TOTAL))
-    served = [a for a in (duty, used, total) if a]
     cores = max((len(a) for a in (used, total) if a), default=0)
-    chips = len(duty) if duty else cores
-    if served and chips and cores % chips:
+    chips = len(duty) if duty else cores  # none served: no chips
+    if chips and cores % chips:
         raise GarbledReply(f"{cores} cores do not split over {chips} chips")
     per_chip = cores // chips if chips and cores else 1
 
@@ -143,7 +142,7 @@ def _fold_into_chips(answers: dict[str, dict[int, float] | None]) -> dict:
                 "hbm_used": chip_sum(used, chip),
                 "hbm_total": chip_sum(total, chip),
             }
-            for chip in range(chips if served else 0)
+            for chip in range(chips)
         ],
         "cores_per_chip": per_chip,
         "missing": [name for name, answer in answers.items() if answer is None],
