@@ -39,13 +39,12 @@ class HubSync:
         self._thread = threading.Thread(target=self._work, name="hub-push", daemon=True)
 
     @classmethod
-    def open(cls, run_dir: RunDir, repo_id: str | None, private: bool, strategy: str,
-             token: str | None = None) -> HubSync:  # fmt: skip
+    def open(cls, run_dir: RunDir, repo_id: str | None, run_name: str, private: bool,
+             strategy: str, token: str | None = None) -> HubSync:  # fmt: skip
         """Check token and repo now (before the accelerator is taken); push later.
 
         Without a repo id the repo is named after the run, in the token owner's namespace.
         """
-        run_name = _launch_settings(run_dir).get("run_name") or run_dir.run_id
         try:
             api, repo_id = connect(repo_id, run_name, private, token)
         except Exception as exc:
@@ -179,6 +178,7 @@ def push_run(run_dir: RunDir, repo_id: str | None, token: str | None, private: b
     sync = HubSync.open(
         run_dir,
         repo_id or launched.get("hub_model_id"),
+        launched.get("run_name") or run_dir.run_id,
         private or launched.get("hub_private", False),
         "end",
         token,

@@ -75,7 +75,8 @@ def _open_hub(spec, run_dir: RunDir):
         return None
     from ..hub.sync import HubSync
 
-    hub = HubSync.open(run_dir, spec.hub_model_id, spec.hub_private, spec.hub_strategy)
+    run_name = spec.run_name or run_dir.run_id
+    hub = HubSync.open(run_dir, spec.hub_model_id, run_name, spec.hub_private, spec.hub_strategy)
     log.info("pushing to %s (%s)", hub.repo_id, spec.hub_strategy)
     return hub.start()
 
