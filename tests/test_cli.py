@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import tpudeck
+from .builders import tpudeck
 
 
 def test_train_help_offers_the_hugging_face_flag_names():

@@ -9,21 +9,8 @@ from tpudeck.core.devices.nvidia import NvmlProbe
 from tpudeck.core.devices.sampler import Sampler
 from tpudeck.core.devices.tpu import TpuChipsProbe
 
-from .conftest import tpudeck
+from .builders import V3_8, fake_pci, tpudeck
 
-
-def fake_pci(root, devices: dict[str, tuple[str, str, str]]):
-    """sysfs /sys/bus/pci/devices: name -> (vendor, device, subsystem_device)."""
-    for name, (vendor, device, subsystem) in devices.items():
-        path = root / name
-        path.mkdir(parents=True)
-        (path / "vendor").write_text(vendor + "\n")
-        (path / "device").write_text(device + "\n")
-        (path / "subsystem_device").write_text(subsystem + "\n")
-    return root
-
-
-V3_8 = {f"0000:00:0{i}.0": ("0x1ae0", "0x0027", "0x004f") for i in range(4)}
 NOT_TPU = {"0000:00:1f.0": ("0x8086", "0x1234", "0x0000")}
 
 

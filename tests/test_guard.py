@@ -13,7 +13,7 @@ from tpudeck.core.runs.lock import AcceleratorLock
 from tpudeck.core.runs.queue import RunQueue
 from tpudeck.core.runs.store import RunStore
 
-from .conftest import start_tpudeck, tpudeck
+from .builders import start_tpudeck, tpudeck
 from .fake_os import fake_dev_tree, hold_open, wait_until
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ import pytest
 
 from tpudeck.core.runs.rundir import RunDir
 
-from .conftest import tpudeck
+from .builders import tpudeck
 from .hub_server import FakeHub
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from tpudeck.core.data.image_folder import class_names, load_images, normalise
 from tpudeck.core.errors import DataError, SpecError
 from tpudeck.core.spec import RunSpec
 
-from .conftest import tpudeck
+from .builders import tpudeck
 
 COLOURS = {"blue": 2, "green": 1, "red": 0}  # class -> the channel its images are bright in
 
@@ -98,7 +98,7 @@ async def test_the_launch_screen_picks_an_image_folder_and_sizes_the_run(tmp_pat
     from tpudeck.tui.app import TpudeckApp
     from tpudeck.tui.screens.picker import PathPicker
 
-    from .test_tui import text_of, wait_for
+    from .builders import text_of, wait_for
 
     make_image_folder(tmp_path / "work" / "pets", per_class=2)
     monkeypatch.chdir(tmp_path / "work")
@@ -123,7 +123,7 @@ async def test_the_launch_screen_picks_an_image_folder_and_sizes_the_run(tmp_pat
 async def test_picking_the_recipe_picks_a_family_and_size_it_trains():
     from tpudeck.tui.app import TpudeckApp
 
-    from .test_tui import wait_for
+    from .builders import wait_for
 
     app = TpudeckApp(launch_values={"model_size": "small"})
     async with app.run_test(size=(140, 45)) as pilot:

@@ -12,7 +12,7 @@ from tpudeck.core.errors import SpecError
 from tpudeck.core.recipes.mlm import mask_tokens
 from tpudeck.core.spec import RunSpec
 
-from .conftest import tpudeck
+from .builders import tpudeck
 
 MASK_ID, SEPARATOR = 4, 3
 
@@ -84,7 +84,7 @@ def test_train_with_mlm_and_fill_masks_with_transformers(tmp_path, demo_corpus, 
 async def test_the_launch_screen_sizes_an_mlm_run(demo_corpus):
     from tpudeck.tui.app import TpudeckApp
 
-    from .test_tui import text_of, wait_for
+    from .builders import text_of, wait_for
 
     app = TpudeckApp(launch_values={"train_file": str(demo_corpus), "block_size": 64})
     async with app.run_test(size=(140, 45)) as pilot:

@@ -10,7 +10,7 @@ from tpudeck.core.data.text_files import load_text_splits
 from tpudeck.core.errors import DataError, SpecError
 from tpudeck.core.spec import RunSpec
 
-from .conftest import tpudeck
+from .builders import tpudeck
 
 
 def stories_of(corpus) -> list[str]:
@@ -100,7 +100,7 @@ async def test_the_launch_screen_picks_a_saved_dataset_and_a_file(
     from tpudeck.tui.app import TpudeckApp
     from tpudeck.tui.screens.picker import PathPicker
 
-    from .test_tui import text_of, wait_for
+    from .builders import text_of, wait_for
 
     work = tmp_path / "work"
     save_stories(work / "stories", demo_corpus)

@@ -9,7 +9,7 @@ import pytest
 from tpudeck.core.runs.lock import AcceleratorLock
 from tpudeck.core.runs.store import RunStore
 
-from .conftest import tpudeck
+from .builders import tpudeck
 from .fake_os import wait_until
 
 pytestmark = pytest.mark.slow

@@ -108,7 +108,7 @@ def test_devices_screen(snap_compare, store, tmp_path, monkeypatch, tpu_metrics)
 
     from tpudeck.tui.settings import save_setting
 
-    from .test_devices import V3_8, fake_pci
+    from .builders import V3_8, fake_pci
 
     save_setting("sample_seconds", 60)  # one sampling round: the sparklines stay one long
     monkeypatch.setenv("TPUDECK_SYSFS_PCI", str(fake_pci(tmp_path / "pci", V3_8)))

@@ -10,7 +10,7 @@ import pytest
 
 from tpudeck.core.runs.rundir import RunDir
 
-from .conftest import start_tpudeck, tpudeck
+from .builders import start_tpudeck, tpudeck
 
 pytestmark = pytest.mark.slow
 

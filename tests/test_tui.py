@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,22 +17,9 @@ from tpudeck.tui.screens.dialogs import Confirm
 from tpudeck.tui.screens.launch import LaunchScreen
 from tpudeck.tui.screens.run import RunScreen
 
+from .builders import text_of, wait_for
+
 SIZE = (140, 45)
-
-
-async def wait_for(pilot, predicate, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.2)
-    raise AssertionError(f"not seen on screen within {timeout} s")
-
-
-def text_of(app, selector: str) -> str:
-    """What a widget shows now; empty while its screen is still being composed."""
-    found = app.screen.query(selector)
-    return str(found.first().render()) if found else ""
 
 
 def fake_run(home, run_id: str, state: str, pid: int, steps: int = 30) -> RunDir:
@@ -177,8 +163,8 @@ print(sorted({"jax", "jaxlib", "flax", "optax", "transformers", "datasets", "tor
 
 
 async def test_devices_screen_shows_chips_host_and_a_foreign_holder(tmp_path, monkeypatch):
+    from .builders import V3_8, fake_pci
     from .fake_os import fake_dev_tree, hold_open
-    from .test_devices import V3_8, fake_pci
     from .tpu_metrics_server import FakeTpuMetrics
 
     service = FakeTpuMetrics().start()

@@ -1,0 +1,142 @@
+"""What many tests build or wait for: the real CLI in a child, hand-made and real run
+directories, fake sysfs trees, and waits on screens. Test modules import from here, never
+from each other."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tpudeck.core.runs.procs import start_ticks
+from tpudeck.core.runs.rundir import RunDir
+
+# -- the real command --------------------------------------------------------------------
+
+
+def tpudeck(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """Run the real `tpudeck` command in a child process and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "tpudeck", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+def start_tpudeck(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tpudeck", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The error of a refused command: exit 2, one line naming it, last on stderr, and no
+    traceback or other complaint anywhere (a foreground run's progress log may precede it)."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    lines = result.stderr.strip().splitlines()
+    complaints = [line for line in lines if "error" in line.lower()]
+    assert complaints == lines[-1:], result.stderr
+    return lines[-1]
+
+
+def as_user(user, argv: list[str], home: Path, preload: str = "", umask: int = 0o022,
+            env: dict | None = None) -> tuple[int, str]:  # fmt: skip
+    """Run `tpudeck argv` in a fresh interpreter that becomes `user` before acting.
+
+    Everything is imported first (`preload` names more: a training run needs jax and
+    datasets loaded), as the new user may not read the interpreter's /root tree.
+    """
+    code = (
+        "import os, sys\n"
+        "from tpudeck.core import cli, cli_runs\n"
+        "from tpudeck.core.runs import store\n"
+        f"{preload}\n"
+        "cli.build_parser()\n"
+        f"os.setgroups([{user.pw_gid}]); os.setgid({user.pw_gid}); os.setuid({user.pw_uid})\n"
+        f"os.umask({umask})\n"
+        f"sys.exit(cli.main({argv!r}))\n"
+    )
+    env = {**os.environ, "TPUDECK_HOME": str(home), **(env or {})}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    return result.returncode, result.stderr
+
+
+# -- run directories ---------------------------------------------------------------------
+
+
+def make_run(home: Path, run_id: str, state: str, pid: int | None = None) -> RunDir:
+    """A hand-made run in the store of `home`, at step 3 of 10."""
+    run = RunDir(home / "runs" / run_id)
+    run.create("{}")
+    pid = pid or os.getpid()
+    run.write_status(state, own=False, pid=pid, pid_start=start_ticks(pid), step=3, total_steps=10)
+    run.emit("step", step=3, total_steps=10, loss=1.25, tokens_per_s=1000.0)
+    return run
+
+
+def tree_digest(path: Path) -> dict[str, str]:
+    """Every file and folder under `path` with the SHA-256 of its bytes (or its link target)."""
+    digest = {}
+    for entry in sorted(path.rglob("*")):
+        name = str(entry.relative_to(path))
+        if entry.is_symlink():
+            digest[name] = "-> " + os.readlink(entry)
+        elif entry.is_file():
+            digest[name] = hashlib.sha256(entry.read_bytes()).hexdigest()
+        else:
+            digest[name] = "dir"
+    return digest
+
+
+def lock_was_taken(home: Path) -> bool:
+    """True if any process ever took the accelerator lock of `home` (its audit trail says)."""
+    trail = home / "locks" / "holders.jsonl"
+    if not trail.exists():
+        return False
+    return any(json.loads(line)["event"] == "acquired" for line in trail.read_text().splitlines())
+
+
+# -- fakes of the OS level ---------------------------------------------------------------
+
+
+def fake_pci(root, devices: dict[str, tuple[str, str, str]]):
+    """sysfs /sys/bus/pci/devices: name -> (vendor, device, subsystem_device)."""
+    for name, (vendor, device, subsystem) in devices.items():
+        path = root / name
+        path.mkdir(parents=True)
+        (path / "vendor").write_text(vendor + "\n")
+        (path / "device").write_text(device + "\n")
+        (path / "subsystem_device").write_text(subsystem + "\n")
+    return root
+
+
+V3_8 = {f"0000:00:0{i}.0": ("0x1ae0", "0x0027", "0x004f") for i in range(4)}
+
+
+# -- waiting -----------------------------------------------------------------------------
+
+
+async def wait_for(pilot, predicate, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(0.2)
+    raise AssertionError(f"not seen on screen within {timeout} s")
+
+
+def text_of(app, selector: str) -> str:
+    """What a widget shows now; empty while its screen is still being composed."""
+    found = app.screen.query(selector)
+    return str(found.first().render()) if found else ""
