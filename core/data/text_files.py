@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 
 from ..errors import DataError
 from ..registry import DATA_FILE_TYPES
-from . import saved_datasets
+from . import file_checks, saved_datasets
 
 
 def _load(path: str, column: str, flag: str, split: str | None = None):
@@ -18,9 +20,17 @@ def _load(path: str, column: str, flag: str, split: str | None = None):
         ds = _load_saved(path, flag, split)
     else:
         builder = DATA_FILE_TYPES[Path(path).suffix.lower()]
+        file_checks.check_line_lengths(path, flag)
         try:
-            ds = datasets.load_dataset(builder, data_files={"data": path}, split="data")
+            with _quiet("datasets"):  # its parser errors become one line of ours below
+                ds = datasets.load_dataset(builder, data_files={"data": path}, split="data")
         except Exception as exc:  # datasets wraps parser errors in many types
+            bad = file_checks.first_bad_json_row(path) if builder == "json" else None
+            if bad:
+                raise DataError(
+                    f"--{flag} {path}: row {bad[0]} is not valid JSON ({bad[1]}); "
+                    "fix or remove that line"
+                ) from None
             raise DataError(
                 f"--{flag} {path} cannot be parsed as {builder} ({exc}); fix the file"
             ) from None
@@ -34,6 +44,17 @@ def _load(path: str, column: str, flag: str, split: str | None = None):
     if not texts:
         raise DataError(f"--{flag} {path} has no text in column {column!r}; add data to it")
     return texts
+
+
+@contextlib.contextmanager
+def _quiet(name: str):
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _load_saved(path: str, flag: str, split: str | None):
