@@ -2,7 +2,7 @@
 whoami, create_repo, preupload (answering "regular", so files arrive inline) and commit.
 
 It stores what it receives and can be told to fail: `fail_next` 5xx answers to commits,
-`delay_s` before every commit answer, reject every token, or `stop()` listening (clients
+`delay_s` before every commit answer, reject every token, 404 on `missing` endpoints, or `stop()` listening (clients
 get "connection refused") and `start()` again on the same port.
 """
 
@@ -23,6 +23,7 @@ class FakeHub:
         self.fail_next = 0  # answer this many commits with 500
         self.delay_s = 0.0  # a slow Hub: each commit answers after this long
         self.reject_tokens = False
+        self.missing: set[str] = set()  # paths answered 404, as a Hub lacking that endpoint
         self.commits: list[str] = []  # commit messages, in order
         self.requests: list[str] = []
         hub = self
@@ -67,7 +68,9 @@ class FakeHub:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 if not self._authorised():
                     return
-                if self.path == "/api/repos/create":
+                if self.path in hub.missing:
+                    self._reply(404, {"error": f"no route {self.path}"})
+                elif self.path == "/api/repos/create":
                     request = json.loads(body)
                     repo = f"{request.get('organization') or 'tester'}/{request['name']}"
                     hub.repos.setdefault(repo, {})

@@ -120,10 +120,11 @@ def test_server_errors_are_retried_with_growing_waits(hub, run):
     sync.queue(1)
     assert sync.close()
     retries = [e for e in run.read_events("push") if e["status"] == "retry"]
+    commit = f"HfHubHTTPError 500 on POST /api/models/{REPO}/commit/main"
     assert [(e["error"], e["retry_in_s"]) for e in retries] == [
-        ("HfHubHTTPError 500", 0.2),
-        ("HfHubHTTPError 500", 0.4),
-        ("HfHubHTTPError 500", 0.8),
+        (commit, 0.2),
+        (commit, 0.4),
+        (commit, 0.8),
     ]
     assert statuses(run)[-1] == ("done", 1)
 
@@ -150,6 +151,18 @@ def test_a_revoked_token_stops_pushing_with_a_reason_and_keeps_the_snapshot(hub,
     sync.queue(3)  # ignored: the Hub said no
     assert not sync.close()
     assert statuses(run)[-1] == ("failed", 2) and sending_dir(run).is_dir()
+
+
+def test_a_rejected_commit_names_the_request_that_failed(hub, run):
+    hub.missing = {"/api/validate-yaml"}  # huggingface_hub checks the card's YAML first
+    sync = syncing(run)
+    save(run, 1)
+    sync.queue(1)
+    failed = wait_for_event(run, lambda e: e["status"] == "failed")
+    assert failed["error"].startswith(
+        "the Hub rejected the commit (HfHubHTTPError 404 on POST /api/validate-yaml);"
+    )
+    assert not sync.close()
 
 
 def test_after_the_run_it_gives_up_in_time_and_leaves_the_snapshot_for_later(hub, run):

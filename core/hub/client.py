@@ -45,9 +45,22 @@ def refusal(exc: Exception, repo_id: str) -> str | None:
 
 
 def describe(exc: Exception) -> str:
-    """A short name for a failure, fit for an event and a screen."""
+    """A short name for a failure and the request that failed, fit for an event and a screen:
+    "HfHubHTTPError 404 on POST /api/validate-yaml"."""
     status = status_of(exc)
-    return f"{type(exc).__name__} {status}" if status else type(exc).__name__
+    text = f"{type(exc).__name__} {status}" if status else type(exc).__name__
+    request = _request_of(exc)
+    if request is not None:
+        text += f" on {request.method} {request.url.path}"
+    return text
+
+
+def _request_of(exc: Exception):
+    response = getattr(exc, "response", None)
+    try:  # httpx raises when a response was built without its request
+        return getattr(response, "request", None) or getattr(exc, "request", None)
+    except RuntimeError:
+        return None
 
 
 def repo_name(run_name: str) -> str:
