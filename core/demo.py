@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .data.demo_corpus import write_demo_corpus
-from .runs.rundir import tpudeck_home
+from .runs.home import tpudeck_home
 
 # Values a user would otherwise pass as flags; flags given with --demo override them.
 DEMO_SETTINGS = {

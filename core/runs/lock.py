@@ -12,6 +12,7 @@ import os
 import time
 from pathlib import Path
 
+from .home import share_file, store_folder
 from .procs import current_user
 
 
@@ -27,8 +28,9 @@ class AcceleratorLock:
         self._run_id: str | None = None
 
     def _open(self) -> int:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        store_folder(self.dir.name, self.dir.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # a team shares one lock file
+        share_file(self.path)
         return fd
 
     def try_acquire(self, run_id: str) -> bool:
@@ -56,6 +58,7 @@ class AcceleratorLock:
     def _log(self, event: str, record: dict) -> None:
         with open(self.log_path, "a") as f:
             f.write(json.dumps({"event": event, "t": time.time(), **record}) + "\n")
+        share_file(self.log_path)  # every user of a team store appends to it
 
     @property
     def fileno(self) -> int | None:

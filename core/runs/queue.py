@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from ..errors import TpudeckError
+from .home import store_folder
 from .procs import current_user, is_alive, start_ticks
 
 
@@ -29,7 +30,7 @@ class RunQueue:
 
     def add(self, run_id: str) -> None:
         """Queue the calling process's run, placed by the process's start time."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        store_folder(self.dir.name, self.dir.parent)
         pid, started = os.getpid(), start_ticks(os.getpid())
         entry = {"run_id": run_id, "pid": pid, "pid_start": started, "user": current_user()}
         self._write({**entry, "position": started})
