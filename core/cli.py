@@ -10,6 +10,7 @@ import os
 import sys
 
 from .errors import TpudeckError
+from .runs.home import open_store
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="continue the run in --output_dir from its latest checkpoint",
+    )
+    train.add_argument(
+        "--overwrite_output_dir",
+        action="store_true",
+        help="replace the run in a non-empty --output_dir (other files there stay)",
     )
     _add_launch_flags(train)
     _add_spec_flags(train)
@@ -191,12 +197,23 @@ def _add_launch_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--hub_token", help=_TOKEN_HELP)
 
 
-_LAUNCH_KEYS = ("command", "handler", "demo", "resume", "detach", "wait", "hub_token")
+_LAUNCH_KEYS = (
+    "command",
+    "handler",
+    "demo",
+    "resume",
+    "overwrite_output_dir",
+    "detach",
+    "wait",
+    "hub_token",
+)
+_LAUNCHES = ("train", "run", "_run", "_script")  # the commands that create runs and queue
 _TOKEN_HELP = "Hub token; default: $HF_TOKEN or `hf auth login`. Never written anywhere"
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .runs.rundir import RunDir, run_dir_for
+    from .runs.attempt import LaunchAttempt
+    from .runs.targets import Target, check_resume_changes, new_run_target, resume_target
     from .spec import RunSpec
 
     given = {k: v for k, v in vars(args).items() if k not in _LAUNCH_KEYS}
@@ -205,11 +222,15 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         if "output_dir" not in given:
             raise TpudeckError("--resume needs --output_dir RUN_DIR: the run to continue")
-        run_dir = RunDir(given["output_dir"])
+        if args.overwrite_output_dir:
+            raise TpudeckError(
+                "--resume continues the run, --overwrite_output_dir replaces it: pass one"
+            )
+        run_dir = resume_target(given["output_dir"])
         saved = RunSpec.load(run_dir.spec_path)
+        check_resume_changes(run_dir, saved.to_dict(), given)
         spec = saved.replace(**given)
-        if spec != saved:  # what runs is what spec.json says, detached or not
-            run_dir.replace_spec(spec.to_json())
+        target = Target(run_dir)
     else:
         base = {}
         if args.demo:
@@ -217,28 +238,34 @@ def _train(args: argparse.Namespace) -> int:
 
             base = demo_settings()
         spec = RunSpec.from_dict({**base, **given})
-        run_dir = run_dir_for(spec)
+        target = new_run_target(spec, args.overwrite_output_dir)
+    # From here on the directory is changed; a refused input puts it back (runs/attempt.py).
+    attempt = LaunchAttempt.begin(
+        target.run_dir, spec.to_json(), target.overwrite, target.store_link
+    )
     if args.detach:
-        return _detach(spec, run_dir, args.resume, args.wait)
+        flags = ["--resume"] * args.resume + ["--no-wait"] * (not args.wait)
+        _launch(target.run_dir, ["_run", str(target.run_dir.path), *flags], attempt)
+        return 0
     from .train.entry import EXIT_CODES, run_training
 
-    print(f"run directory: {run_dir.path}", flush=True)
-    return EXIT_CODES[run_training(spec, run_dir, resume=args.resume, wait=args.wait)]
+    print(f"run directory: {target.run_dir.path}", flush=True)
+    return EXIT_CODES[run_training(spec, target.run_dir, resume=args.resume, wait=args.wait)]
 
 
-def _detach(spec, run_dir, resume: bool, wait: bool) -> int:
-    run_dir.create(spec.to_json())
-    flags = ["--resume"] * resume + ["--no-wait"] * (not wait)
-    _launch(run_dir, ["_run", str(run_dir.path), *flags])
-    return 0
-
-
-def _launch(run_dir, child_args: list[str]) -> dict:
+def _launch(run_dir, child_args: list[str], attempt=None) -> dict:
     """Start a detached child, wait until it is past preparing, report where it stands."""
     from .runs.launcher import launch_detached, wait_past_preparing
 
-    child = launch_detached(run_dir, child_args)
-    status = wait_past_preparing(run_dir, child)
+    try:
+        child, report = launch_detached(run_dir, child_args)
+    except OSError as exc:
+        if attempt is not None:
+            attempt.refuse()
+        raise TpudeckError(f"cannot start the run ({exc.strerror})") from None
+    status = wait_past_preparing(run_dir, child, report)
+    if "error" in status:
+        raise TpudeckError(status["error"])
     state = status.get("state", "failed")
     if state == "failed" or (
         child.poll() not in (None, 0) and state not in ("stopped", "finished")
@@ -321,18 +348,18 @@ def _script_child(args: argparse.Namespace) -> int:
 def _run_child(args: argparse.Namespace) -> int:
     from .runs.rundir import RunDir
     from .spec import RunSpec
-    from .train.entry import EXIT_CODES, run_training
+    from .train.entry import EXIT_CODES, RunRefused, run_training
 
     run_dir = RunDir(args.run_dir)
-    return EXIT_CODES[
-        run_training(RunSpec.load(run_dir.spec_path), run_dir, args.resume, args.wait)
-    ]
+    try:
+        spec = RunSpec.load(run_dir.spec_path)
+        return EXIT_CODES[run_training(spec, run_dir, args.resume, args.wait)]
+    except RunRefused:  # the launcher printed why; the run directory is as it was
+        return 2
 
 
 def _open_app(demo: bool, given: dict) -> int:
-    from .runs.rundir import run_store_dir
-
-    run_store_dir()  # an unusable $TPUDECK_HOME is a one-line error, not a broken screen
+    open_store()  # an unusable $TPUDECK_HOME is a one-line error, not a broken screen
     launch_values = None
     if demo or given:
         from .demo import demo_settings
@@ -366,7 +393,10 @@ def main(argv: list[str] | None = None) -> int:
         "filelock",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.raiseExceptions = False  # a full disk must not turn each log line into a traceback
     try:
+        if args.command != "tokenizer":  # every command reads or writes the run store
+            open_store(writing=args.command in _LAUNCHES)
         return args.handler(args)
     except TpudeckError as exc:
         print(f"tpudeck: error: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .data import image_folder, saved_datasets
 from .errors import SpecError
+from .models.weights_file import safetensors_problem
 from .registry import DATA_FILE_TYPES, MODEL_SIZES, RECIPES
 
 
@@ -143,11 +144,16 @@ def _check_image_folders(spec) -> None:
 
 def _check_model(spec) -> None:
     config = spec.model_config()
-    if spec.model_name_or_path and not Path(spec.model_name_or_path, "model.safetensors").is_file():
-        raise SpecError(
-            f"--model_name_or_path {spec.model_name_or_path}: no model.safetensors there; "
-            "pass a local HF checkpoint dir"
-        )
+    if spec.model_name_or_path:
+        weights = Path(spec.model_name_or_path, "model.safetensors")
+        if not weights.is_file():
+            raise SpecError(
+                f"--model_name_or_path {spec.model_name_or_path}: no model.safetensors there; "
+                "pass a local HF checkpoint dir"
+            )
+        problem = safetensors_problem(weights)
+        if problem:
+            raise SpecError(f"{weights} is damaged: {problem}; download or export it again")
     kind = config.get("model_type", spec.model_type)
     if kind != spec.model_type:
         raise SpecError(

@@ -9,6 +9,9 @@ os.environ["JAX_PLATFORMS"] = "cpu"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+import json  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -16,13 +19,88 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 
+def pytest_configure(config):
+    """A SIGTERM (a CI timeout, `timeout make test`) tears down like Ctrl-C does, so the
+    fixtures below still end the trainers that tests started."""
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 @pytest.fixture(autouse=True)
 def tpudeck_home(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own run store and UI settings, so none sees another's."""
+    """Every test gets its own run store and UI settings, so none sees another's; every
+    process a test's runs left alive (detached trainers, script supervisors) is ended after
+    it, passed, failed or interrupted."""
     home = tmp_path / "home"
     monkeypatch.setenv("TPUDECK_HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    return home
+    yield home
+    end_live_runs(home)
+
+
+def end_live_runs(home: Path) -> None:
+    """SIGKILL the process tree of every run of `home` that a live process still runs."""
+    from tpudeck.core.runs.procs import is_alive, process_tree
+    from tpudeck.core.runs.rundir import FINAL_STATES
+
+    ours = _ancestors(os.getpid())
+    for status_path in (home / "runs").glob("*/status.json"):
+        try:
+            status = json.loads(status_path.read_text())
+        except (OSError, ValueError):
+            continue
+        pid, started = status.get("pid"), status.get("pid_start")
+        if status.get("state") in FINAL_STATES or pid in ours or started is None:
+            continue  # hand-made runs name this process, pid 1 or a sleeper: never those
+        if not is_alive(pid, started):
+            continue
+        for member in reversed(process_tree(pid)):
+            try:
+                os.kill(member, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+
+
+def _ancestors(pid: int) -> set[int]:
+    """This process and every one above it, up to init: never a test's to kill."""
+    found = {0, 1}
+    while pid not in found:
+        found.add(pid)
+        try:  # /proc/PID/stat: "pid (comm) state ppid ...", comm may hold spaces
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return found
+
+
+def unix_user(name: str, group: str | None = None):
+    """A real second Unix user (created once; CI runs as root, which useradd needs)."""
+    import grp
+    import pwd
+
+    if os.geteuid() != 0:
+        pytest.skip("creating a second Unix user needs root; CI runs the suite as root")
+    if group:
+        subprocess.run(["groupadd", "-f", group], capture_output=True)
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    *(["-g", group] if group else []), name], capture_output=True)  # fmt: skip
+    user = pwd.getpwnam(name)
+    assert not group or user.pw_gid == grp.getgrnam(group).gr_gid, f"{name} is not in {group}"
+    return user
+
+
+@pytest.fixture(scope="session")
+def other_user():
+    return unix_user("tpudeck-other")
+
+
+@pytest.fixture(scope="session")
+def team():
+    """Two users of one Unix group, as a team sharing a VM is."""
+    return unix_user("tpudeck-alice", "tpudeck-team"), unix_user("tpudeck-bob", "tpudeck-team")
 
 
 @pytest.fixture
@@ -41,22 +119,22 @@ def demo_corpus(tmp_path_factory) -> Path:
     return write_demo_corpus(tmp_path_factory.mktemp("corpus") / "stories.txt")
 
 
-def tpudeck(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
-    """Run the real `tpudeck` command in a child process and capture its output."""
-    return subprocess.run(
-        [sys.executable, "-m", "tpudeck", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        **kwargs,
-    )
+@pytest.fixture(scope="session")
+def finished_run_template(tmp_path_factory) -> Path:
+    """A real finished demo run (4 steps, checkpoints at 2 and 4, exported model)."""
+    where = tmp_path_factory.mktemp("finished")
+    env = {**os.environ, "TPUDECK_HOME": str(where / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tpudeck", "train", "--demo", "--max_steps", "4",
+         "--save_steps", "2", "--logging_steps", "1", "--platform", "cpu",
+         "--output_dir", str(where / "run")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return where / "run"
 
 
-def start_tpudeck(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tpudeck", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        **kwargs,
-    )
+@pytest.fixture
+def finished_run(finished_run_template, tmp_path) -> Path:
+    """A copy of the finished demo run, for a test to launch into."""
+    return Path(shutil.copytree(finished_run_template, tmp_path / "run", symlinks=True))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tpudeck.core.errors import CheckpointError
-from tpudeck.core.runs.rundir import RunDir, new_run_id
+from tpudeck.core.runs.rundir import RunDir, new_run_id, remove_stale_temps
 from tpudeck.core.train import checkpoints
 
 STATE = {"params": {"w": np.arange(6, dtype=np.float32).reshape(2, 3)}, "step": np.int32(7)}
@@ -18,13 +18,41 @@ def test_checkpoint_round_trips_and_keeps_only_the_newest(tmp_path):
     assert checkpoints.list_steps(tmp_path) == [20, 30]
     state, meta = checkpoints.restore(tmp_path, 30, STATE)
     np.testing.assert_array_equal(state["params"]["w"], STATE["params"]["w"])
-    assert meta == {"step": 30, "epoch": 0}
+    assert {k: meta[k] for k in ("step", "epoch")} == {"step": 30, "epoch": 0}
+    assert meta["state_bytes"] == (tmp_path / "step-30" / "state.msgpack").stat().st_size
 
 
-def test_half_written_checkpoint_is_never_listed(tmp_path):
-    (tmp_path / ".tmp-step-40-123").mkdir()  # what a kill -9 mid-save leaves behind
+def test_half_written_saves_are_never_listed_and_the_next_save_removes_the_dead_ones(
+    tmp_path, sleeper
+):
+    dead = tmp_path / ".tmp-step-40-999999999"  # what a kill -9 mid-save leaves behind
+    saving = tmp_path / f".tmp-step-40-{sleeper.pid}"  # another process saving right now
+    dead.mkdir()
+    saving.mkdir()
     checkpoints.save(tmp_path, 30, STATE, {}, keep=2)
     assert checkpoints.list_steps(tmp_path) == [30]
+    assert not dead.exists() and saving.exists()
+
+
+def test_a_flipped_bit_fails_verification_and_names_the_checkpoint_before(tmp_path):
+    for step in (5, 10):
+        checkpoints.save(tmp_path, step, STATE, {}, keep=2)
+    checkpoints.verify(tmp_path, 10, 5)
+    state = tmp_path / "step-10" / "state.msgpack"
+    blob = bytearray(state.read_bytes())
+    blob[-1] ^= 1
+    state.write_bytes(bytes(blob))
+    with pytest.raises(
+        CheckpointError, match=r"does not match its checksum.*to resume from step 5"
+    ):
+        checkpoints.verify(tmp_path, 10, 5)
+
+
+def test_stale_temp_files_of_dead_writers_are_removed(tmp_path, sleeper):
+    (tmp_path / ".status.json.999999999.tmp").write_text("{")
+    (tmp_path / f".status.json.{sleeper.pid}.tmp").write_text("{")
+    remove_stale_temps(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [f".status.json.{sleeper.pid}.tmp"]
 
 
 def test_corrupt_checkpoint_names_the_fix(tmp_path):

@@ -1,12 +1,14 @@
 """Bad input gets one clear line naming the fix and exit code 2, never a traceback."""
 
 import json
+import os
 
 import pytest
 
+from tpudeck.core.devices.expected import expected_devices
 from tpudeck.core.spec import RunSpec
 
-from .conftest import tpudeck
+from .builders import V3_8, fake_pci, lock_was_taken, one_line_error, tpudeck
 
 
 def jsonl(path, rows):
@@ -92,12 +94,77 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_input_is_one_line_and_exit_2(case, tmp_path, demo_corpus):
+def test_bad_input_is_one_line_and_exit_2(case, tmp_path, demo_corpus, tpudeck_home):
     (tmp_path / "empty.txt").write_text("")
     make_args, expected = CASES[case]
-    result = tpudeck("train", *make_args(tmp_path, demo_corpus))
-    errors = [line for line in result.stderr.splitlines() if "error:" in line]
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    assert len(errors) == 1 and errors[0] == result.stderr.strip().splitlines()[-1]
-    assert expected in errors[0]
+    error = one_line_error(tpudeck("train", *make_args(tmp_path, demo_corpus)))
+    assert expected in error
+    assert not lock_was_taken(tpudeck_home)  # found before the accelerator was taken
+
+
+def truncated_weights(run):
+    weights = run / "model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    return ["--demo", "--max_steps", "2", "--model_name_or_path", str(run / "model")]
+
+
+def corrupt_meta(run):
+    (run / "checkpoints" / "step-4" / "meta.json").write_text('{"step": 4, "epo')
+    return ["--resume", "--max_steps", "8", "--output_dir", str(run)]
+
+
+def small_vocabulary(run):
+    config = json.loads((run / "model" / "config.json").read_text())
+    (run / "small").mkdir()
+    (run / "small" / "config.json").write_text(json.dumps({**config, "vocab_size": 100}))
+    return [
+        "--demo",
+        "--config_name",
+        str(run / "small"),
+        "--tokenizer_name",
+        str(run / "tokenizer"),
+    ]
+
+
+# Damaged files and mismatched sizes that only show once a run's files are read.
+RUN_CASES = {
+    "truncated model.safetensors": (truncated_weights, "is damaged: it has"),
+    "corrupt checkpoint meta.json": (corrupt_meta, "step-4 is corrupt (JSONDecodeError"),
+    "config vocabulary smaller than the tokenizer's": (
+        small_vocabulary,
+        "tokens but the model config (--config_name",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", RUN_CASES)
+def test_damaged_files_are_found_before_the_lock(case, finished_run, tpudeck_home):
+    make_args, expected = RUN_CASES[case]
+    error = one_line_error(tpudeck("train", *make_args(finished_run)))
+    assert expected in error
+    assert not lock_was_taken(tpudeck_home)
+
+
+def test_a_batch_is_checked_against_the_tpu_chips_before_the_lock(tmp_path, tpudeck_home):
+    """On a v3-8 (4 chips, 8 jax devices, found in sysfs) a batch of 12 cannot split;
+    that is said while the accelerator is still free, without starting jax on the TPU."""
+    env = {**os.environ, "TPUDECK_SYSFS_PCI": str(fake_pci(tmp_path / "pci", V3_8)),
+           "JAX_PLATFORMS": "", "XLA_FLAGS": ""}  # fmt: skip
+    result = tpudeck(
+        "train", "--demo", "--platform", "tpu", "--total_train_batch_size", "12", env=env
+    )
+    assert "does not split over 8 devices" in one_line_error(result)
+    assert not lock_was_taken(tpudeck_home)
+
+
+def test_expected_devices_follow_the_platform(tmp_path, monkeypatch):
+    monkeypatch.setenv("TPUDECK_SYSFS_PCI", str(fake_pci(tmp_path / "pci", V3_8)))
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+    monkeypatch.setenv("JAX_PLATFORMS", "")
+    assert expected_devices("auto") == (8, "4 TPU v3 chips")
+    assert expected_devices("cpu") == (4, "XLA_FLAGS host devices")
+    assert expected_devices("gpu") == (None, "GPU")
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+    assert expected_devices("auto") == (4, "XLA_FLAGS host devices")
+    monkeypatch.setenv("TPUDECK_SYSFS_PCI", str(tmp_path / "none"))
+    assert expected_devices("tpu") == (None, "TPU")

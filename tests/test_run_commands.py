@@ -3,7 +3,6 @@
 import json
 import os
 import pwd
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -14,18 +13,8 @@ from tpudeck.core.errors import TpudeckError
 from tpudeck.core.runs.events import EventTail
 from tpudeck.core.runs.procs import start_ticks
 from tpudeck.core.runs.queue import RunQueue
-from tpudeck.core.runs.rundir import RunDir
 
-from .conftest import tpudeck
-
-
-def make_run(home: Path, run_id: str, state: str, pid: int | None = None) -> RunDir:
-    run = RunDir(home / "runs" / run_id)
-    run.create("{}")
-    pid = pid or os.getpid()
-    run.write_status(state, own=False, pid=pid, pid_start=start_ticks(pid), step=3, total_steps=10)
-    run.emit("step", step=3, total_steps=10, loss=1.25, tokens_per_s=1000.0)
-    return run
+from .builders import as_user, make_run, tpudeck
 
 
 def test_ls_shows_state_progress_and_owner_for_people_and_scripts(tpudeck_home):
@@ -82,13 +71,6 @@ def test_bad_run_references_are_one_line_errors(tpudeck_home, sleeper, args, exp
     assert expected in result.stderr
 
 
-def test_unusable_run_store_names_the_fix(tmp_path, demo_corpus):
-    (tmp_path / "file").write_text("")
-    env = {**os.environ, "TPUDECK_HOME": str(tmp_path / "file")}
-    result = tpudeck("train", "--train_file", str(demo_corpus), env=env)
-    assert result.returncode == 2 and "set TPUDECK_HOME to a writable folder" in result.stderr
-
-
 def test_rm_deletes_a_finished_run_and_its_store_link(tpudeck_home, tmp_path):
     make_run(tmp_path, "elsewhere", "finished")  # a run in its own --output_dir, linked below
     (tpudeck_home / "runs").mkdir(parents=True, exist_ok=True)
@@ -118,35 +100,6 @@ def test_owners_reorder_only_their_own_queued_runs(tpudeck_home):
         queue.move("r0", -1, user="bob")
     with pytest.raises(TpudeckError, match="no run of yours there"):
         queue.move("r1", -1, user="bob")
-
-
-@pytest.fixture(scope="session")
-def other_user():
-    if os.geteuid() != 0:
-        pytest.skip("creating a second Unix user needs root; CI runs the suite as root")
-    name = "tpudeck-other"
-    subprocess.run(
-        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], capture_output=True
-    )
-    return pwd.getpwnam(name)
-
-
-def as_user(user: pwd.struct_passwd, argv: list[str], home: Path) -> tuple[int, str]:
-    """Run `tpudeck argv` in a fresh interpreter that setuids to `user` before acting.
-
-    Everything is imported first: the new user may not read the interpreter's /root tree.
-    """
-    code = (
-        "import os, sys\n"
-        "from tpudeck.core import cli, cli_runs\n"
-        "from tpudeck.core.runs import store\n"
-        "cli.build_parser()\n"
-        f"os.setgid({user.pw_gid}); os.setuid({user.pw_uid})\n"
-        f"sys.exit(cli.main({argv!r}))\n"
-    )
-    env = {**os.environ, "TPUDECK_HOME": str(home)}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    return result.returncode, result.stderr
 
 
 def test_another_unix_user_cannot_stop_or_delete_your_run(other_user, sleeper):

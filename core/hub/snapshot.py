@@ -50,18 +50,22 @@ def take_snapshot(run_dir: RunDir, repo_id: str, step: int, with_checkpoint: boo
         raise FileNotFoundError(f"run {run_dir.run_id} has no exported model yet")
     building = hub_dir(run_dir) / f".building-{os.getpid()}"
     shutil.rmtree(building, ignore_errors=True)
-    shutil.copytree(run_dir.model_dir, building, copy_function=_link_or_copy)
-    if run_dir.tensorboard_dir.is_dir():  # the Hub's "Training metrics" tab reads runs/
-        shutil.copytree(run_dir.tensorboard_dir, building / "runs")
-    steps = checkpoints.list_steps(run_dir.checkpoints_dir)
-    if with_checkpoint and steps:
-        shutil.copytree(
-            checkpoints.step_dir(run_dir.checkpoints_dir, steps[-1]),
-            building / "last-checkpoint",
-            copy_function=_link_or_copy,
-        )
-    (building / "README.md").write_text(model_card(run_dir, repo_id))
-    (building / INFO).write_text(json.dumps({"step": step, "repo": repo_id}))
+    try:
+        shutil.copytree(run_dir.model_dir, building, copy_function=_link_or_copy)
+        if run_dir.tensorboard_dir.is_dir():  # the Hub's "Training metrics" tab reads runs/
+            shutil.copytree(run_dir.tensorboard_dir, building / "runs")
+        steps = checkpoints.list_steps(run_dir.checkpoints_dir)
+        if with_checkpoint and steps:
+            shutil.copytree(
+                checkpoints.step_dir(run_dir.checkpoints_dir, steps[-1]),
+                building / "last-checkpoint",
+                copy_function=_link_or_copy,
+            )
+        (building / "README.md").write_text(model_card(run_dir, repo_id))
+        (building / INFO).write_text(json.dumps({"step": step, "repo": repo_id}))
+    except Exception:
+        shutil.rmtree(building, ignore_errors=True)  # a full disk must not leave half a snapshot
+        raise
     target = pending_dir(run_dir)
     shutil.rmtree(target, ignore_errors=True)
     building.rename(target)

@@ -57,10 +57,16 @@ def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind) -> Blocks:
     eos = tokenizers_.eos_id(tokenizer)
     vocab = tokenizer.get_vocab_size()
     config = spec.model_config()
-    if spec.model_name_or_path and config.get("vocab_size", vocab) < vocab:
+    if config.get("vocab_size", vocab) < vocab:  # ids past the embedding train to NaN
+        source = (
+            f"--model_name_or_path {spec.model_name_or_path}"
+            if spec.model_name_or_path
+            else f"--config_name {spec.config_name}"
+        )
         raise DataError(
-            f"the tokenizer has {vocab} tokens but the model only {config['vocab_size']}; "
-            "pass the model's own tokenizer with --tokenizer_name"
+            f"the tokenizer has {vocab} tokens but the model config ({source}) only "
+            f"{config['vocab_size']}: pass the model's own tokenizer with --tokenizer_name, "
+            "or a config with a larger vocab_size"
         )
     train = packing.pack_blocks(train_texts, tokenizer, eos, block_size)
     held_out = packing.pack_blocks(eval_texts, tokenizer, eos, block_size)

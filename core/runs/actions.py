@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 
 from ..errors import TpudeckError
+from .attempt import remove_run_entries
 from .procs import current_user, is_alive, process_tree
 from .rundir import FINAL_STATES
 from .store import RunRecord, RunStore, check_owner
@@ -40,13 +40,14 @@ def kill_tree(record: RunRecord) -> int:
 
 
 def delete_run(record: RunRecord, store: RunStore) -> None:
-    """Remove a run that is not running, and its link in the store."""
+    """Remove a run that is not running, and its link in the store (files of the user's own
+    in its --output_dir stay)."""
     check_owner(record, "delete")
     if record.state not in (*FINAL_STATES, "unknown"):
         raise TpudeckError(
             f"run {record.run_id} is {record.state}: `tpudeck stop {record.run_id}` first"
         )
     link = store.runs_dir / record.run_id
-    shutil.rmtree(record.run_dir.path.resolve())
+    remove_run_entries(record.run_dir.path.resolve())
     if link.is_symlink():
         link.unlink()

@@ -5,7 +5,9 @@ Writers here are the trainer's; readers must tolerate a torn last line in events
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import math
 import os
 import re
@@ -14,17 +16,30 @@ import socket
 import time
 from pathlib import Path
 
-from ..errors import TpudeckError
 from .events import EventTail
-from .procs import current_user, start_ticks
+from .home import store_folder
+from .procs import current_user, is_alive, start_ticks
+
+log = logging.getLogger(__name__)
 
 # Final states; the UI names each. "diverged" is a NaN/Inf loss, "died" a vanished process.
 FINAL_STATES = ("finished", "failed", "stopped", "diverged", "died")
 STATES = ("queued", "waiting-for-accelerator", "preparing", "compiling", "training", *FINAL_STATES)
 
-
-def tpudeck_home() -> Path:
-    return Path(os.environ.get("TPUDECK_HOME") or Path.home() / ".tpudeck")
+# What a run directory holds (README, "The run directory"); nothing else in it is tpudeck's.
+RUN_ENTRIES = (
+    "spec.json",
+    "status.json",
+    "events.jsonl",
+    "stdout.log",
+    "tensorboard",
+    "checkpoints",
+    "model",
+    ".model.tmp",
+    "tokenizer",
+    "hub",
+    "script",
+)
 
 
 def new_run_id(name: str) -> str:
@@ -33,10 +48,33 @@ def new_run_id(name: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(2)}"
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` by a temp file and a rename, so readers see the old or the new text.
+
+    On a full disk the temp file is removed and the file is rewritten in place instead:
+    truncating it frees its blocks, and a final state matters more than atomicity then.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno != errno.ENOSPC:
+            raise
+        with open(path, "w") as f:
+            f.write(text)
+
+
+_TEMP = re.compile(r"^\..+\.(\d+)\.tmp$")
+
+
+def remove_stale_temps(directory: Path) -> None:
+    """Delete the temp files (`.NAME.PID.tmp`) of writers that died mid-write."""
+    for path in directory.glob(".*.tmp"):
+        match = _TEMP.match(path.name)
+        if match and not is_alive(int(match[1]), None):
+            path.unlink(missing_ok=True)
 
 
 def _finite(value):
@@ -69,11 +107,11 @@ class RunDir:
         """Make the directory and write spec.json once (a resumed run keeps its spec)."""
         self.path.mkdir(parents=True, exist_ok=True)
         if not self.spec_path.exists():
-            _write_atomic(self.spec_path, spec_json + "\n")
+            write_atomic(self.spec_path, spec_json + "\n")
 
     def replace_spec(self, spec_json: str) -> None:
         """Record a resumed run's changed settings (e.g. a larger --max_steps)."""
-        _write_atomic(self.spec_path, spec_json + "\n")
+        write_atomic(self.spec_path, spec_json + "\n")
 
     def read_status(self) -> dict:
         try:
@@ -107,18 +145,34 @@ class RunDir:
         )
         if state in FINAL_STATES:
             status["ended"] = now
-        _write_atomic(self.status_path, json.dumps(status, indent=2, sort_keys=True) + "\n")
+        write_atomic(self.status_path, json.dumps(status, indent=2, sort_keys=True) + "\n")
         return status
 
     def emit(self, kind: str, **fields) -> None:
-        """Append one event line; a single write() so concurrent readers see whole lines."""
+        """Append one event line; a single write() so concurrent readers see whole lines.
+
+        On a full disk the event is lost with a warning: the run's outcome, not its
+        telemetry, is what the trainer must still record.
+        """
         event = {
             "t": round(time.time(), 3),
             "kind": kind,
             **{k: _finite(v) for k, v in fields.items()},
         }
-        with open(self.events_path, "a") as f:
-            f.write(json.dumps(event) + "\n")
+        line = (json.dumps(event) + "\n").encode()
+        try:
+            fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                written = os.write(fd, line)
+                if written < len(line):  # cut a torn line, or the next event joins it
+                    os.ftruncate(fd, os.fstat(fd).st_size - written)
+                    raise OSError(errno.ENOSPC, "short write")
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            log.warning("disk full: a %s event was not recorded", kind)
 
     def read_events(self, kind: str | None = None) -> list[dict]:
         """All whole events (a torn last line is skipped), optionally of one kind."""
@@ -129,27 +183,4 @@ class RunDir:
 
 def run_store_dir() -> Path:
     """$TPUDECK_HOME/runs, created if missing; an unusable home is a one-line error."""
-    store = tpudeck_home() / "runs"
-    try:
-        store.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TpudeckError(
-            f"cannot use {store} as the run store ({exc.strerror}); set TPUDECK_HOME to a writable folder"
-        ) from None
-    return store
-
-
-def run_dir_for(spec) -> RunDir:
-    """The directory a new run writes to: --output_dir, else a fresh one in the run store.
-
-    A run in its own --output_dir is also linked from the store so every listing finds it.
-    """
-    store = run_store_dir()
-    name = spec.run_name or f"{spec.model_type}-{spec.model_size}-{Path(spec.training_data).stem}"
-    run_id = new_run_id(name)
-    if spec.output_dir is None:
-        return RunDir(store / run_id)
-    target = Path(spec.output_dir).resolve()
-    if not any(p.is_symlink() and p.resolve() == target for p in store.iterdir()):
-        (store / run_id).symlink_to(target, target_is_directory=True)
-    return RunDir(target)
+    return store_folder("runs")

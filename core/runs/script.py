@@ -22,7 +22,9 @@ from pathlib import Path
 from ..devices.tpu_runtime import enable_metrics
 from ..errors import TpudeckError
 from .guard import acquire_accelerator
-from .rundir import RunDir, new_run_id, run_store_dir, tpudeck_home
+from .home import tpudeck_home
+from .launcher import report
+from .rundir import RunDir, new_run_id, run_store_dir
 from .tensorboard_tail import TensorBoardTail
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ def supervise(run_dir: RunDir, wait: bool = True, poll: float = 1.0) -> str:
     """Run the script of `run_dir` under the accelerator lock; returns the final state."""
     spec = json.loads(run_dir.spec_path.read_text())
     run_dir.write_status("preparing")
+    report(prepared=True)  # a script has nothing to prepare: the launcher may return
     lock = acquire_accelerator(tpudeck_home(), run_dir, wait)
     env = dict(os.environ)
     enable_metrics(env)  # the Devices and Run screens then show the script's chips too

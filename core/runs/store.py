@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import pwd
 from pathlib import Path
 
 from ..errors import TpudeckError
 from .events import last_event
+from .home import tpudeck_home
 from .procs import current_user, is_alive
-from .rundir import FINAL_STATES, RunDir, tpudeck_home
+from .rundir import FINAL_STATES, RunDir
 
 
 @dataclasses.dataclass
@@ -97,14 +97,20 @@ class RunStore:
         return [read_run(p) for p in self.paths()]
 
     def find(self, ref: str) -> RunRecord:
-        """A run by id, unique id prefix, unique name part, or directory path."""
-        if os.sep in ref and Path(ref, "spec.json").is_file():
-            return read_run(Path(ref))
+        """A run by anything tpudeck prints or shows of it: its id (in the store, or its
+        --output_dir's name), its directory path, a unique id prefix, its name, or a unique
+        part of its id."""
         paths = self.paths()
-        exact = [p for p in paths if p.name == ref]
+        exact = [p for p in paths if ref in (p.name, p.resolve().name)]
+        if len(exact) == 1:
+            return read_run(exact[0])
+        on_disk = Path(ref).expanduser()
+        if (on_disk / "spec.json").is_file():
+            return read_run(on_disk.resolve())
         matches = (
             exact
             or [p for p in paths if p.name.startswith(ref)]
+            or [p for p in paths if _run_name(p) == ref]
             or [p for p in paths if ref in p.name]
         )
         if len(matches) == 1:
@@ -114,6 +120,13 @@ class RunStore:
         raise TpudeckError(
             f"{ref!r} matches {len(matches)} runs ({matches[0].name}, ...): give more of the id"
         )
+
+
+def _run_name(path: Path) -> str | None:
+    try:
+        return json.loads((path / "spec.json").read_text()).get("run_name")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def check_owner(record: RunRecord, action: str) -> None:

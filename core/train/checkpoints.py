@@ -1,21 +1,26 @@
 """Resumable checkpoints: checkpoints/step-N/{state.msgpack, meta.json}.
 
 A checkpoint is written to a hidden temp dir and renamed into place, so a kill -9 at any
-moment leaves either the whole checkpoint or none. The UI lists them by directory name.
-flax loads only to write or read one, so listing them stays cheap for the CLI.
+moment leaves either the whole checkpoint or none; the temp dirs of dead writers are
+removed by the next save or resume. meta.json records the state's size and SHA-256, so a
+resume verifies the checkpoint before it takes the accelerator. The UI lists them by
+directory name. flax loads only to write or read one, so listing them stays cheap.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 from pathlib import Path
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DiskFull, is_disk_full
+from ..runs.procs import is_alive
 
 _NAME = re.compile(r"^step-(\d+)$")
+_TEMP = re.compile(r"^\.tmp-step-\d+-(\d+)$")
 
 
 def list_steps(directory: Path) -> list[int]:
@@ -29,23 +34,81 @@ def step_dir(directory: Path, step: int) -> Path:
     return directory / f"step-{step}"
 
 
+def remove_dead_saves(directory: Path) -> None:
+    """Delete the temp dirs of saves whose process died (a kill -9 mid-save)."""
+    if not directory.is_dir():
+        return
+    for path in directory.iterdir():
+        match = _TEMP.match(path.name)
+        if match and not is_alive(int(match[1]), None):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def save(directory: Path, step: int, state, meta: dict, keep: int) -> Path:
-    """Write the host-side TrainState of `step`; keep only the newest `keep` checkpoints."""
+    """Write the host-side TrainState of `step`; keep only the newest `keep` checkpoints.
+
+    A full disk removes the half-written save and raises DiskFull; older checkpoints stay.
+    """
     from flax import serialization
 
     directory.mkdir(parents=True, exist_ok=True)
-    final = step_dir(directory, step)
+    remove_dead_saves(directory)
     tmp = directory / f".tmp-step-{step}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    (tmp / "state.msgpack").write_bytes(serialization.to_bytes(state))
-    (tmp / "meta.json").write_text(json.dumps({"step": step, **meta}, indent=2) + "\n")
+    try:
+        tmp.mkdir()
+        blob = serialization.to_bytes(state)
+        (tmp / "state.msgpack").write_bytes(blob)
+        checks = {"state_bytes": len(blob), "state_sha256": hashlib.sha256(blob).hexdigest()}
+        (tmp / "meta.json").write_text(
+            json.dumps({"step": step, **meta, **checks}, indent=2) + "\n"
+        )
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if is_disk_full(exc):
+            raise DiskFull(step, "a checkpoint", directory.parent) from None
+        raise
+    final = step_dir(directory, step)
     if final.exists():  # the same step saved again (e.g. stop right after a periodic save)
         shutil.rmtree(final)
     os.replace(tmp, final)
     for old in list_steps(directory)[:-keep]:
         shutil.rmtree(step_dir(directory, old), ignore_errors=True)
     return final
+
+
+def verify(directory: Path, step: int, previous: int | None = None) -> None:
+    """Raise CheckpointError unless step-N's files are whole; cheap next to a restore."""
+    import msgpack
+
+    path = step_dir(directory, step)
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        if meta.get("step") != step:
+            raise ValueError(f"meta.json says step {meta.get('step')}")
+        state = path / "state.msgpack"
+        if "state_sha256" in meta:
+            size = state.stat().st_size
+            if size != meta["state_bytes"]:
+                raise ValueError(f"state.msgpack has {size} bytes, {meta['state_bytes']} saved")
+            if _sha256(state) != meta["state_sha256"]:
+                raise ValueError("state.msgpack does not match its checksum")
+        else:  # saved before checksums: at least the whole structure must parse
+            msgpack.unpackb(state.read_bytes(), strict_map_key=False)
+    except (OSError, ValueError, TypeError, msgpack.UnpackException) as exc:
+        fallback = f"to resume from step {previous}" if previous else "to train from step 0"
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt ({type(exc).__name__}: {exc}); "
+            f"delete it (rm -r {path}) {fallback}"
+        ) from None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def restore(directory: Path, step: int, template):

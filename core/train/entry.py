@@ -13,7 +13,10 @@ import traceback
 
 from ..errors import TpudeckError
 from ..recipes.base import get_recipe
-from ..runs.rundir import RunDir
+from ..runs.attempt import LaunchAttempt
+from ..runs.launcher import report
+from ..runs.rundir import RunDir, remove_stale_temps
+from .preflight import preflight
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +27,33 @@ class RunCancelled(Exception):
     """SIGTERM/SIGINT arrived before the run held the accelerator."""
 
 
+class RunRefused(TpudeckError):
+    """The input was refused while preparing; the run directory is as the launch found it."""
+
+
 def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True) -> str:
-    """Train `spec` into `run_dir` and return the final state; failures go to status.json."""
-    run_dir.create(spec.to_json())
+    """Train `spec` into `run_dir` and return the final state; failures go to status.json.
+
+    Until the input is accepted (data prepared, every check passed) a refusal undoes the
+    launch (runs/attempt.py) and raises RunRefused; after it, failures are the run's own.
+    """
+    attempt = LaunchAttempt.pending(run_dir) or LaunchAttempt.begin(run_dir, spec.to_json())
     log_file = _log_to_run_dir(run_dir)
     run_dir.write_status("preparing")
+    remove_stale_temps(run_dir.path)
     lock = hub = None
+    accepted = False
     try:
         hub = _open_hub(spec, run_dir)
         recipe = get_recipe(spec.recipe)
         data = recipe.prepare(spec, run_dir)
         log.info("data: %s", data.summary)
+        preflight(spec, run_dir, data, resume)
+        attempt.accept()
+        accepted = True
+        report(prepared=True)
+        if hub:
+            hub.start()
         lock = _take_accelerator(spec, run_dir, wait)
         from .backend import start_backend
 
@@ -50,10 +69,17 @@ def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True)
         run_dir.write_status("stopped", message="cancelled before it held the accelerator")
         return "stopped"
     except TpudeckError as exc:
+        if not accepted:
+            _close_log(log_file)
+            log_file = None
+            attempt.refuse()
+            report(error=str(exc))
+            raise RunRefused(str(exc)) from None
         run_dir.emit("error", message=str(exc))
         run_dir.write_status("failed", message=str(exc))
         raise
     except Exception as exc:
+        report(error=f"{type(exc).__name__}: {exc}; see {run_dir.log_path}")
         run_dir.emit(
             "error", message=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()
         )
@@ -62,11 +88,15 @@ def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True)
     finally:
         if lock:
             lock.release()
-        if hub:  # after the release: the next run need not wait for our upload
+        if hub and accepted:  # after the release: the next run need not wait for our upload
             _finish_pushes(hub)
-        if log_file:
-            logging.getLogger().removeHandler(log_file)
-            log_file.close()
+        _close_log(log_file)
+
+
+def _close_log(handler: logging.Handler | None) -> None:
+    if handler:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
 
 
 def _open_hub(spec, run_dir: RunDir):
@@ -78,7 +108,7 @@ def _open_hub(spec, run_dir: RunDir):
     run_name = spec.run_name or run_dir.run_id
     hub = HubSync.open(run_dir, spec.hub_model_id, run_name, spec.hub_private, spec.hub_strategy)
     log.info("pushing to %s (%s)", hub.repo_id, spec.hub_strategy)
-    return hub.start()
+    return hub
 
 
 def _finish_pushes(hub) -> None:
@@ -104,7 +134,7 @@ def _take_accelerator(spec, run_dir: RunDir, wait: bool):
     if spec.platform == "cpu":
         return None
     from ..runs.guard import acquire_accelerator
-    from ..runs.rundir import tpudeck_home
+    from ..runs.home import tpudeck_home
 
     def cancel(signum, _frame):
         raise RunCancelled(signal.Signals(signum).name)

@@ -17,11 +17,12 @@ import jax
 import numpy as np
 
 from ..data.batching import StepBatches, eval_batches
-from ..errors import DataError
+from ..errors import DiskFull, is_disk_full
 from . import checkpoints
 from .mfu import mfu
 from .optimizer import make_optimizer, make_schedule
 from .parallel import make_parallel
+from .preflight import check_global_batch
 from .step import TrainState, make_eval_step, make_train_step
 from .tensorboard import TensorBoardSink
 
@@ -39,14 +40,7 @@ class Trainer:
         self.micro_shape = (len(devices), spec.gradient_accumulation_steps, per_device)
         self.global_batch = int(np.prod(self.micro_shape))
         self.batches = StepBatches(data.train, self.global_batch, spec.seed)
-        if self.batches.steps_per_epoch == 0:
-            raise DataError(
-                f"the training data has {self.batches.n_examples} blocks, fewer than one global "
-                f"batch of {self.global_batch} ({len(devices)} devices x "
-                f"{spec.gradient_accumulation_steps} accumulation x {per_device} per device); "
-                "lower the batch size or "
-                "--block_size, or add data"
-            )
+        check_global_batch(spec, self.batches.n_examples, len(devices))  # if preflight could not
         self.total_steps = spec.max_steps or math.ceil(
             spec.num_train_epochs * self.batches.steps_per_epoch
         )
@@ -79,6 +73,7 @@ class Trainer:
             if resume:
                 log.info("no checkpoint in %s: starting from step 0", self.run_dir.checkpoints_dir)
             return state, 0
+        checkpoints.remove_dead_saves(self.run_dir.checkpoints_dir)
         state, meta = checkpoints.restore(self.run_dir.checkpoints_dir, steps[-1], state)
         epoch, index = self.batches.position(meta["step"])
         log.info("resumed from step %d (epoch %d, batch %d)", meta["step"], epoch, index)
@@ -209,10 +204,15 @@ class Trainer:
         )
         self.run_dir.emit("checkpoint", step=step, path=str(path))
         pushed = self.hub is not None and (final or self.hub.pushes_saves)
-        if final or pushed:
-            self._export(host_state.params, step)
-        if pushed:
-            self.hub.queue(step)
+        try:
+            if final or pushed:
+                self._export(host_state.params, step)
+            if pushed:
+                self.hub.queue(step)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            raise DiskFull(step, "the exported model", self.run_dir.path) from None
 
     def _finish(self, state, step: int, final: str, message: str) -> str:
         if final != "diverged":  # a NaN state is worth neither resuming nor exporting
@@ -225,7 +225,11 @@ class Trainer:
         target = self.run_dir.model_dir
         tmp = target.with_name(".model.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        self.model.export(params, tmp)
+        try:
+            self.model.export(params, tmp)
+        except Exception:
+            shutil.rmtree(tmp, ignore_errors=True)  # the previous export stays whole
+            raise
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
         self.run_dir.emit("export", step=step, path=str(target))

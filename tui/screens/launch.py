@@ -6,8 +6,6 @@ Validation is RunSpec's own, the same the CLI runs, so the form and `tpudeck tra
 from __future__ import annotations
 
 import dataclasses
-import os
-import re
 import shlex
 import subprocess
 import sys
@@ -22,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from tpudeck.core.data import image_folder
-from tpudeck.core.devices.tpu import TpuChipsProbe
+from tpudeck.core.devices.expected import expected_devices
 from tpudeck.core.errors import TpudeckError
 from tpudeck.core.models.bert_config import BertConfig, RobertaConfig
 from tpudeck.core.models.gpt2_config import GPT2Config
@@ -67,7 +65,8 @@ class LaunchScreen(Screen):
         self.initial = values or {}
         # Settings the form has no field for (a relaunched run's adam_beta2, say) ride along.
         self.hidden = {k: v for k, v in self.initial.items() if k not in (*CHOICES, *TEXT_FIELDS)}
-        self.devices = expected_devices()
+        count, where = expected_devices()
+        self.devices = (count or 1, where)  # a GPU count is jax's to tell: size for one
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -305,17 +304,3 @@ def _describe_push(spec: RunSpec) -> str:
         f"\npushes to the Hub as {escape(repo)} {when[spec.hub_strategy]}"
         f"{' (private)' if spec.hub_private else ''}; token from HF_TOKEN or `hf auth login`"
     )
-
-
-def expected_devices() -> tuple[int, str]:
-    """How many jax devices a run here will get, without importing jax."""
-    tpu = TpuChipsProbe.from_env().sample()
-    if tpu.available:
-        chips = tpu.values["chips"]
-        return len(chips) * chips[0]["jax_devices"], f"{len(chips)} TPU {chips[0]['kind']} chips"
-    match = re.search(
-        r"--xla_force_host_platform_device_count=(\d+)", os.environ.get("XLA_FLAGS", "")
-    )
-    if match:
-        return int(match[1]), "XLA_FLAGS host devices"
-    return 1, "CPU"

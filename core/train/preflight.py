@@ -1,0 +1,43 @@
+"""Checks that need the prepared data but no device: they run before the accelerator lock.
+
+How many devices jax will see is mostly known without starting it (devices/expected.py),
+so a batch that does not split over them, or data smaller than one global batch, is
+refused while the accelerator is still free for others. The trainer checks again once the
+backend is up, for the counts only jax knows (GPUs).
+"""
+
+from __future__ import annotations
+
+from ..devices.expected import expected_devices
+from ..errors import DataError
+from . import checkpoints
+
+
+def check_global_batch(spec, n_examples: int, n_devices: int) -> None:
+    """The global batch splits over the devices and the data fills at least one."""
+    per_device = spec.per_device_batch(n_devices)
+    global_batch = n_devices * spec.gradient_accumulation_steps * per_device
+    if n_examples < global_batch:
+        raise DataError(
+            f"the training data has {n_examples} examples, fewer than one global batch of "
+            f"{global_batch} ({n_devices} devices x {spec.gradient_accumulation_steps} "
+            f"accumulation x {per_device} per device); lower the batch size or --block_size, "
+            "or add data"
+        )
+
+
+def check_checkpoint(run_dir) -> None:
+    """The checkpoint a resume starts from is whole (sizes and checksum, or its structure)."""
+    steps = checkpoints.list_steps(run_dir.checkpoints_dir)
+    if steps:
+        checkpoints.verify(
+            run_dir.checkpoints_dir, steps[-1], steps[-2] if len(steps) > 1 else None
+        )
+
+
+def preflight(spec, run_dir, data, resume: bool) -> None:
+    n_devices, _ = expected_devices(spec.platform)
+    if n_devices is not None:
+        check_global_batch(spec, len(next(iter(data.train.values()))), n_devices)
+    if resume:
+        check_checkpoint(run_dir)
