@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SpecError
-from .registry import MODEL_SIZES, RECIPES
-from .spec_checks import CHECKS, positions, read_config
+from .registry import FAMILIES, RECIPES
+from .spec_checks import CHECKS, read_config
 
 
 def _opt(default, help: str, choices: tuple | None = None):
@@ -27,7 +27,7 @@ class RunSpec:
     """Everything that determines a run; written to spec.json before launch."""
 
     recipe: str = _opt("clm", "task recipe (the HF script it replaces)", tuple(RECIPES))
-    model_type: str = _opt("gpt2", "model family", tuple(MODEL_SIZES))
+    model_type: str = _opt("gpt2", "model family", tuple(FAMILIES))
     model_size: str = _opt("tiny", "named size of the family (ignored with --config_name)")
     config_name: str | None = _opt(None, "local directory or config.json to take the config from")
     model_name_or_path: str | None = _opt(None, "local HF checkpoint dir to start from")
@@ -125,7 +125,7 @@ class RunSpec:
             return read_config(self.model_name_or_path, "--model_name_or_path")
         if self.config_name:
             return read_config(self.config_name, "--config_name")
-        return dict(MODEL_SIZES[self.model_type][self.model_size])
+        return dict(FAMILIES[self.model_type].sizes[self.model_size])
 
     def per_device_batch(self, n_devices: int) -> int:
         """Examples per device per micro-step; a total batch must split evenly over devices."""
@@ -143,10 +143,16 @@ class RunSpec:
     @property
     def training_data(self) -> str | None:
         """The training data's path: --train_dir for images, else --train_file."""
-        return self.train_dir if self.recipe == "image_classification" else self.train_file
+        return self.train_dir if RECIPES[self.recipe].inputs == "images" else self.train_file
+
+    def family_config(self):
+        """The model's config as its family reads it (the vocabulary from --vocab_size when
+        the config does not say: the tokenizer decides it later)."""
+        values = {"vocab_size": self.vocab_size, **self.model_config()}
+        return FAMILIES[self.model_type].config(values, self.dropout)
 
     def resolved_block_size(self) -> int:
-        return self.block_size or positions(self.model_config(), self.model_type)
+        return self.block_size or self.family_config().positions
 
 
 _BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}

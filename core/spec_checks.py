@@ -13,9 +13,10 @@ import re
 from pathlib import Path
 
 from .data import image_folder, saved_datasets
+from .data.text_files import DATA_FILE_TYPES
 from .errors import SpecError
 from .models.weights_file import safetensors_problem
-from .registry import DATA_FILE_TYPES, MODEL_SIZES, RECIPES
+from .registry import FAMILIES, RECIPES, families_for
 
 
 def _check_choices(spec) -> None:
@@ -24,13 +25,13 @@ def _check_choices(spec) -> None:
         value = getattr(spec, f.name)
         if choices and value not in choices:
             raise SpecError(f"--{f.name} {value!r} is not one of: {', '.join(choices)}")
-    models = RECIPES[spec.recipe][1]
+    models = families_for(spec.recipe)
     if spec.model_type not in models:
         raise SpecError(
             f"recipe {spec.recipe!r} trains {', '.join(models)}, not {spec.model_type!r}: "
             "change --model_type or --recipe"
         )
-    sizes = MODEL_SIZES[spec.model_type]
+    sizes = FAMILIES[spec.model_type].sizes
     if spec.model_size not in sizes:
         raise SpecError(f"--model_size {spec.model_size!r} is not one of: {', '.join(sizes)}")
 
@@ -82,7 +83,7 @@ def _check_numbers(spec) -> None:
 
 
 def _check_files(spec) -> None:
-    if spec.recipe == "image_classification":
+    if RECIPES[spec.recipe].inputs == "images":
         _check_image_folders(spec)
     else:
         _check_text_files(spec)
@@ -119,7 +120,7 @@ def _check_text_files(spec) -> None:
 def _check_image_folders(spec) -> None:
     if not spec.train_dir:
         raise SpecError(
-            "--train_dir is required for image_classification: a folder with one subfolder "
+            f"--train_dir is required for {spec.recipe}: a folder with one subfolder "
             "of images per class"
         )
     classes = {}
@@ -159,45 +160,14 @@ def _check_model(spec) -> None:
         raise SpecError(
             f"the model config is a {kind} model, not {spec.model_type}: pass --model_type {kind}"
         )
-    if spec.model_type == "vit":
-        if config["image_size"] % config["patch_size"]:
-            raise SpecError("the model config's image_size must be a multiple of patch_size")
-        if config["hidden_size"] % config["num_attention_heads"]:
-            raise SpecError(
-                "the model config's hidden_size must be divisible by num_attention_heads"
-            )
-        return
-    tokens = positions(config, spec.model_type)
-    if tokens is None:
+    model = spec.family_config()
+    model.check()
+    text = RECIPES[spec.recipe].inputs == "text"
+    if text and spec.block_size and spec.block_size > model.positions:
         raise SpecError(
-            f"the model config has no position count: is it a {spec.model_type} config?"
+            f"--block_size {spec.block_size} is larger than the model's {model.positions} "
+            "positions: lower --block_size or pick a larger model"
         )
-    if spec.block_size and spec.block_size > tokens:
-        raise SpecError(
-            f"--block_size {spec.block_size} is larger than the model's {tokens} positions: "
-            "lower --block_size or pick a larger model"
-        )
-    width, heads = (config.get(k) for k in _WIDTH_AND_HEADS[spec.model_type])
-    if width % heads:
-        raise SpecError(f"the model config's width {width} must be divisible by its {heads} heads")
-
-
-_WIDTH_AND_HEADS = {
-    "gpt2": ("n_embd", "n_head"),
-    "bert": ("hidden_size", "num_attention_heads"),
-    "roberta": ("hidden_size", "num_attention_heads"),
-}
-
-
-def positions(config: dict, model_type: str) -> int | None:
-    """How many tokens the model can see: GPT-2's n_positions, BERT's
-    max_position_embeddings, RoBERTa's less the ones before its first (pad id + 1)."""
-    if "n_positions" in config:
-        return config["n_positions"]
-    positions = config.get("max_position_embeddings")
-    if positions and model_type == "roberta":
-        return positions - config.get("pad_token_id", 1) - 1
-    return positions
 
 
 def _check_output(spec) -> None:

@@ -107,6 +107,27 @@ def lock_was_taken(home: Path) -> bool:
     return any(json.loads(line)["event"] == "acquired" for line in trail.read_text().splitlines())
 
 
+# -- data ----------------------------------------------------------------------------------
+
+COLOURS = {"blue": 2, "green": 1, "red": 0}  # class -> the channel its images are bright in
+
+
+def make_image_folder(root, per_class: int = 24, seed: int = 0):
+    """Noisy 20x20 images whose class is their brightest colour channel."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for name, channel in COLOURS.items():
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 90, (20, 20, 3))
+            pixels[..., channel] += 150
+            Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{i}.png")
+    (root / "README.txt").write_text("not an image, not a class")
+    return root
+
+
 # -- fakes of the OS level ---------------------------------------------------------------
 
 

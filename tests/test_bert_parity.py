@@ -9,7 +9,7 @@ import pytest
 import torch
 import transformers
 
-from tpudeck.core.models.family import FAMILIES
+from tpudeck.core.models.family import get_family
 
 THEIRS = {"bert": "BertForMaskedLM", "roberta": "RobertaForMaskedLM"}
 SIZE = {"vocab_size": 101, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -35,12 +35,12 @@ def their_model(family: str):
 
 
 def flax_logits(family, config, params) -> np.ndarray:
-    module = FAMILIES[family].module(config)
+    module = get_family(family).module(config)
     return np.asarray(module.apply({"params": params}, jnp.asarray(IDS), True, jnp.asarray(MASK)))
 
 
 def test_flax_weights_saved_load_in_transformers_with_equal_logits(tmp_path, family):
-    ours = FAMILIES[family]
+    ours = get_family(family)
     config = ours.config(SIZE)
     params = ours.init_params(config, jax.random.key(1), 8)
     params["prediction_bias"] = jnp.linspace(-1, 1, SIZE["vocab_size"])  # not all zeros
@@ -60,13 +60,13 @@ def test_transformers_checkpoint_loads_in_flax_with_equal_logits(tmp_path, famil
             p for n, p in theirs.named_parameters() if n.endswith("bias") and p.numel() == 101
         ).normal_()
     theirs.save_pretrained(tmp_path)
-    config, params = FAMILIES[family].load(tmp_path)
+    config, params = get_family(family).load(tmp_path)
     assert config.num_hidden_layers == 2 and config.vocab_size == 101
     logits = flax_logits(family, config, params)
     np.testing.assert_allclose(logits[:, :17], torch_logits(theirs)[:, :17], atol=1e-4)
 
 
 def test_param_count_matches_the_parameters(family):
-    config = FAMILIES[family].config(SIZE)
-    params = FAMILIES[family].init_params(config, jax.random.key(1), 8)
+    config = get_family(family).config(SIZE)
+    params = get_family(family).init_params(config, jax.random.key(1), 8)
     assert config.param_count() == sum(x.size for x in jax.tree.leaves(params))

@@ -9,9 +9,9 @@ from transformers import GPT2Config as HFGPT2Config
 from transformers import GPT2LMHeadModel
 
 from tpudeck.core.errors import CheckpointError
-from tpudeck.core.models.family import FAMILIES
+from tpudeck.core.models.family import get_family
 
-GPT2 = FAMILIES["gpt2"]
+GPT2 = get_family("gpt2")
 SIZE = {"vocab_size": 97, "n_positions": 32, "n_embd": 48, "n_layer": 3, "n_head": 4}
 IDS = np.random.default_rng(0).integers(0, SIZE["vocab_size"], (2, 24))
 

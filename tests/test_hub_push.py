@@ -45,10 +45,10 @@ def test_push_delivers_weights_traces_and_card_that_load_back(trained, tmp_path)
         (tmp_path / "repo" / name).write_bytes(content)
     from transformers import AutoModelForCausalLM
 
-    from tpudeck.core.models.family import FAMILIES
+    from tpudeck.core.models.family import get_family
 
     theirs = AutoModelForCausalLM.from_pretrained(tmp_path / "repo")
-    _, ours = FAMILIES["gpt2"].load(tmp_path / "repo")
+    _, ours = get_family("gpt2").load(tmp_path / "repo")
     np.testing.assert_allclose(
         ours["wte"]["embedding"], theirs.transformer.wte.weight.detach().numpy()
     )

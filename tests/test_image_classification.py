@@ -11,22 +11,7 @@ from tpudeck.core.data.image_folder import class_names, load_images, normalise
 from tpudeck.core.errors import DataError, SpecError
 from tpudeck.core.spec import RunSpec
 
-from .builders import tpudeck
-
-COLOURS = {"blue": 2, "green": 1, "red": 0}  # class -> the channel its images are bright in
-
-
-def make_image_folder(root, per_class: int = 24, seed: int = 0):
-    """Noisy 20x20 images whose class is their brightest colour channel."""
-    rng = np.random.default_rng(seed)
-    for name, channel in COLOURS.items():
-        (root / name).mkdir(parents=True)
-        for i in range(per_class):
-            pixels = rng.integers(0, 90, (20, 20, 3))
-            pixels[..., channel] += 150
-            Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{i}.png")
-    (root / "README.txt").write_text("not an image, not a class")
-    return root
+from .builders import make_image_folder, tpudeck
 
 
 def test_an_image_folder_loads_as_uint8_pixels_and_labels(tmp_path):
@@ -139,12 +124,12 @@ async def test_picking_the_recipe_picks_a_family_and_size_it_trains():
 def test_a_checkpoint_with_other_classes_fine_tunes_with_a_new_head(tmp_path):
     import jax
 
-    from tpudeck.core.models.family import FAMILIES
+    from tpudeck.core.models.family import get_family
+    from tpudeck.core.models.vit_config import SIZES as VIT_SIZES
     from tpudeck.core.recipes.image_classification import RECIPE
-    from tpudeck.core.registry import VIT_SIZES
     from tpudeck.core.runs.rundir import RunDir
 
-    vit = FAMILIES["vit"]
+    vit = get_family("vit")
     five_classes = vit.config({**VIT_SIZES["demo"], "num_labels": 5})
     pretrained = vit.init_params(five_classes, jax.random.key(3), 0)
     vit.save(tmp_path / "ckpt", five_classes, pretrained)

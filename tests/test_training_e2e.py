@@ -71,7 +71,7 @@ def test_exported_model_opens_in_transformers_with_equal_logits(demo_run):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from tpudeck.core.data.tokenizer import load_tokenizer
-    from tpudeck.core.models.family import FAMILIES
+    from tpudeck.core.models.family import get_family
 
     text = "On Monday Ada and the small cat went to the forest."
     theirs_tok = AutoTokenizer.from_pretrained(demo_run.model_dir)
@@ -80,8 +80,8 @@ def test_exported_model_opens_in_transformers_with_equal_logits(demo_run):
     theirs = AutoModelForCausalLM.from_pretrained(demo_run.model_dir).eval()
     with torch.no_grad():
         out = theirs(torch.tensor([ids]), labels=torch.tensor([ids]))
-    config, params = FAMILIES["gpt2"].load(demo_run.model_dir)
-    ours = FAMILIES["gpt2"].module(config).apply({"params": params}, jnp.asarray([ids]))
+    config, params = get_family("gpt2").load(demo_run.model_dir)
+    ours = get_family("gpt2").module(config).apply({"params": params}, jnp.asarray([ids]))
     np.testing.assert_allclose(np.asarray(ours), out.logits.numpy(), atol=1e-4)
     assert out.loss.item() < 2.5  # the trained weights, not a random init, came through
 

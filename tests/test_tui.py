@@ -153,7 +153,9 @@ async def session():
             await pilot.pause(0.5)
 
 asyncio.run(session())
-print(sorted({"jax", "jaxlib", "flax", "optax", "transformers", "datasets", "torch"} & set(sys.modules)))
+banned = {"jax", "jaxlib", "flax", "optax", "transformers", "datasets", "torch", "tokenizers",
+          "tpudeck.core.train", "tpudeck.core.recipes.text_blocks"}
+print(sorted(banned & set(sys.modules)))
 """
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ

@@ -8,9 +8,9 @@ import torch
 from transformers import ViTConfig as HFViTConfig
 from transformers import ViTForImageClassification
 
-from tpudeck.core.models.family import FAMILIES
+from tpudeck.core.models.family import get_family
 
-VIT = FAMILIES["vit"]
+VIT = get_family("vit")
 SIZE = {"image_size": 16, "patch_size": 4, "num_channels": 3, "hidden_size": 32,
         "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37}  # fmt: skip
 LABELS = {"0": "cat", "1": "dog", "2": "owl", "3": "eel", "4": "yak"}

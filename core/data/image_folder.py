@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataError
-from ..registry import IMAGE_FILE_TYPES
+
+IMAGE_FILE_TYPES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 MEAN, STD = 0.5, 0.5  # ViTImageProcessor's defaults, written into the exported model
 

@@ -7,8 +7,16 @@ import logging
 from pathlib import Path
 
 from ..errors import DataError
-from ..registry import DATA_FILE_TYPES
 from . import file_checks, saved_datasets
+
+# Local data files by suffix, and the 🤗 datasets builder that reads each.
+DATA_FILE_TYPES = {
+    ".txt": "text",
+    ".text": "text",
+    ".json": "json",
+    ".jsonl": "json",
+    ".csv": "csv",
+}
 
 
 def _load(path: str, column: str, flag: str, split: str | None = None):

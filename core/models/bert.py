@@ -7,13 +7,16 @@ Shapes are suffixed on names: B batch, L sequence, D width, V vocabulary.
 
 from __future__ import annotations
 
+import dataclasses
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from .attention import SelfAttention
-from .bert_config import BertConfig, RobertaConfig  # noqa: F401 (the roberta family's config)
-from .naming import LayeredNames
+from .bert_config import BertConfig
+from .family import FlaxBinding
+from .naming import LayeredNames, from_hf_layout, to_hf_layout
 
 
 def _dense(cfg: BertConfig, features: int, dtype, name: str):
@@ -133,4 +136,10 @@ ROBERTA_NAMES = _names(
         "prediction_bias": "lm_head.bias",
     },
     ("lm_head.decoder.",),
+)
+
+BERT_BINDING = FlaxBinding({"masked_lm": BertForMaskedLM}, BERT_NAMES.to_hf, BERT_NAMES.from_hf,
+                           dummy_input, to_hf_layout, from_hf_layout)  # fmt: skip
+ROBERTA_BINDING = dataclasses.replace(
+    BERT_BINDING, to_hf=ROBERTA_NAMES.to_hf, from_hf=ROBERTA_NAMES.from_hf
 )

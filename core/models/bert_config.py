@@ -1,14 +1,36 @@
-"""BERT's and RoBERTa's configurations and size arithmetic, importable without jax (the UI
-estimates with them)."""
+"""BERT's and RoBERTa's configurations, sizes and descriptors, importable without jax (the
+UI estimates with them)."""
 
 from __future__ import annotations
 
 import dataclasses
 
+from .descriptor import FamilyDescriptor, check_width_and_heads
+
+# Named sizes (HF BertConfig names; demo for CPU, the rest as Google's BERT releases).
+BERT_SIZES = {
+    "demo": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "intermediate_size": 128, "max_position_embeddings": 128},
+    "tiny": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
+             "intermediate_size": 512, "max_position_embeddings": 512},
+    "small": {"hidden_size": 512, "num_hidden_layers": 4, "num_attention_heads": 8,
+              "intermediate_size": 2048, "max_position_embeddings": 512},
+    "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+             "intermediate_size": 3072, "max_position_embeddings": 512},
+}  # fmt: skip
+
+# RoBERTa's sizes are BERT's, with two more positions: its count starts after the pad id.
+ROBERTA_SIZES = {
+    name: {**size, "max_position_embeddings": size["max_position_embeddings"] + 2}
+    for name, size in BERT_SIZES.items()
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class BertConfig:
     """The subset of transformers' BertConfig that determines the computation."""
+
+    dropout_fields = ("hidden_dropout_prob", "attention_probs_dropout_prob")
 
     vocab_size: int
     hidden_size: int = 768
@@ -51,6 +73,19 @@ class BertConfig:
         n = self.param_count() + self.vocab_size * self.hidden_size
         return 6 * n + 12 * self.num_hidden_layers * self.hidden_size * seq_len
 
+    def flops_per_example(self, tokens: int) -> float:
+        return self.flops_per_token(tokens) * tokens
+
+    @property
+    def positions(self) -> int:
+        return self.max_position_embeddings
+
+    def check(self) -> None:
+        check_width_and_heads(self.hidden_size, self.num_attention_heads)
+
+    def example_name(self, tokens: int) -> str:
+        return f"{tokens} tokens"
+
 
 @dataclasses.dataclass(frozen=True)
 class RobertaConfig(BertConfig):
@@ -64,3 +99,13 @@ class RobertaConfig(BertConfig):
 
     model_type = "roberta"
     architecture = "RobertaForMaskedLM"
+
+    @property
+    def positions(self) -> int:
+        return self.max_position_embeddings - self.pad_token_id - 1
+
+
+BERT = FamilyDescriptor("bert", BertConfig, BERT_SIZES, ("masked_lm",), "bert:BERT_BINDING")
+ROBERTA = FamilyDescriptor(
+    "roberta", RobertaConfig, ROBERTA_SIZES, ("masked_lm",), "bert:ROBERTA_BINDING"
+)

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from .attention import attend
+from .family import FlaxBinding
 from .gpt2_config import GPT2Config
 
 
@@ -124,3 +125,10 @@ def param_from_hf(name: str) -> tuple[str, ...] | None:
             "scale" if modules[-1].startswith("ln") else "kernel"
         )
     return (*modules, leaf)
+
+
+def token_ids(_config, length: int):
+    return jnp.zeros((1, length), jnp.int32)
+
+
+BINDING = FlaxBinding({"causal_lm": GPT2LMHead}, param_to_hf, param_from_hf, token_ids)

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 
+from .descriptor import FamilyDescriptor, check_width_and_heads
+
+# Named sizes in HF config names; vocab_size comes from the tokenizer.
+SIZES = {
+    "demo": {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 128},
+    "tiny": {"n_embd": 128, "n_layer": 4, "n_head": 4, "n_positions": 256},
+    "small": {"n_embd": 768, "n_layer": 12, "n_head": 12, "n_positions": 1024},
+    "medium": {"n_embd": 1024, "n_layer": 24, "n_head": 16, "n_positions": 1024},
+    "large": {"n_embd": 1280, "n_layer": 36, "n_head": 20, "n_positions": 1024},
+    "xl": {"n_embd": 1600, "n_layer": 48, "n_head": 25, "n_positions": 1024},
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class GPT2Config:
     """The subset of transformers' GPT2Config that determines the computation."""
+
+    dropout_fields = ("resid_pdrop", "embd_pdrop", "attn_pdrop")
 
     vocab_size: int
     n_positions: int = 1024
@@ -49,3 +63,19 @@ class GPT2Config:
         """Training FLOPs per token: 6N for the weights plus attention (PaLM appendix B)."""
         n = self.param_count(include_embeddings=False) + self.vocab_size * self.n_embd
         return 6 * n + 12 * self.n_layer * self.n_embd * seq_len
+
+    def flops_per_example(self, tokens: int) -> float:
+        return self.flops_per_token(tokens) * tokens
+
+    @property
+    def positions(self) -> int:
+        return self.n_positions
+
+    def check(self) -> None:
+        check_width_and_heads(self.n_embd, self.n_head)
+
+    def example_name(self, tokens: int) -> str:
+        return f"{tokens} tokens"
+
+
+GPT2 = FamilyDescriptor("gpt2", GPT2Config, SIZES, ("causal_lm",), "gpt2:BINDING")

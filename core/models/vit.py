@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 
 from .attention import SelfAttention
-from .naming import LayeredNames
+from .family import FlaxBinding
+from .naming import LayeredNames, from_hf_layout, to_hf_layout
 from .vit_config import ViTConfig
 
 
@@ -111,3 +112,6 @@ NAMES = LayeredNames(
     },
     ignored=("vit.pooler.",),  # ViTModel's pooler: classification reads the CLS token
 )
+
+BINDING = FlaxBinding({"image_classification": ViTForImageClassification}, NAMES.to_hf,
+                      NAMES.from_hf, dummy_input, to_hf_layout, from_hf_layout)  # fmt: skip

@@ -1,13 +1,31 @@
-"""ViT's configuration and size arithmetic, importable without jax (the UI estimates with it)."""
+"""ViT's configuration, sizes and descriptor, importable without jax (the UI estimates with it)."""
 
 from __future__ import annotations
 
 import dataclasses
 
+from ..errors import SpecError
+from .descriptor import FamilyDescriptor, check_width_and_heads
+
+# Named sizes (HF ViTConfig names); num_labels comes from the image folder's classes.
+_PATCH16 = {"image_size": 224, "patch_size": 16}
+SIZES = {
+    "demo": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "intermediate_size": 128, "image_size": 32, "patch_size": 8},
+    "tiny": {"hidden_size": 192, "num_hidden_layers": 12, "num_attention_heads": 3,
+             "intermediate_size": 768, **_PATCH16},
+    "small": {"hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 6,
+              "intermediate_size": 1536, **_PATCH16},
+    "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+             "intermediate_size": 3072, **_PATCH16},
+}  # fmt: skip
+
 
 @dataclasses.dataclass(frozen=True)
 class ViTConfig:
     """The subset of transformers' ViTConfig that determines the computation."""
+
+    dropout_fields = ("hidden_dropout_prob", "attention_probs_dropout_prob")
 
     num_labels: int = 2
     image_size: int = 224
@@ -64,8 +82,22 @@ class ViTConfig:
             + self.num_labels
         )
 
-    def flops_per_image(self) -> float:
+    def flops_per_example(self, tokens: int) -> float:
         """Training FLOPs per image: 6N per token over patches + CLS, plus attention."""
-        tokens = self.patches + 1
         attention = 12 * self.num_hidden_layers * self.hidden_size * tokens
         return tokens * (6 * self.param_count() + attention)
+
+    @property
+    def positions(self) -> int:
+        return self.patches + 1  # patches and the CLS token
+
+    def check(self) -> None:
+        if self.image_size % self.patch_size:
+            raise SpecError("the model config's image_size must be a multiple of patch_size")
+        check_width_and_heads(self.hidden_size, self.num_attention_heads)
+
+    def example_name(self, tokens: int) -> str:
+        return f"{self.image_size}x{self.image_size} images"
+
+
+VIT = FamilyDescriptor("vit", ViTConfig, SIZES, ("image_classification",), "vit:BINDING")

@@ -1,28 +1,26 @@
 """The seam between the generic pmap trainer and a task.
 
-A recipe prepares data without touching jax (so every data error surfaces before the
-accelerator is taken), then builds a TaskModel whose pure functions the trainer pmaps.
+A recipe describes itself (its name, the model head it trains, what its examples are made
+of, the Hugging Face script it replaces) and imports nothing heavy until used: registry.py
+lists it for spec checks and the Launch form. It prepares data without touching jax (so
+every data error surfaces before the accelerator is taken), then builds a TaskModel whose
+pure functions the trainer pmaps.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
-
-from ..registry import RECIPES
+from typing import Any, Literal, Protocol
 
 
 @dataclasses.dataclass
 class TaskData:
     """Numpy examples for training and evaluation, and what the model needs to know of them."""
 
-    train: dict[str, np.ndarray]
-    eval: dict[str, np.ndarray]
+    train: dict[str, Any]  # name -> numpy array, examples first
+    eval: dict[str, Any]
     tokens_per_example: int
     model_config: dict  # HF-style config values, vocabulary included
     tokenizer_dir: Path | None
@@ -47,12 +45,10 @@ class TaskModel:
 
 class Recipe(Protocol):
     name: str
+    head: str  # the model head it trains; the families that have one can run it
+    inputs: Literal["text", "images"]  # what an example is made of, and which flags name it
+    script: str  # the Hugging Face example script it replaces
 
     def prepare(self, spec, run_dir) -> TaskData: ...
 
     def build(self, spec, data: TaskData) -> TaskModel: ...
-
-
-def get_recipe(name: str) -> Recipe:
-    module_name, _ = RECIPES[name]
-    return importlib.import_module(f"{__package__}.{module_name}").RECIPE

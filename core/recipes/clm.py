@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from ..data.tokenizer import GPT2_KIND
 from .base import TaskData, TaskModel
-from .text_blocks import language_model, prepare_blocks
 
 
 class CausalLM:
     name = "clm"
+    head = "causal_lm"
+    inputs = "text"
+    script = "run_clm_flax.py"
 
     def prepare(self, spec, run_dir) -> TaskData:
+        from ..data.tokenizer import GPT2_KIND
+        from .text_blocks import prepare_blocks
+
         blocks = prepare_blocks(spec, run_dir, GPT2_KIND)
         eos = blocks.eos
         config = {"vocab_size": blocks.vocab, "bos_token_id": eos, "eos_token_id": eos}
@@ -27,20 +31,12 @@ class CausalLM:
         import jax.numpy as jnp
         import optax
 
-        from ..models.family import FAMILIES
+        from ..models.family import get_family
+        from .text_blocks import language_model
 
-        family = FAMILIES[spec.model_type]
-        dropout = {
-            "resid_pdrop": spec.dropout,
-            "embd_pdrop": spec.dropout,
-            "attn_pdrop": spec.dropout,
-        }
-        if spec.model_name_or_path:
-            config, loaded = family.load(spec.model_name_or_path)
-            config = family.config(config.to_hf(), **dropout)
-        else:
-            config, loaded = family.config(data.model_config, **dropout), None
-        module = family.module(config, spec.dtype)
+        family = get_family(spec.model_type)
+        config, loaded = family.start(spec, data.model_config)
+        module = family.module(config, self.head, spec.dtype)
         seq = data.tokens_per_example
 
         def init_params(rng):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import logging
 
-import numpy as np
-
 from ..data import image_folder
 from ..errors import DataError
 from .base import TaskData, TaskModel
@@ -22,8 +20,13 @@ log = logging.getLogger(__name__)
 
 class ImageClassification:
     name = "image_classification"
+    head = "image_classification"
+    inputs = "images"
+    script = "run_image_classification.py"
 
     def prepare(self, spec, run_dir) -> TaskData:
+        import numpy as np
+
         config = spec.model_config()
         size = config["image_size"]
         classes = image_folder.class_names(spec.train_dir)
@@ -63,17 +66,13 @@ class ImageClassification:
         import jax.numpy as jnp
         import optax
 
-        from ..models.family import FAMILIES
+        from ..models.family import get_family
 
-        family = FAMILIES["vit"]
-        dropout = {
-            "hidden_dropout_prob": spec.dropout,
-            "attention_probs_dropout_prob": spec.dropout,
-        }
+        family = get_family(spec.model_type)
         labels = {k: data.model_config[k] for k in ("num_labels", "id2label")}
-        config = family.config({**data.model_config, **labels}, **dropout)
-        module = family.module(config, spec.dtype)
-        loaded = family.load(spec.model_name_or_path)[1] if spec.model_name_or_path else None
+        # The classes are this data's, whatever the checkpoint was trained on.
+        config, loaded = family.start(spec, data.model_config, keep=labels)
+        module = family.module(config, self.head, spec.dtype)
 
         def init_params(rng):
             if loaded is None:
@@ -115,7 +114,7 @@ class ImageClassification:
             loss=loss,
             eval_sums=eval_sums,
             eval_report=dict,
-            flops_per_example=config.flops_per_image(),
+            flops_per_example=config.flops_per_example(config.positions),
             param_count=config.param_count(),
             export=export,
         )

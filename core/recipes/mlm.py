@@ -9,10 +9,8 @@ pure function of (seed, step), which keeps resume exact; evaluation uses one fix
 
 from __future__ import annotations
 
-from ..data.tokenizer import MASKED_LM_KIND
 from ..errors import DataError
 from .base import TaskData, TaskModel
-from .text_blocks import language_model, prepare_blocks
 
 MASK_PROBABILITY = 0.15
 
@@ -33,8 +31,14 @@ def mask_tokens(ids_BxL, rng, mask_id: int, vocab_size: int, keep_id: int):
 
 class MaskedLM:
     name = "mlm"
+    head = "masked_lm"
+    inputs = "text"
+    script = "run_mlm_flax.py"
 
     def prepare(self, spec, run_dir) -> TaskData:
+        from ..data.tokenizer import MASKED_LM_KIND
+        from .text_blocks import prepare_blocks
+
         blocks = prepare_blocks(spec, run_dir, MASKED_LM_KIND)
         roles = MASKED_LM_KIND.roles
         ids = {
@@ -65,20 +69,12 @@ class MaskedLM:
         import jax.numpy as jnp
         import optax
 
-        from ..models.family import FAMILIES
+        from ..models.family import get_family
+        from .text_blocks import language_model
 
-        family = FAMILIES[spec.model_type]  # bert or roberta
-        dropout = {
-            "hidden_dropout_prob": spec.dropout,
-            "attention_probs_dropout_prob": spec.dropout,
-        }
-        loaded = None
-        if spec.model_name_or_path:
-            checkpoint, loaded = family.load(spec.model_name_or_path)
-            config = family.config(checkpoint.to_hf(), **dropout)
-        else:
-            config = family.config(data.model_config, **dropout)
-        module = family.module(config, spec.dtype)
+        family = get_family(spec.model_type)
+        config, loaded = family.start(spec, data.model_config)
+        module = family.module(config, self.head, spec.dtype)
         mask_id, keep_id = data.model_config["mask_token_id"], data.model_config["separator_id"]
         seq = data.tokens_per_example
 

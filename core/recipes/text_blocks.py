@@ -99,7 +99,7 @@ def language_model(family, config, data, init_params, loss, eval_sums) -> TaskMo
         loss=loss,
         eval_sums=eval_sums,
         eval_report=eval_report,
-        flops_per_example=config.flops_per_token(seq) * seq,
+        flops_per_example=config.flops_per_example(seq),
         param_count=config.param_count(),
         export=export,
     )

@@ -45,7 +45,10 @@ def acquire_accelerator(
     shown = None
     try:
         while True:
-            ahead = queue.place(run_dir.run_id) or 0
+            ahead = queue.place(run_dir.run_id)
+            if ahead is None:  # our entry was taken for a dead one's: back in line, not first
+                queue.add(run_dir.run_id)
+                continue
             if ahead == 0:
                 foreign = describe_foreign(scan.scan())
                 if foreign is None and lock.try_acquire(run_dir.run_id):

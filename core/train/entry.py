@@ -12,7 +12,7 @@ import signal
 import traceback
 
 from ..errors import TpudeckError
-from ..recipes.base import get_recipe
+from ..registry import get_recipe
 from ..runs.attempt import LaunchAttempt
 from ..runs.launcher import report
 from ..runs.rundir import RunDir, remove_stale_temps

@@ -22,10 +22,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from tpudeck.core.data import image_folder
 from tpudeck.core.devices.expected import expected_devices
 from tpudeck.core.errors import TpudeckError
-from tpudeck.core.models.bert_config import BertConfig, RobertaConfig
-from tpudeck.core.models.gpt2_config import GPT2Config
-from tpudeck.core.models.vit_config import ViTConfig
-from tpudeck.core.registry import MODEL_SIZES, RECIPES
+from tpudeck.core.registry import FAMILIES, RECIPES, families_for
 from tpudeck.core.spec import RunSpec, parse_field
 
 from ..data_preview import preview
@@ -34,8 +31,8 @@ from .picker import TARGETS, PathPicker
 SCRIPT = "script"  # a user's own script instead of a built-in recipe
 CHOICES = {
     "recipe": (*RECIPES, SCRIPT),
-    "model_type": tuple(MODEL_SIZES),
-    "model_size": tuple(dict.fromkeys(size for sizes in MODEL_SIZES.values() for size in sizes)),
+    "model_type": tuple(FAMILIES),
+    "model_size": tuple(dict.fromkeys(size for f in FAMILIES.values() for size in f.sizes)),
     "dtype": ("float32", "bfloat16"),
     "lr_schedule": ("linear", "cosine", "constant"),
     "push_to_hub": (False, True),
@@ -146,9 +143,9 @@ class LaunchScreen(Screen):
         model_type, model_size = (
             self.query_one(f"#{n}", Select) for n in ("model_type", "model_size")
         )
-        if recipe in RECIPES and model_type.value not in RECIPES[recipe][1]:
-            model_type.value = RECIPES[recipe][1][0]
-        sizes = MODEL_SIZES.get(model_type.value, {})
+        if recipe in RECIPES and model_type.value not in families_for(recipe):
+            model_type.value = families_for(recipe)[0]
+        sizes = FAMILIES[model_type.value].sizes
         if sizes and model_size.value not in sizes:
             model_size.value = next(iter(sizes))
 
@@ -177,9 +174,7 @@ class LaunchScreen(Screen):
             )
             return command
         summary.update(describe(spec, *self.devices))
-        self._show_preview(
-            spec.train_dir if spec.recipe == "image_classification" else spec.train_file
-        )
+        self._show_preview(spec.training_data)
         return spec
 
     def _show_preview(self, path: str) -> None:
@@ -262,15 +257,14 @@ def _label(option) -> str:
 
 def _example_unit(spec: RunSpec) -> tuple[int, str, float]:
     """(parameters, what one example is, its size in tokens) of the spec's model."""
-    config = spec.model_config()
-    if spec.model_type == "vit":
+    config = spec.family_config()
+    if RECIPES[spec.recipe].inputs == "images":  # the classifier has the folder's classes
         classes = len(image_folder.class_names(spec.train_dir or ""))
-        vit = ViTConfig.from_hf({**config, "num_labels": classes or 2})
-        return vit.param_count(), f"{vit.image_size}x{vit.image_size} images", vit.patches + 1
-    config_cls = {"bert": BertConfig, "roberta": RobertaConfig}.get(spec.model_type, GPT2Config)
-    text_model = config_cls.from_hf({"vocab_size": spec.vocab_size, **config})
-    block = spec.resolved_block_size()
-    return text_model.param_count(), f"{block} tokens", block
+        config = FAMILIES[spec.model_type].config({**config.to_hf(), "num_labels": classes or 2})
+        tokens = config.positions
+    else:
+        tokens = spec.resolved_block_size()
+    return config.param_count(), config.example_name(tokens), tokens
 
 
 def describe(spec: RunSpec, devices: int, where: str) -> str:

@@ -20,7 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Static
 
 from tpudeck.core.data import image_folder, saved_datasets
-from tpudeck.core.registry import DATA_FILE_TYPES
+from tpudeck.core.data.text_files import DATA_FILE_TYPES
 
 
 def _holds(*names: str) -> Callable[[Path], str | None]:

@@ -1,0 +1,60 @@
+"""A model family described without jax: what spec checks, recipes, the Launch form and
+estimates know of a family, so that none of them names one.
+
+A family is its config file (`*_config.py`: the config class, named sizes and this
+descriptor; no jax), its Flax file (modules by head and HF tensor names, loaded only when
+a model is built) and one line in registry.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar, Protocol
+
+from ..errors import SpecError
+
+
+class ModelConfig(Protocol):
+    """What every family's config offers; the values are HF config.json names."""
+
+    dropout_fields: ClassVar[tuple[str, ...]]  # set from --dropout
+
+    @classmethod
+    def from_hf(cls, values: dict) -> ModelConfig: ...
+
+    def to_hf(self) -> dict: ...
+
+    def param_count(self) -> int: ...
+
+    def flops_per_example(self, tokens: int) -> float:
+        """Training FLOPs of one example of `tokens` tokens (patches for images)."""
+
+    @property
+    def positions(self) -> int:
+        """The most tokens one example may have."""
+
+    def check(self) -> None:
+        """SpecError naming the first setting that cannot work."""
+
+    def example_name(self, tokens: int) -> str:
+        """What one example of `tokens` tokens is, for people: "128 tokens", "224x224 images"."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilyDescriptor:
+    name: str
+    config_cls: type
+    sizes: dict[str, dict]  # named sizes in HF config names, smallest first
+    heads: tuple[str, ...]  # the tasks it has a head for: "causal_lm", "masked_lm", ...
+    flax: str  # "module:ATTRIBUTE" under tpudeck.core.models of its FlaxBinding
+
+    def config(self, values: dict, dropout: float | None = None) -> ModelConfig:
+        """The family's config from HF values, with --dropout on every dropout field."""
+        rates = {} if dropout is None else dict.fromkeys(self.config_cls.dropout_fields, dropout)
+        return self.config_cls.from_hf({**values, **rates})
+
+
+def check_width_and_heads(width: int, heads: int) -> None:
+    """The check every attention family shares."""
+    if width % heads:
+        raise SpecError(f"the model config's width {width} must be divisible by its {heads} heads")
