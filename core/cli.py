@@ -212,8 +212,7 @@ _TOKEN_HELP = "Hub token; default: $HF_TOKEN or `hf auth login`. Never written a
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .runs.attempt import LaunchAttempt
-    from .runs.targets import Target, check_resume_changes, new_run_target, resume_target
+    from .runs.targets import new_run_target, plan_resume
     from .spec import RunSpec
 
     given = {k: v for k, v in vars(args).items() if k not in _LAUNCH_KEYS}
@@ -226,11 +225,7 @@ def _train(args: argparse.Namespace) -> int:
             raise TpudeckError(
                 "--resume continues the run, --overwrite_output_dir replaces it: pass one"
             )
-        run_dir = resume_target(given["output_dir"])
-        saved = RunSpec.load(run_dir.spec_path)
-        check_resume_changes(run_dir, saved.to_dict(), given)
-        spec = saved.replace(**given)
-        target = Target(run_dir)
+        spec, target = plan_resume(given["output_dir"], given)
     else:
         base = {}
         if args.demo:
@@ -239,62 +234,40 @@ def _train(args: argparse.Namespace) -> int:
             base = demo_settings()
         spec = RunSpec.from_dict({**base, **given})
         target = new_run_target(spec, args.overwrite_output_dir)
-    # From here on the directory is changed; a refused input puts it back (runs/attempt.py).
-    attempt = LaunchAttempt.begin(
-        target.run_dir, spec.to_json(), target.overwrite, target.store_link
-    )
     if args.detach:
-        flags = ["--resume"] * args.resume + ["--no-wait"] * (not args.wait)
-        _launch(target.run_dir, ["_run", str(target.run_dir.path), *flags], attempt)
+        from .runs.launch import start_training
+
+        _follow_hint(start_training(spec, target, args.resume, args.wait))
         return 0
+    from .runs.attempt import LaunchAttempt
     from .train.entry import EXIT_CODES, run_training
 
+    # From here on the directory is changed; a refused input puts it back (runs/attempt.py).
+    LaunchAttempt.begin(target.run_dir, spec.to_json(), target.overwrite, target.store_link)
     print(f"run directory: {target.run_dir.path}", flush=True)
     return EXIT_CODES[run_training(spec, target.run_dir, resume=args.resume, wait=args.wait)]
 
 
-def _launch(run_dir, child_args: list[str], attempt=None) -> dict:
-    """Start a detached child, wait until it is past preparing, report where it stands."""
-    from .runs.launcher import launch_detached, wait_past_preparing
-
-    try:
-        child, report = launch_detached(run_dir, child_args)
-    except OSError as exc:
-        if attempt is not None:
-            attempt.refuse()
-        raise TpudeckError(f"cannot start the run ({exc.strerror})") from None
-    status = wait_past_preparing(run_dir, child, report)
-    if "error" in status:
-        raise TpudeckError(status["error"])
-    state = status.get("state", "failed")
-    if state == "failed" or (
-        child.poll() not in (None, 0) and state not in ("stopped", "finished")
-    ):
-        raise TpudeckError(status.get("message") or f"the run exited early: see {run_dir.log_path}")
-    where = f" ({status['waiting_for']})" if state in ("queued", "waiting-for-accelerator") else ""
-    print(
-        f"run {run_dir.run_id}: {state}{where}\nfollow it with: tpudeck logs -f {run_dir.run_id}",
-        flush=True,
-    )
-    return status
+def _follow_hint(launched) -> None:
+    print(f"{launched.describe()}\nfollow it with: tpudeck logs -f {launched.run_id}", flush=True)
 
 
 def _run_script(args: argparse.Namespace) -> int:
     from . import cli_runs
-    from .runs.script import create_script_run
+    from .runs.launch import start_script
     from .runs.store import read_run
 
     command = args.script_command[1:] if args.script_command[:1] == ["--"] else args.script_command
-    run_dir = create_script_run(command, args.name)
-    _launch(run_dir, ["_script", str(run_dir.path), *(["--no-wait"] * (not args.wait))])
+    launched = start_script(command, args.name, args.wait)
+    _follow_hint(launched)
     if args.detach:
         return 0
     print("(Ctrl-C stops following; the run goes on)", flush=True)
     try:
-        cli_runs.cmd_logs(argparse.Namespace(run=str(run_dir.path), follow=True))
+        cli_runs.cmd_logs(argparse.Namespace(run=str(launched.run_dir.path), follow=True))
     except KeyboardInterrupt:
         return 0
-    return 0 if read_run(run_dir.path).state == "finished" else 1
+    return 0 if read_run(launched.run_dir.path).state == "finished" else 1
 
 
 def _train_tokenizer(args: argparse.Namespace) -> int:
@@ -340,7 +313,7 @@ def _push(args: argparse.Namespace) -> int:
 
 def _script_child(args: argparse.Namespace) -> int:
     from .runs.rundir import RunDir
-    from .runs.script import supervise
+    from .runs.script_supervisor import supervise
 
     return {"finished": 0, "stopped": 0}.get(supervise(RunDir(args.run_dir), args.wait), 1)
 

@@ -17,7 +17,7 @@ from tpudeck.tui.screens.dialogs import Confirm
 from tpudeck.tui.screens.launch import LaunchScreen
 from tpudeck.tui.screens.run import RunScreen
 
-from .builders import text_of, wait_for
+from .builders import text_of, tree_digest, wait_for
 
 SIZE = (140, 45)
 
@@ -55,6 +55,21 @@ async def test_launch_the_demo_from_the_keyboard_follow_it_and_stop_it(monkeypat
         await wait_for(pilot, lambda: "stopped" in text_of(app, "#summary"), timeout=60)
         (record,) = RunStore().list()
         assert record.state == "stopped" and "SIGTERM" in record.status["message"]
+
+
+async def test_a_launch_into_a_finished_run_is_refused_in_one_notification(finished_run):
+    """The app launches through the engine (runs/launch.py), as the CLI does: the refusal
+    is the engine's one line, and the finished run is left byte for byte."""
+    before = tree_digest(finished_run)
+    values = {**demo_settings(), "output_dir": str(finished_run)}
+    app = TpudeckApp(launch_values=values)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: len(app._notifications) >= 2, timeout=60)
+        (refusal,) = [n for n in app._notifications if n.severity == "error"]
+        assert refusal.message.startswith(f"--output_dir {finished_run} holds run run (finished")
+        assert isinstance(app.screen, LaunchScreen)
+    assert tree_digest(finished_run) == before and RunStore().list() == []
 
 
 async def test_bad_values_are_shown_inline_and_block_the_launch(demo_corpus):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -16,6 +14,7 @@ from textual.theme import Theme
 
 from tpudeck.core.errors import TpudeckError
 from tpudeck.core.runs.actions import request_stop
+from tpudeck.core.runs.launch import Launched
 from tpudeck.core.runs.store import RunStore, check_owner
 from tpudeck.themes import load_theme_files
 
@@ -141,23 +140,16 @@ class TpudeckApp(App):
         )
 
     @work(thread=True, exclusive=True, group="launch")
-    def launch(self, argv: list[str]) -> None:
-        """`tpudeck ARGV` (train --detach ..., run --detach -- ...) in a child: it validates,
-        prepares data and returns once the run is queued or started."""
+    def launch(self, start: Callable[[], Launched]) -> None:
+        """Run an engine launch (runs/launch.py) off the UI thread: it validates, prepares
+        data and returns once the run is queued or started."""
         self.call_from_thread(self.notify, "launching: preparing data…")
-        result = subprocess.run(
-            [sys.executable, "-m", "tpudeck", *argv], capture_output=True, text=True
-        )
-        if result.returncode != 0:
-            error = (result.stderr.strip().splitlines() or ["launch failed"])[-1]
-            self.post_message(LaunchDone(None, error.removeprefix("tpudeck: error: ")))
+        try:
+            launched = start()
+        except TpudeckError as exc:
+            self.post_message(LaunchDone(None, str(exc)))
             return
-        run_id = next(
-            line.split()[1].rstrip(":")
-            for line in result.stdout.splitlines()
-            if line.startswith("run ")
-        )
-        self.post_message(LaunchDone(run_id, None))
+        self.post_message(LaunchDone(launched.run_id, None))
 
     def on_launch_done(self, message: LaunchDone) -> None:
         if message.error:

@@ -66,6 +66,20 @@ def write_atomic(path: Path, text: str) -> None:
             f.write(text)
 
 
+_CHECKPOINT = re.compile(r"^step-(\d+)$")
+
+
+def list_steps(directory: Path) -> list[int]:
+    """Steps of the complete checkpoints in a run's checkpoints/, oldest first."""
+    if not directory.is_dir():
+        return []
+    return sorted(int(m[1]) for p in directory.iterdir() if (m := _CHECKPOINT.match(p.name)))
+
+
+def step_dir(directory: Path, step: int) -> Path:
+    return directory / f"step-{step}"
+
+
 _TEMP = re.compile(r"^\..+\.(\d+)\.tmp$")
 
 

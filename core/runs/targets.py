@@ -14,9 +14,8 @@ import os
 from pathlib import Path
 
 from ..errors import TpudeckError
-from ..train import checkpoints
 from .procs import current_user, is_alive
-from .rundir import FINAL_STATES, RunDir, new_run_id, run_store_dir
+from .rundir import FINAL_STATES, RunDir, list_steps, new_run_id, run_store_dir
 from .store import read_run
 
 
@@ -49,6 +48,16 @@ def new_run_target(spec, overwrite: bool = False) -> Target:
     return Target(run_dir, overwrite=overwrite, store_link=link)
 
 
+def plan_resume(output_dir: str, given: dict):
+    """(spec, target) to continue the run in `output_dir` with the flags `given` changed."""
+    from ..spec import RunSpec
+
+    run_dir = resume_target(output_dir)
+    saved = RunSpec.load(run_dir.spec_path)
+    check_resume_changes(run_dir, saved.to_dict(), given)
+    return saved.replace(**given), Target(run_dir)
+
+
 def resume_target(output_dir: str) -> RunDir:
     """The run that `--resume --output_dir DIR` continues, if it can be continued."""
     run_dir = RunDir(Path(output_dir).resolve())
@@ -58,7 +67,7 @@ def resume_target(output_dir: str) -> RunDir:
             "launch without --resume to start one there"
         )
     _refuse_live_or_foreign(run_dir)
-    if not checkpoints.list_steps(run_dir.checkpoints_dir) and _has_trained(run_dir):
+    if not list_steps(run_dir.checkpoints_dir) and _has_trained(run_dir):
         raise TpudeckError(
             f"run {run_dir.run_id} has no checkpoint to resume from, and resuming would replace "
             f"its model/: pass --overwrite_output_dir instead of --resume to train it again"

@@ -18,20 +18,9 @@ from pathlib import Path
 
 from ..errors import CheckpointError, DiskFull, is_disk_full
 from ..runs.procs import is_alive
+from ..runs.rundir import list_steps, step_dir  # the directory names are the run dir contract
 
-_NAME = re.compile(r"^step-(\d+)$")
 _TEMP = re.compile(r"^\.tmp-step-\d+-(\d+)$")
-
-
-def list_steps(directory: Path) -> list[int]:
-    """Steps of the complete checkpoints, oldest first."""
-    if not directory.is_dir():
-        return []
-    return sorted(int(m[1]) for p in directory.iterdir() if (m := _NAME.match(p.name)))
-
-
-def step_dir(directory: Path, step: int) -> Path:
-    return directory / f"step-{step}"
 
 
 def remove_dead_saves(directory: Path) -> None:

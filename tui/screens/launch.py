@@ -5,10 +5,10 @@ Validation is RunSpec's own, the same the CLI runs, so the form and `tpudeck tra
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 from textual import on, work
@@ -23,6 +23,7 @@ from tpudeck.core.data import image_folder
 from tpudeck.core.devices.expected import expected_devices
 from tpudeck.core.errors import TpudeckError
 from tpudeck.core.registry import FAMILIES, RECIPES, families_for
+from tpudeck.core.runs.launch import start_script, start_training
 from tpudeck.core.spec import RunSpec, parse_field
 
 from ..data_preview import preview
@@ -194,14 +195,9 @@ class LaunchScreen(Screen):
             self.notify("fix the highlighted problem first", severity="error")
             return
         if isinstance(ready, list):
-            self.app.launch(["run", "--detach", "--", *ready])
+            self.app.launch(partial(start_script, ready))
             return
-        defaults = dataclasses.asdict(DEFAULTS)
-        flags = []
-        for name, value in ready.to_dict().items():
-            if value is not None and value != defaults[name]:
-                flags += [f"--{name}", str(value)]
-        self.app.launch(["train", "--detach", *flags])
+        self.app.launch(partial(start_training, ready))
 
     def action_pick_path(self) -> None:
         """Browse for the focused path field (data, checkpoint, config, tokenizer);

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
 from tpudeck.core.runs.actions import delete_run
+from tpudeck.core.runs.launch import resume_training
 
 from ..messages import RunsRead
 from ..run_rows import RunRows
@@ -142,9 +145,7 @@ class RunsScreen(Screen):
     def action_resume(self) -> None:
         record = self._record()
         if record is not None:
-            self.app.launch(
-                ["train", "--detach", "--resume", "--output_dir", str(record.run_dir.path)]
-            )
+            self.app.launch(partial(resume_training, str(record.run_dir.path)))
 
     def action_edit(self) -> None:
         record = self._record()
