@@ -18,72 +18,107 @@ from .registry import FAMILIES, RECIPES
 from .spec_checks import CHECKS, read_config
 
 
-def _opt(default, help: str, choices: tuple | None = None):
-    return field(default=default, metadata={"help": help, "choices": choices})
+def _opt(default, help: str, choices: tuple | None = None, form: bool = False):
+    """A field: its default, its help (the CLI's and the Launch form's), the values it may
+    take, and whether the Launch form shows it (the rest ride along from a relaunch)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "form": form})
 
 
 @dataclass(frozen=True)
 class RunSpec:
     """Everything that determines a run; written to spec.json before launch."""
 
-    recipe: str = _opt("clm", "task recipe (the HF script it replaces)", tuple(RECIPES))
-    model_type: str = _opt("gpt2", "model family", tuple(FAMILIES))
-    model_size: str = _opt("tiny", "named size of the family (ignored with --config_name)")
-    config_name: str | None = _opt(None, "local directory or config.json to take the config from")
-    model_name_or_path: str | None = _opt(None, "local HF checkpoint dir to start from")
-    tokenizer_name: str | None = _opt(None, "local tokenizer dir; default: train one on the data")
-    vocab_size: int = _opt(8000, "vocabulary size when training a tokenizer")
-    train_file: str | None = _opt(
-        None, "training data: .txt, .json/.jsonl, .csv, or a datasets save_to_disk() folder"
+    recipe: str = _opt("clm", "task recipe (the HF script it replaces)", tuple(RECIPES), form=True)
+    model_type: str = _opt("gpt2", "model family", tuple(FAMILIES), form=True)
+    model_size: str = _opt(
+        "tiny", "named size of the family (ignored with --config_name)", form=True
     )
-    validation_file: str | None = _opt(None, "validation data; default: split off the train file")
+    config_name: str | None = _opt(
+        None, "local directory or config.json to take the config from", form=True
+    )
+    model_name_or_path: str | None = _opt(None, "local HF checkpoint dir to start from", form=True)
+    tokenizer_name: str | None = _opt(
+        None, "local tokenizer dir; default: train one on the data", form=True
+    )
+    vocab_size: int = _opt(8000, "vocabulary size when training a tokenizer", form=True)
+    train_file: str | None = _opt(
+        None,
+        "training data: .txt, .json/.jsonl, .csv, or a datasets save_to_disk() folder",
+        form=True,
+    )
+    validation_file: str | None = _opt(
+        None, "validation data; default: split off the train file", form=True
+    )
     validation_split_percentage: int = _opt(
         5, "percent of train_file held out when no validation_file"
     )
-    text_column: str = _opt("text", "column holding the text in json/csv files")
+    text_column: str = _opt("text", "column holding the text in json/csv files", form=True)
     train_dir: str | None = _opt(
-        None, "image_classification: a folder with one subfolder of images per class"
+        None, "image_classification: a folder with one subfolder of images per class", form=True
     )
     validation_dir: str | None = _opt(
-        None, "image_classification: validation images, same classes; default: split off"
+        None, "image_classification: validation images, same classes; default: split off", form=True
     )
-    block_size: int | None = _opt(None, "tokens per training example; default: model positions")
+    block_size: int | None = _opt(
+        None, "tokens per training example; default: model positions", form=True
+    )
     per_device_train_batch_size: int | None = _opt(
-        None, "examples per device per micro-step (default 8)"
+        None, "examples per device per micro-step (default 8)", form=True
     )
     total_train_batch_size: int | None = _opt(
         None, "global examples per optimizer step; split over devices and accumulation"
     )
     per_device_eval_batch_size: int = _opt(8, "examples per device per eval step")
-    gradient_accumulation_steps: int = _opt(1, "micro-steps summed into one optimizer step")
-    learning_rate: float = _opt(3e-4, "peak learning rate")
-    lr_schedule: str = _opt("linear", "decay after warmup", ("linear", "cosine", "constant"))
-    warmup_steps: int = _opt(0, "linear warmup steps")
+    gradient_accumulation_steps: int = _opt(
+        1, "micro-steps summed into one optimizer step", form=True
+    )
+    learning_rate: float = _opt(3e-4, "peak learning rate", form=True)
+    lr_schedule: str = _opt(
+        "linear", "decay after warmup", ("linear", "cosine", "constant"), form=True
+    )
+    warmup_steps: int = _opt(0, "linear warmup steps", form=True)
     weight_decay: float = _opt(0.0, "AdamW weight decay")
     adam_beta1: float = _opt(0.9, "AdamW beta1")
     adam_beta2: float = _opt(0.999, "AdamW beta2")
     adam_epsilon: float = _opt(1e-8, "AdamW epsilon")
     max_grad_norm: float = _opt(1.0, "clip gradients to this global norm (0 disables)")
-    num_train_epochs: float = _opt(3.0, "epochs to train when max_steps is not set")
-    max_steps: int | None = _opt(None, "optimizer steps to train; overrides num_train_epochs")
-    logging_steps: int = _opt(10, "emit a step event every N steps")
-    eval_steps: int | None = _opt(None, "evaluate every N steps; default: at the end only")
-    save_steps: int = _opt(500, "checkpoint every N steps")
+    num_train_epochs: float = _opt(3.0, "epochs to train when max_steps is not set", form=True)
+    max_steps: int | None = _opt(
+        None, "optimizer steps to train; overrides num_train_epochs", form=True
+    )
+    logging_steps: int = _opt(10, "emit a step event every N steps", form=True)
+    eval_steps: int | None = _opt(
+        None, "evaluate every N steps; default: at the end only", form=True
+    )
+    save_steps: int = _opt(500, "checkpoint every N steps", form=True)
     save_total_limit: int = _opt(2, "checkpoints kept on disk")
-    dtype: str = _opt("float32", "compute dtype; weights stay float32", ("float32", "bfloat16"))
-    dropout: float = _opt(0.1, "dropout probability for residual, embedding and attention")
-    seed: int = _opt(42, "seed for init, data order and dropout")
+    dtype: str = _opt(
+        "float32", "compute dtype; weights stay float32", ("float32", "bfloat16"), form=True
+    )
+    dropout: float = _opt(
+        0.1, "dropout probability for residual, embedding and attention", form=True
+    )
+    seed: int = _opt(42, "seed for init, data order and dropout", form=True)
     platform: str = _opt("auto", "backend the run must use", ("auto", "cpu", "tpu", "gpu"))
     parallelism: str = _opt("pmap", "how the step is mapped over devices", ("pmap", "shard_map"))
-    output_dir: str | None = _opt(None, "run directory; default: a new one under $TPUDECK_HOME")
-    run_name: str | None = _opt(None, "human name of the run; default: from model and data")
-    push_to_hub: bool = _opt(False, "push the model, TensorBoard traces and a card to the Hub")
-    hub_model_id: str | None = _opt(None, "namespace/name of the Hub repo; default: from run_name")
-    hub_private: bool = _opt(False, "create the Hub repo private")
+    output_dir: str | None = _opt(
+        None, "run directory; default: a new one under $TPUDECK_HOME", form=True
+    )
+    run_name: str | None = _opt(
+        None, "human name of the run; default: from model and data", form=True
+    )
+    push_to_hub: bool = _opt(
+        False, "push the model, TensorBoard traces and a card to the Hub", form=True
+    )
+    hub_model_id: str | None = _opt(
+        None, "namespace/name of the Hub repo; default: from run_name", form=True
+    )
+    hub_private: bool = _opt(False, "create the Hub repo private", form=True)
     hub_strategy: str = _opt(
         "every_save",
         "when to push: at the end, at every save, or at every save with the checkpoint",
         ("end", "every_save", "checkpoint"),
+        form=True,
     )
 
     def to_dict(self) -> dict:

@@ -115,10 +115,16 @@ async def test_picking_the_recipe_picks_a_family_and_size_it_trains():
         app.screen.query_one("#recipe").value = "image_classification"
         await wait_for(pilot, lambda: app.screen.query_one("#model_type").value == "vit", 5)
         assert app.screen.query_one("#model_size").value == "small"  # ViT has a small too
+        shown = {name: app.screen.query_one(f"#{name}").display
+                 for name in ("train_dir", "validation_dir", "train_file", "text_column")}  # fmt: skip
+        assert shown == {"train_dir": True, "validation_dir": True, "train_file": False,
+                         "text_column": False}  # the image recipe's data fields only  # fmt: skip
         app.screen.query_one("#model_size").value = "base"
         app.screen.query_one("#recipe").value = "clm"
         await wait_for(pilot, lambda: app.screen.query_one("#model_type").value == "gpt2", 5)
         await wait_for(pilot, lambda: app.screen.query_one("#model_size").value == "demo", 5)
+        assert app.screen.query_one("#train_file").display
+        assert not app.screen.query_one("#train_dir").display
 
 
 def test_a_checkpoint_with_other_classes_fine_tunes_with_a_new_head(tmp_path):

@@ -43,6 +43,15 @@ class TaskModel:
     export: Callable[[dict, Path], None]  # params, directory -> HF checkpoint + tokenizer
 
 
+# The spec fields that name a recipe's data, by what its examples are made of; the Launch
+# form shows those of the recipe picked.
+DATA_FIELDS = {
+    "text": ("tokenizer_name", "vocab_size", "train_file", "validation_file", "text_column",
+             "block_size"),
+    "images": ("train_dir", "validation_dir"),
+}  # fmt: skip
+
+
 class Recipe(Protocol):
     name: str
     head: str  # the model head it trains; the families that have one can run it

@@ -5,6 +5,7 @@ Validation is RunSpec's own, the same the CLI runs, so the form and `tpudeck tra
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import subprocess
 import sys
@@ -22,31 +23,33 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from tpudeck.core.data import image_folder
 from tpudeck.core.devices.expected import expected_devices
 from tpudeck.core.errors import TpudeckError
+from tpudeck.core.recipes.base import DATA_FIELDS
 from tpudeck.core.registry import FAMILIES, RECIPES, families_for
 from tpudeck.core.runs.launch import start_script, start_training
-from tpudeck.core.spec import RunSpec, parse_field
+from tpudeck.core.spec import RunSpec, field_type, parse_field
 
 from ..data_preview import preview
 from .picker import TARGETS, PathPicker
 
 SCRIPT = "script"  # a user's own script instead of a built-in recipe
-CHOICES = {
-    "recipe": (*RECIPES, SCRIPT),
-    "model_type": tuple(FAMILIES),
-    "model_size": tuple(dict.fromkeys(size for f in FAMILIES.values() for size in f.sizes)),
-    "dtype": ("float32", "bfloat16"),
-    "lr_schedule": ("linear", "cosine", "constant"),
-    "push_to_hub": (False, True),
-    "hub_strategy": ("every_save", "end", "checkpoint"),
-    "hub_private": (False, True),
-}
-TEXT_FIELDS = (
-    "train_file", "validation_file", "train_dir", "validation_dir", "text_column", "tokenizer_name", "vocab_size",
-    "config_name", "model_name_or_path", "block_size",
-    "per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate", "warmup_steps",
-    "max_steps", "num_train_epochs", "logging_steps", "eval_steps", "save_steps", "dropout",
-    "seed", "output_dir", "run_name", "hub_model_id",
-)  # fmt: skip
+FORM = [f for f in dataclasses.fields(RunSpec) if f.metadata["form"]]
+
+
+def _options(field) -> tuple | None:
+    """The values a Select offers for a form field, or None for a text input."""
+    if field.name == "recipe":
+        return (*RECIPES, SCRIPT)
+    if field.name == "model_size":  # each family's own; the form keeps the pick valid
+        return tuple(dict.fromkeys(size for f in FAMILIES.values() for size in f.sizes))
+    if field.metadata["choices"]:
+        return field.metadata["choices"]
+    return (False, True) if field_type(field.name) is bool else None
+
+
+CHOICES = {f.name: options for f in FORM if (options := _options(f))}
+TEXT_FIELDS = tuple(f.name for f in FORM if f.name not in CHOICES)
+# Shown only for the recipes whose data they name.
+DATA_DEPENDENT = {name for names in DATA_FIELDS.values() for name in names}
 DEFAULTS = RunSpec()
 
 
@@ -90,13 +93,16 @@ class LaunchScreen(Screen):
                 )
             with Grid(id="fields"):
                 for name in TEXT_FIELDS:
-                    yield Label(name)
+                    yield Label(name, classes=f"for-{name}")
                     value = self.initial.get(name)
                     placeholder = (
                         "" if getattr(DEFAULTS, name) is None else str(getattr(DEFAULTS, name))
                     )
                     yield Input(
-                        value="" if value is None else str(value), placeholder=placeholder, id=name
+                        value="" if value is None else str(value),
+                        placeholder=placeholder,
+                        id=name,
+                        classes=f"for-{name}",
                     )
             yield Static(id="error")
             yield Static(id="summary")
@@ -107,7 +113,18 @@ class LaunchScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "launch a run"
+        self.show_data_fields()
         self.validate_form()
+
+    @on(Select.Changed, "#recipe")
+    def show_data_fields(self) -> None:
+        """Only the data fields of the recipe picked: a text file for text, folders for
+        images (what each recipe's examples are made of, from its descriptor)."""
+        recipe = self.query_one("#recipe", Select).value
+        shown = set(DATA_FIELDS[RECIPES[recipe].inputs]) if recipe in RECIPES else set()
+        for name in DATA_DEPENDENT:
+            for widget in self.query(f".for-{name}"):
+                widget.display = name in shown
 
     def values(self) -> dict:
         """The form as spec values; blank inputs take the defaults."""
