@@ -10,10 +10,11 @@ from __future__ import annotations
 from .models.bert_config import BERT, ROBERTA
 from .models.descriptor import FamilyDescriptor
 from .models.gpt2_config import GPT2
+from .models.llama_config import LLAMA
 from .models.vit_config import VIT
 from .recipes import clm, image_classification, mlm
 
-FAMILIES: dict[str, FamilyDescriptor] = {f.name: f for f in (GPT2, BERT, ROBERTA, VIT)}
+FAMILIES: dict[str, FamilyDescriptor] = {f.name: f for f in (GPT2, LLAMA, BERT, ROBERTA, VIT)}
 
 RECIPES = {r.name: r for r in (clm.RECIPE, mlm.RECIPE, image_classification.RECIPE)}
 
