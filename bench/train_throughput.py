@@ -1,7 +1,8 @@
 """Training throughput: steady-state tokens/s and compile seconds of our pmap trainer.
 
-Configs: the demo size and a GPT-2-small shape, on 1 and 8 (fake CPU) devices. With
---vs-hf (default on) the same configs also run through Hugging Face's run_clm_flax.py
+Configs: the demo size and a GPT-2-small shape, on 1 and 8 (fake CPU) devices, and a
+Llama shape (grouped-query attention, SwiGLU, RoPE; ours only). With
+--vs-hf (default on) the GPT-2 configs also run through Hugging Face's run_clm_flax.py
 train step (FlaxGPT2LMHeadModel, transformers 4.57 in a venv this script makes once
 under bench/.hf-venv) in the same run, and the ratio ours/theirs is printed.
 Equal config: float32, dropout 0.1, AdamW without clipping, same batch and sequence.
@@ -34,11 +35,12 @@ HF_PINS = [
     "scipy<1.12",  # jax 0.4.13 calls scipy.linalg.tril, removed in 1.12
 ]
 
-# name -> (config, per-device batch, sequence, timed steps, device counts). GPT-2 small runs
+# name -> (family, config, per-device batch, sequence, timed steps, device counts). GPT-2 small runs
 # on one device only: replicated on 8 fake devices it needs 8 copies of weights and AdamW
 # state (~16 GB) in this one host's memory.
 CONFIGS = {
     "demo": (
+        "gpt2",
         {"vocab_size": 512, "n_positions": 128, "n_embd": 64, "n_layer": 2, "n_head": 4},
         8,
         64,
@@ -46,16 +48,33 @@ CONFIGS = {
         (1, 8),
     ),
     "gpt2-small": (
+        "gpt2",
         {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12},
         1,
         64,
         3,
         (1,),
     ),
+    "llama-small": (
+        "llama",
+        {
+            "vocab_size": 32000,
+            "hidden_size": 768,
+            "intermediate_size": 2048,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 12,
+            "num_key_value_heads": 4,
+            "max_position_embeddings": 1024,
+        },
+        1,
+        64,
+        3,
+        (1,),
+    ),  # fmt: skip
 }
 
 
-def ours(cfg: dict, per_device: int, seq: int, steps: int) -> dict:
+def ours(family: str, cfg: dict, per_device: int, seq: int, steps: int) -> dict:
     import jax
     import numpy as np
 
@@ -75,6 +94,7 @@ def ours(cfg: dict, per_device: int, seq: int, steps: int) -> dict:
                 "dropout": 0.1,
                 "max_grad_norm": 0.0,
                 "block_size": seq,
+                "model_type": family,
                 "model_size": "small",
             }
         )
@@ -154,7 +174,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         job = json.loads(args.worker)
-        print(json.dumps(ours(job["config"], job["per_device"], job["seq"], job["steps"])))
+        print(json.dumps(ours(job["family"], job["config"], job["per_device"], job["seq"],
+                              job["steps"])))  # fmt: skip
         return
     hf_python = ensure_hf_venv() if args.vs_hf else None
     names = ["demo"] if args.quick else list(CONFIGS)
@@ -162,13 +183,14 @@ def main() -> None:
         f"{'config':<11} {'dev':>3} {'ours tok/s':>11} {'compile s':>9} {'hf tok/s':>10} {'hf 1st step s':>13} {'ours/hf':>7}"
     )
     for name in names:
-        cfg, per_device, seq, steps, device_counts = CONFIGS[name]
-        job = json.dumps({"config": cfg, "per_device": per_device, "seq": seq, "steps": steps})
+        family, cfg, per_device, seq, steps, device_counts = CONFIGS[name]
+        job = json.dumps({"family": family, "config": cfg, "per_device": per_device, "seq": seq,
+                          "steps": steps})  # fmt: skip
         for devices in device_counts:
             mine = in_child(sys.executable, [__file__, "--worker", job], devices)
             theirs = (
                 in_child(str(hf_python), [str(HERE / "hf_flax_clm_step.py"), job], devices)
-                if hf_python
+                if hf_python and family == "gpt2"  # the baseline script trains GPT-2
                 else {}
             )
             if "error" in mine:
