@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -37,6 +38,14 @@ def start_tpudeck(*args: str, **kwargs) -> subprocess.Popen:
         text=True,
         **kwargs,
     )
+
+
+def default_signals() -> None:
+    """preexec_fn: the signal dispositions of a terminal's process. A suite started in the
+    background or under nohup inherits SIGINT or SIGHUP ignored, and so would the children
+    whose reaction to Ctrl-C or a dropped SSH session a test checks."""
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:

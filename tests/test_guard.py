@@ -13,7 +13,7 @@ from tpudeck.core.runs.lock import AcceleratorLock
 from tpudeck.core.runs.queue import RunQueue
 from tpudeck.core.runs.store import RunStore
 
-from .builders import start_tpudeck, tpudeck
+from .builders import default_signals, start_tpudeck, tpudeck
 from .fake_os import fake_dev_tree, hold_open, wait_until
 
 pytestmark = pytest.mark.slow
@@ -76,6 +76,7 @@ def test_closing_the_launching_process_group_does_not_stop_the_run():
         text=True,
         start_new_session=True,
         env=child_env(),
+        preexec_fn=default_signals,
     )
     run_id = run_id_of(shell.stdout.readline())
     wait_until(lambda: state(run_id) == "training")

@@ -13,7 +13,7 @@ import pytest
 
 from tpudeck.core.runs.procs import is_alive, start_ticks
 
-from .builders import lock_was_taken, one_line_error, tpudeck, tree_digest
+from .builders import default_signals, lock_was_taken, one_line_error, tpudeck, tree_digest
 
 QUICK = ["--demo", "--max_steps", "2", "--save_steps", "2", "--platform", "cpu"]
 
@@ -225,7 +225,7 @@ def test_an_interrupted_test_session_ends_the_trainers_it_started(signum, tmp_pa
     session = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(inner)],
         env={**os.environ, "INNER_HOME_FILE": str(home_file)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_signals,
     )  # fmt: skip
     deadline = time.monotonic() + 300
     while not home_file.exists():
