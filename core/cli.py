@@ -231,7 +231,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.demo:
             from .demo import demo_settings
 
-            base = demo_settings()
+            base = demo_settings(given.get("recipe", "clm"))
         spec = RunSpec.from_dict({**base, **given})
         target = new_run_target(spec, args.overwrite_output_dir)
     if args.detach:
@@ -337,7 +337,8 @@ def _open_app(demo: bool, given: dict) -> int:
     if demo or given:
         from .demo import demo_settings
 
-        launch_values = {**(demo_settings() if demo else {}), **given}
+        demo_values = demo_settings(given.get("recipe", "clm")) if demo else {}
+        launch_values = {**demo_values, **given}
     from tpudeck.tui.app import TpudeckApp
 
     TpudeckApp(launch_values=launch_values).run()

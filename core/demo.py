@@ -1,8 +1,9 @@
-"""The embedded demo: a tiny GPT-2 on a corpus built offline, trained in minutes on a CPU."""
+"""The embedded demos: for each recipe, the demo size of a family it trains on data built
+offline (a story corpus, a folder of coloured images), trained in minutes on a CPU."""
 
 from __future__ import annotations
 
-from .data.demo_corpus import write_demo_corpus
+from .registry import RECIPES, families_for
 from .runs.home import tpudeck_home
 
 # Values a user would otherwise pass as flags; flags given with --demo override them.
@@ -23,9 +24,9 @@ DEMO_SETTINGS = {
 }
 
 
-def demo_settings() -> dict:
-    """The demo's spec values, with its corpus written under $TPUDECK_HOME/demo if missing."""
-    corpus = tpudeck_home() / "demo" / "stories.txt"
-    if not corpus.exists():
-        write_demo_corpus(corpus)
-    return {**DEMO_SETTINGS, "train_file": str(corpus)}
+def demo_settings(recipe: str = "clm") -> dict:
+    """The spec values of `recipe`'s demo, its data written under $TPUDECK_HOME/demo if missing."""
+    family = families_for(recipe)[0]
+    data = RECIPES[recipe].demo_data(tpudeck_home() / "demo")
+    return {**DEMO_SETTINGS, "recipe": recipe, "model_type": family,
+            "run_name": f"demo-{family}", **data}  # fmt: skip

@@ -58,6 +58,19 @@ class Recipe(Protocol):
     inputs: Literal["text", "images"]  # what an example is made of, and which flags name it
     script: str  # the Hugging Face example script it replaces
 
+    def demo_data(self, folder: Path) -> dict:
+        """Spec values naming its demo data, written under `folder` if missing."""
+
     def prepare(self, spec, run_dir) -> TaskData: ...
 
     def build(self, spec, data: TaskData) -> TaskModel: ...
+
+
+def demo_corpus(folder: Path) -> dict:
+    """The text recipes' demo data: the story corpus."""
+    from ..data.demo_corpus import write_demo_corpus
+
+    corpus = folder / "stories.txt"
+    if not corpus.exists():
+        write_demo_corpus(corpus)
+    return {"train_file": str(corpus)}

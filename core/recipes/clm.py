@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import TaskData, TaskModel
+from .base import TaskData, TaskModel, demo_corpus
 
 
 class CausalLM:
@@ -10,6 +10,9 @@ class CausalLM:
     head = "causal_lm"
     inputs = "text"
     script = "run_clm_flax.py"
+
+    def demo_data(self, folder) -> dict:
+        return demo_corpus(folder)
 
     def prepare(self, spec, run_dir) -> TaskData:
         from ..data.tokenizer import GPT2_KIND

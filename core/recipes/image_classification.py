@@ -24,6 +24,14 @@ class ImageClassification:
     inputs = "images"
     script = "run_image_classification.py"
 
+    def demo_data(self, folder) -> dict:
+        from ..data.demo_images import write_demo_images
+
+        images = folder / "images"
+        if not images.exists():
+            write_demo_images(images)
+        return {"train_dir": str(images)}
+
     def prepare(self, spec, run_dir) -> TaskData:
         import numpy as np
 

@@ -10,7 +10,7 @@ pure function of (seed, step), which keeps resume exact; evaluation uses one fix
 from __future__ import annotations
 
 from ..errors import DataError
-from .base import TaskData, TaskModel
+from .base import TaskData, TaskModel, demo_corpus
 
 MASK_PROBABILITY = 0.15
 
@@ -34,6 +34,9 @@ class MaskedLM:
     head = "masked_lm"
     inputs = "text"
     script = "run_mlm_flax.py"
+
+    def demo_data(self, folder) -> dict:
+        return demo_corpus(folder)
 
     def prepare(self, spec, run_dir) -> TaskData:
         from ..data.tokenizer import MASKED_LM_KIND

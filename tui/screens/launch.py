@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from tpudeck.core.data import image_folder
+from tpudeck.core.demo import demo_settings
 from tpudeck.core.devices.expected import expected_devices
 from tpudeck.core.errors import TpudeckError
 from tpudeck.core.recipes.base import DATA_FIELDS
@@ -58,6 +59,7 @@ class LaunchScreen(Screen):
         Binding("ctrl+l", "launch", "Launch"),
         Binding("ctrl+k", "train_tokenizer", "Train tokenizer"),
         Binding("ctrl+o", "pick_path", "Pick path"),
+        Binding("ctrl+d", "demo", "Demo data"),
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
@@ -215,6 +217,22 @@ class LaunchScreen(Screen):
             self.app.launch(partial(start_script, ready))
             return
         self.app.launch(partial(start_training, ready))
+
+    def action_demo(self) -> None:
+        """Fill the form with the picked recipe's demo: a family it trains at its demo
+        size, on data generated offline (written once under $TPUDECK_HOME/demo)."""
+        recipe = self.query_one("#recipe", Select).value
+        if recipe not in RECIPES:
+            self.notify("pick a recipe first: the demo is a recipe's", severity="error")
+            return
+        for name, value in demo_settings(recipe).items():
+            if name in CHOICES:
+                self.query_one(f"#{name}", Select).value = value
+            elif name in TEXT_FIELDS:
+                self.query_one(f"#{name}", Input).value = str(value)
+            else:
+                self.hidden[name] = value
+        self.notify(f"the {recipe} demo: ctrl+l launches it")
 
     def action_pick_path(self) -> None:
         """Browse for the focused path field (data, checkpoint, config, tokenizer);
