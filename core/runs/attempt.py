@@ -17,7 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .procs import is_alive, start_ticks
+from .procs import start_ticks
 from .rundir import RUN_ENTRIES, RunDir, write_atomic
 
 JOURNAL = ".launch.json"
@@ -92,10 +92,6 @@ class LaunchAttempt:
         except (OSError, ValueError):
             return None
         return cls(run_dir, record)
-
-    @property
-    def launcher_alive(self) -> bool:
-        return is_alive(self.record.get("pid"), self.record.get("pid_start"))
 
     def accept(self) -> None:
         """The input was good: the run goes on, and what it replaced is deleted."""
