@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .descriptor import FamilyDescriptor, check_width_and_heads
+from .descriptor import FamilyDescriptor, TokenExamples, check_width_and_heads
 
 # Named sizes (HF BertConfig names; demo for CPU, the rest as Google's BERT releases).
 BERT_SIZES = {
@@ -27,7 +27,7 @@ ROBERTA_SIZES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class BertConfig:
+class BertConfig(TokenExamples):
     """The subset of transformers' BertConfig that determines the computation."""
 
     dropout_fields = ("hidden_dropout_prob", "attention_probs_dropout_prob")
@@ -73,18 +73,12 @@ class BertConfig:
         n = self.param_count() + self.vocab_size * self.hidden_size
         return 6 * n + 12 * self.num_hidden_layers * self.hidden_size * seq_len
 
-    def flops_per_example(self, tokens: int) -> float:
-        return self.flops_per_token(tokens) * tokens
-
     @property
     def positions(self) -> int:
         return self.max_position_embeddings
 
     def check(self) -> None:
         check_width_and_heads(self.hidden_size, self.num_attention_heads)
-
-    def example_name(self, tokens: int) -> str:
-        return f"{tokens} tokens"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,6 +40,17 @@ class ModelConfig(Protocol):
         """What one example of `tokens` tokens is, for people: "128 tokens", "224x224 images"."""
 
 
+class TokenExamples:
+    """For text families' configs: an example is `tokens` tokens, each costing
+    flops_per_token(tokens) to train."""
+
+    def flops_per_example(self, tokens: int) -> float:
+        return self.flops_per_token(tokens) * tokens
+
+    def example_name(self, tokens: int) -> str:
+        return f"{tokens} tokens"
+
+
 @dataclasses.dataclass(frozen=True)
 class FamilyDescriptor:
     name: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .descriptor import FamilyDescriptor, check_width_and_heads
+from .descriptor import FamilyDescriptor, TokenExamples, check_width_and_heads
 
 # Named sizes in HF config names; vocab_size comes from the tokenizer.
 SIZES = {
@@ -18,7 +18,7 @@ SIZES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class GPT2Config:
+class GPT2Config(TokenExamples):
     """The subset of transformers' GPT2Config that determines the computation."""
 
     dropout_fields = ("resid_pdrop", "embd_pdrop", "attn_pdrop")
@@ -64,18 +64,12 @@ class GPT2Config:
         n = self.param_count(include_embeddings=False) + self.vocab_size * self.n_embd
         return 6 * n + 12 * self.n_layer * self.n_embd * seq_len
 
-    def flops_per_example(self, tokens: int) -> float:
-        return self.flops_per_token(tokens) * tokens
-
     @property
     def positions(self) -> int:
         return self.n_positions
 
     def check(self) -> None:
         check_width_and_heads(self.n_embd, self.n_head)
-
-    def example_name(self, tokens: int) -> str:
-        return f"{tokens} tokens"
 
 
 GPT2 = FamilyDescriptor("gpt2", GPT2Config, SIZES, ("causal_lm",), "gpt2:BINDING")

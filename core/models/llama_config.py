@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import SpecError
-from .descriptor import FamilyDescriptor, check_width_and_heads
+from .descriptor import FamilyDescriptor, TokenExamples, check_width_and_heads
 
 # Named sizes; vocab_size comes from the tokenizer. 1b is Llama 3.2 1B's shape.
 SIZES = {
@@ -33,7 +33,7 @@ ROPE_TYPES = ("default", "linear", "llama3")  # the others change with the seque
 
 
 @dataclasses.dataclass(frozen=True)
-class LlamaConfig:
+class LlamaConfig(TokenExamples):
     """The subset of transformers' LlamaConfig that determines the computation."""
 
     dropout_fields = ("attention_dropout",)
@@ -107,9 +107,6 @@ class LlamaConfig:
         attention = 12 * self.num_hidden_layers * self.num_attention_heads * self.head_width
         return 6 * n + attention * seq_len
 
-    def flops_per_example(self, tokens: int) -> float:
-        return self.flops_per_token(tokens) * tokens
-
     @property
     def positions(self) -> int:
         return self.max_position_embeddings
@@ -133,9 +130,6 @@ class LlamaConfig:
                 f"the model config's {self.num_attention_heads} attention heads must be a "
                 f"multiple of its {self.kv_heads} key/value heads"
             )
-
-    def example_name(self, tokens: int) -> str:
-        return f"{tokens} tokens"
 
 
 LLAMA = FamilyDescriptor("llama", LlamaConfig, SIZES, ("causal_lm",), "llama:BINDING")
