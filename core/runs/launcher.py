@@ -37,6 +37,9 @@ def launch_detached(
                 pass_fds=(write_end,),
                 env=env,
             )
+    except OSError:
+        os.close(read_end)  # no child: nobody will report
+        raise
     finally:
         os.close(write_end)  # the child holds the only write end: EOF means it is gone
     return child, read_end

@@ -12,6 +12,7 @@ import math
 import os
 import re
 import secrets
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -80,15 +81,22 @@ def step_dir(directory: Path, step: int) -> Path:
     return directory / f"step-{step}"
 
 
-_TEMP = re.compile(r"^\..+\.(\d+)\.tmp$")
+# A writer's temp file, `.NAME.PID.tmp` (write_atomic's): its pid says whether it is alive.
+TEMP_FILE = re.compile(r"^\..+\.(\d+)\.tmp$")
 
 
-def remove_stale_temps(directory: Path) -> None:
-    """Delete the temp files (`.NAME.PID.tmp`) of writers that died mid-write."""
-    for path in directory.glob(".*.tmp"):
-        match = _TEMP.match(path.name)
+def remove_stale_temps(directory: Path, pattern: re.Pattern = TEMP_FILE) -> None:
+    """Delete the temp files or folders in `directory` whose name (`pattern`, the writer's
+    pid as its group) names a writer that died mid-write."""
+    if not directory.is_dir():
+        return
+    for path in directory.iterdir():
+        match = pattern.match(path.name)
         if match and not is_alive(int(match[1]), None):
-            path.unlink(missing_ok=True)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def _finite(value):

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from ..errors import TpudeckError
-from .procs import current_user, is_alive
+from .procs import current_user
 from .rundir import FINAL_STATES, RunDir, list_steps, new_run_id, run_store_dir
 from .store import read_run
 
@@ -106,11 +106,10 @@ def _has_trained(run_dir: RunDir) -> bool:
 def _refuse_live_or_foreign(run_dir: RunDir) -> None:
     if not (run_dir.spec_path.exists() or run_dir.status_path.exists()):
         return  # a folder of the user's, not a run
-    record = read_run(run_dir.path)
-    pid = record.status.get("pid")
-    if record.state not in FINAL_STATES and is_alive(pid, record.status.get("pid_start")):
+    record = read_run(run_dir.path)  # a vanished process reads as "died", a final state
+    if record.state not in (*FINAL_STATES, "unknown"):
         raise TpudeckError(
-            f"run {record.run_id} in {run_dir.path} is {record.state} (pid {pid}): "
+            f"run {record.run_id} in {run_dir.path} is {record.state} (pid {record.status['pid']}): "
             f"`tpudeck stop {record.run_id}` first, or choose another --output_dir"
         )
     if record.owner not in (current_user(), "?") and os.geteuid() != 0:

@@ -17,20 +17,18 @@ import shutil
 from pathlib import Path
 
 from ..errors import CheckpointError, DiskFull, is_disk_full
-from ..runs.procs import is_alive
-from ..runs.rundir import list_steps, step_dir  # the directory names are the run dir contract
+from ..runs.rundir import (  # the directory names are the run dir contract
+    list_steps,
+    remove_stale_temps,
+    step_dir,
+)
 
 _TEMP = re.compile(r"^\.tmp-step-\d+-(\d+)$")
 
 
 def remove_dead_saves(directory: Path) -> None:
     """Delete the temp dirs of saves whose process died (a kill -9 mid-save)."""
-    if not directory.is_dir():
-        return
-    for path in directory.iterdir():
-        match = _TEMP.match(path.name)
-        if match and not is_alive(int(match[1]), None):
-            shutil.rmtree(path, ignore_errors=True)
+    remove_stale_temps(directory, _TEMP)
 
 
 def save(directory: Path, step: int, state, meta: dict, keep: int) -> Path:
