@@ -239,11 +239,9 @@ def _train(args: argparse.Namespace) -> int:
 
         _follow_hint(start_training(spec, target, args.resume, args.wait))
         return 0
-    from .runs.attempt import LaunchAttempt
     from .train.entry import EXIT_CODES, run_training
 
-    # From here on the directory is changed; a refused input puts it back (runs/attempt.py).
-    LaunchAttempt.begin(target.run_dir, spec.to_json(), target.overwrite, target.store_link)
+    target.begin(spec)  # from here on a refused input puts the directory back
     print(f"run directory: {target.run_dir.path}", flush=True)
     return EXIT_CODES[run_training(spec, target.run_dir, resume=args.resume, wait=args.wait)]
 

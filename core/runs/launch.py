@@ -40,9 +40,7 @@ def start_training(
 ) -> Launched:
     """Launch `spec` detached into `target` (default: a new run for it)."""
     target = target or new_run_target(spec)
-    attempt = LaunchAttempt.begin(
-        target.run_dir, spec.to_json(), target.overwrite, target.store_link
-    )
+    attempt = target.begin(spec)
     flags = ["--resume"] * resume + ["--no-wait"] * (not wait)
     return _start(target.run_dir, ["_run", str(target.run_dir.path), *flags], attempt)
 

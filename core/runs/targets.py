@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from ..errors import TpudeckError
+from .attempt import LaunchAttempt
 from .procs import current_user
 from .rundir import FINAL_STATES, RunDir, list_steps, new_run_id, run_store_dir
 from .store import read_run
@@ -24,6 +25,10 @@ class Target:
     run_dir: RunDir
     overwrite: bool = False  # set the previous run aside, delete it once this one is accepted
     store_link: Path | None = None  # the store's link to an --output_dir, made for this run
+
+    def begin(self, spec) -> LaunchAttempt:
+        """Journal the launch of `spec` here (runs/attempt.py), then write its spec.json."""
+        return LaunchAttempt.begin(self.run_dir, spec.to_json(), self.overwrite, self.store_link)
 
 
 def new_run_target(spec, overwrite: bool = False) -> Target:
