@@ -1,13 +1,12 @@
-"""BERT and RoBERTa for masked language modelling in Flax linen, named after HF's
-BertForMaskedLM / RobertaForMaskedLM so parameters map one to one (BERT_NAMES,
-ROBERTA_NAMES); the decoder is tied to the word embeddings.
+"""BERT and RoBERTa in Flax linen, for masked language modelling and sequence
+classification, named after HF's Bert/Roberta ForMaskedLM and ForSequenceClassification
+so parameters map one to one (BERT_NAMES, ROBERTA_NAMES); the masked-LM decoder is tied to
+the word embeddings.
 
-Shapes are suffixed on names: B batch, L sequence, D width, V vocabulary.
+Shapes are suffixed on names: B batch, L sequence, D width, V vocabulary, C classes.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import flax.linen as nn
 import jax
@@ -51,6 +50,38 @@ class Layer(nn.Module):
         return nn.LayerNorm(**norm, name="output_LayerNorm")(x_BxLxD + h)
 
 
+def encode(module: nn.Module, ids_BxL, deterministic: bool, attention_mask_BxL, types_BxL):
+    """Embeddings and encoder layers, as submodules of `module` (each head's model has
+    them at its top level, as HF's checkpoints do under bert./roberta.): (states
+    [B, L, D], the word embeddings, which the masked-LM decoder is tied to)."""
+    cfg, dtype = module.cfg, module.dtype
+    init = nn.initializers.normal(cfg.initializer_range)
+
+    def embed(rows: int, name: str):
+        return nn.Embed(rows, cfg.hidden_size, embedding_init=init, dtype=dtype, name=name)
+
+    words = embed(cfg.vocab_size, "word_embeddings")
+    if cfg.model_type == "roberta":  # counted over real tokens, after the padding id
+        real_BxL = ids_BxL != cfg.pad_token_id
+        positions = jnp.cumsum(real_BxL, axis=1) * real_BxL + cfg.pad_token_id
+    else:
+        positions = jnp.arange(ids_BxL.shape[1])[None]
+    types_BxL = jnp.zeros_like(ids_BxL) if types_BxL is None else types_BxL
+    x_BxLxD = (
+        words(ids_BxL)
+        + embed(cfg.max_position_embeddings, "position_embeddings")(positions)
+        + embed(cfg.type_vocab_size, "token_type_embeddings")(types_BxL)
+    )
+    x_BxLxD = nn.LayerNorm(epsilon=cfg.layer_norm_eps, dtype=dtype, name="embeddings_LayerNorm")(
+        x_BxLxD
+    )
+    x_BxLxD = nn.Dropout(cfg.hidden_dropout_prob)(x_BxLxD, deterministic=deterministic)
+    mask = None if attention_mask_BxL is None else attention_mask_BxL[:, None, None, :] > 0
+    for i in range(cfg.num_hidden_layers):
+        x_BxLxD = Layer(cfg, dtype, name=f"layer_{i}")(x_BxLxD, mask, deterministic)
+    return x_BxLxD, words
+
+
 class BertForMaskedLM(nn.Module):
     """Token ids [B, L] (and a padding mask) -> vocabulary logits [B, L, V] (float32)."""
 
@@ -58,36 +89,42 @@ class BertForMaskedLM(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, ids_BxL, deterministic: bool = True, attention_mask_BxL=None):
+    def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):
         cfg = self.cfg
-        init = nn.initializers.normal(cfg.initializer_range)
-
-        def embed(rows: int, name: str):
-            return nn.Embed(rows, cfg.hidden_size, embedding_init=init, dtype=self.dtype, name=name)
-
-        words = embed(cfg.vocab_size, "word_embeddings")
-        if cfg.model_type == "roberta":  # counted over real tokens, after the padding id
-            real_BxL = ids_BxL != cfg.pad_token_id
-            positions = jnp.cumsum(real_BxL, axis=1) * real_BxL + cfg.pad_token_id
-        else:
-            positions = jnp.arange(ids_BxL.shape[1])[None]
-        x_BxLxD = (
-            words(ids_BxL)
-            + embed(cfg.max_position_embeddings, "position_embeddings")(positions)
-            + embed(cfg.type_vocab_size, "token_type_embeddings")(jnp.zeros_like(ids_BxL))
-        )
-        norm = dict(epsilon=cfg.layer_norm_eps, dtype=self.dtype)
-        x_BxLxD = nn.LayerNorm(**norm, name="embeddings_LayerNorm")(x_BxLxD)
-        x_BxLxD = nn.Dropout(cfg.hidden_dropout_prob)(x_BxLxD, deterministic=deterministic)
-        mask = None if attention_mask_BxL is None else attention_mask_BxL[:, None, None, :] > 0
-        for i in range(cfg.num_hidden_layers):
-            x_BxLxD = Layer(cfg, self.dtype, name=f"layer_{i}")(x_BxLxD, mask, deterministic)
+        x_BxLxD, words = encode(self, ids_BxL, deterministic, attention_mask_BxL, types_BxL)
         h = jax.nn.gelu(
             _dense(cfg, cfg.hidden_size, self.dtype, "transform_dense")(x_BxLxD), approximate=False
         )
-        h = nn.LayerNorm(**norm, name="transform_LayerNorm")(h)
+        h = nn.LayerNorm(epsilon=cfg.layer_norm_eps, dtype=self.dtype, name="transform_LayerNorm")(
+            h
+        )
         bias_V = self.param("prediction_bias", nn.initializers.zeros, (cfg.vocab_size,))
         return (words.attend(h) + bias_V).astype(jnp.float32)
+
+
+class BertForSequenceClassification(nn.Module):
+    """Token ids [B, L], padding mask and token types -> class logits [B, C] (float32),
+    from the first token: BERT's pooler (dense, tanh) then a classifier, or RoBERTa's
+    classification head (dense, tanh, out_proj), each after dropout as in HF."""
+
+    cfg: BertConfig
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):
+        cfg = self.cfg
+        x_BxLxD, _ = encode(self, ids_BxL, deterministic, attention_mask_BxL, types_BxL)
+        drop = nn.Dropout(cfg.hidden_dropout_prob, deterministic=deterministic)
+        first_BxD = x_BxLxD[:, 0]
+        if cfg.model_type == "roberta":
+            h = jnp.tanh(
+                _dense(cfg, cfg.hidden_size, self.dtype, "classifier_dense")(drop(first_BxD))
+            )
+            logits_BxC = _dense(cfg, cfg.num_labels, self.dtype, "classifier_out_proj")(drop(h))
+        else:
+            h = jnp.tanh(_dense(cfg, cfg.hidden_size, self.dtype, "pooler_dense")(first_BxD))
+            logits_BxC = _dense(cfg, cfg.num_labels, self.dtype, "classifier")(drop(h))
+        return logits_BxC.astype(jnp.float32)
 
 
 def dummy_input(_cfg: BertConfig, length: int):
@@ -113,9 +150,8 @@ def _names(model: str, head: dict, ignored: tuple) -> LayeredNames:
             "output_dense": "output.dense",
             "output_LayerNorm": "output.LayerNorm",
         },
-        # Poolers and the position-id buffer of older checkpoints are not part of a masked
-        # LM; the decoder is tied to the word embeddings.
-        ignored=(f"{model}.pooler.", f"{model}.embeddings.position_ids", *ignored),
+        # The position-id buffer of older checkpoints; the decoder is tied to the words.
+        ignored=(f"{model}.embeddings.position_ids", *ignored),
     )
 
 
@@ -125,8 +161,10 @@ BERT_NAMES = _names(
         "transform_dense": "cls.predictions.transform.dense",
         "transform_LayerNorm": "cls.predictions.transform.LayerNorm",
         "prediction_bias": "cls.predictions.bias",
+        "pooler_dense": "bert.pooler.dense",
+        "classifier": "classifier",
     },
-    ("cls.predictions.decoder.", "cls.seq_relationship."),
+    ("cls.predictions.decoder.", "cls.seq_relationship."),  # and BertForPreTraining's NSP
 )
 ROBERTA_NAMES = _names(
     "roberta",
@@ -134,12 +172,22 @@ ROBERTA_NAMES = _names(
         "transform_dense": "lm_head.dense",
         "transform_LayerNorm": "lm_head.layer_norm",
         "prediction_bias": "lm_head.bias",
+        "classifier_dense": "classifier.dense",
+        "classifier_out_proj": "classifier.out_proj",
     },
-    ("lm_head.decoder.",),
+    ("lm_head.decoder.", "roberta.pooler."),  # RobertaModel's pooler: no head reads it
 )
 
-BERT_BINDING = FlaxBinding({"masked_lm": BertForMaskedLM}, BERT_NAMES.to_hf, BERT_NAMES.from_hf,
-                           dummy_input, to_hf_layout, from_hf_layout)  # fmt: skip
-ROBERTA_BINDING = dataclasses.replace(
-    BERT_BINDING, to_hf=ROBERTA_NAMES.to_hf, from_hf=ROBERTA_NAMES.from_hf
-)
+_HEADS = {"masked_lm": BertForMaskedLM, "sequence_classification": BertForSequenceClassification}
+_MLM_MODULES = ("transform_dense", "transform_LayerNorm", "prediction_bias")
+BERT_BINDING = FlaxBinding(
+    _HEADS,
+    {"masked_lm": _MLM_MODULES, "sequence_classification": ("pooler_dense", "classifier")},
+    BERT_NAMES.to_hf, BERT_NAMES.from_hf, dummy_input, to_hf_layout, from_hf_layout,
+)  # fmt: skip
+ROBERTA_BINDING = FlaxBinding(
+    _HEADS,
+    {"masked_lm": _MLM_MODULES,
+     "sequence_classification": ("classifier_dense", "classifier_out_proj")},
+    ROBERTA_NAMES.to_hf, ROBERTA_NAMES.from_hf, dummy_input, to_hf_layout, from_hf_layout,
+)  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from .descriptor import FamilyDescriptor, TokenExamples, check_width_and_heads
+from .labels import ClassLabels, Labelled
 
 # Named sizes (HF BertConfig names; demo for CPU, the rest as Google's BERT releases).
 BERT_SIZES = {
@@ -27,7 +28,7 @@ ROBERTA_SIZES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class BertConfig(TokenExamples):
+class BertConfig(TokenExamples, Labelled):
     """The subset of transformers' BertConfig that determines the computation."""
 
     dropout_fields = ("hidden_dropout_prob", "attention_probs_dropout_prob")
@@ -44,11 +45,11 @@ class BertConfig(TokenExamples):
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
     pad_token_id: int = 0
+    labels: ClassLabels = ClassLabels()
 
     @classmethod
     def from_hf(cls, values: dict) -> BertConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names and v is not None})
+        return cls(**cls.fields_from_hf(values))
 
     model_type = "bert"
     architecture = "BertForMaskedLM"
@@ -58,15 +59,18 @@ class BertConfig(TokenExamples):
             "model_type": self.model_type,
             "architectures": [self.architecture],
             "hidden_act": "gelu",
-            **dataclasses.asdict(self),
+            **self.hf_values(),
         }
 
-    def param_count(self) -> int:
+    def param_count(self, head: str = "masked_lm") -> int:
         d, f, v = self.hidden_size, self.intermediate_size, self.vocab_size
         per_layer = 4 * (d * d + d) + 2 * 2 * d + (d * f + f) + (f * d + d)
         embeddings = (v + self.max_position_embeddings + self.type_vocab_size) * d + 2 * d
-        head = (d * d + d) + 2 * d + v  # transform, its norm, the output bias (tied decoder)
-        return self.num_hidden_layers * per_layer + embeddings + head
+        if head == "masked_lm":  # transform, its norm, the output bias (tied decoder)
+            top = (d * d + d) + 2 * d + v
+        else:  # BERT's pooler or RoBERTa's dense layer, then the classifier
+            top = (d * d + d) + (d * self.num_labels + self.num_labels)
+        return self.num_hidden_layers * per_layer + embeddings + top
 
     def flops_per_token(self, seq_len: int) -> float:
         """Training FLOPs per token: 6N (the tied decoder counted) plus attention."""
@@ -99,7 +103,12 @@ class RobertaConfig(BertConfig):
         return self.max_position_embeddings - self.pad_token_id - 1
 
 
-BERT = FamilyDescriptor("bert", BertConfig, BERT_SIZES, ("masked_lm",), "bert:BERT_BINDING")
+def _heads(prefix: str) -> dict:
+    return {"masked_lm": f"{prefix}ForMaskedLM",
+            "sequence_classification": f"{prefix}ForSequenceClassification"}  # fmt: skip
+
+
+BERT = FamilyDescriptor("bert", BertConfig, BERT_SIZES, _heads("Bert"), "bert:BERT_BINDING")
 ROBERTA = FamilyDescriptor(
-    "roberta", RobertaConfig, ROBERTA_SIZES, ("masked_lm",), "bert:ROBERTA_BINDING"
+    "roberta", RobertaConfig, ROBERTA_SIZES, _heads("Roberta"), "bert:ROBERTA_BINDING"
 )

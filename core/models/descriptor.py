@@ -24,7 +24,8 @@ class ModelConfig(Protocol):
 
     def to_hf(self) -> dict: ...
 
-    def param_count(self) -> int: ...
+    def param_count(self, head: str = ...) -> int:
+        """Parameters of the model with `head` (the family's first when not named)."""
 
     def flops_per_example(self, tokens: int) -> float:
         """Training FLOPs of one example of `tokens` tokens (patches for images)."""
@@ -56,7 +57,9 @@ class FamilyDescriptor:
     name: str
     config_cls: type
     sizes: dict[str, dict]  # named sizes in HF config names, smallest first
-    heads: tuple[str, ...]  # the tasks it has a head for: "causal_lm", "masked_lm", ...
+    # The tasks it has a head for ("causal_lm", "masked_lm", "sequence_classification", ...),
+    # each with its transformers class, written as the export's architecture; first: default.
+    heads: dict[str, str]
     flax: str  # "module:ATTRIBUTE" under tpudeck.core.models of its FlaxBinding
 
     def config(self, values: dict, dropout: float | None = None) -> ModelConfig:

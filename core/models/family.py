@@ -10,15 +10,19 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import logging
 import os
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from ..errors import CheckpointError
 from ..registry import FAMILIES
 from . import hf_io
 from .descriptor import FamilyDescriptor
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +30,9 @@ class FlaxBinding:
     """What a family's Flax file exports: modules by head, and its HF tensor names."""
 
     heads: dict[str, Any]  # head name -> flax module class taking (config, dtype=)
+    # head name -> the top-level modules only that head has (a checkpoint of one head
+    # starts a model of another: those modules are skipped or initialised)
+    head_modules: dict[str, tuple[str, ...]]
     to_hf: hf_io.ToHF
     from_hf: hf_io.FromHF
     dummy_input: Any  # (config, length) -> one example input, to shape the params
@@ -50,35 +57,81 @@ class Family:
 
     def module(self, config, head: str | None = None, dtype: str = "float32"):
         """The Flax module of `head` (the family's first when not named)."""
-        module_cls = self.binding.heads[head or self.descriptor.heads[0]]
+        module_cls = self.binding.heads[head or self.default_head]
         return module_cls(config, dtype=jnp.dtype(dtype))
+
+    @property
+    def default_head(self) -> str:
+        return next(iter(self.descriptor.heads))
 
     def init_params(self, config, rng, seq_len: int, head: str | None = None) -> dict:
         example = self.binding.dummy_input(config, seq_len)
         return jax.jit(self.module(config, head).init)(rng, example)["params"]
 
-    def load(self, directory: str | os.PathLike):
-        """(config, params) from an HF checkpoint directory."""
+    def load(self, directory: str | os.PathLike, head: str | None = None):
+        """(config, params) of an HF checkpoint directory with `head` (the family's first
+        when not named); every tensor of that model must be there."""
         config = self.config(hf_io.read_config(directory))
-        template = jax.eval_shape(lambda: self.init_params(config, jax.random.key(0), 1))
-        params = hf_io.read_params(
-            directory, self.binding.from_hf, template, self.binding.from_hf_layout
-        )
+        params, fresh = self.read_weights(directory, config, head or self.default_head)
+        if fresh:
+            raise CheckpointError(
+                f"{directory}: no weights for {', '.join(fresh)}; pass a checkpoint with them"
+            )
         return config, params
 
-    def save(self, directory: str | os.PathLike, config, params) -> None:
+    def read_weights(self, directory: str | os.PathLike, config, head: str):
+        """(params shaped by `config`, the head's modules not in the checkpoint). Other
+        heads' tensors are skipped: a masked-LM checkpoint starts a classifier."""
+        template = jax.eval_shape(lambda: self.init_params(config, jax.random.key(0), 1, head))
+        modules = self.binding.head_modules
+        others = tuple(m for h, names in modules.items() if h != head for m in names)
+        return hf_io.read_params(directory, self.binding.from_hf, template,
+                                 self.binding.from_hf_layout, (modules[head], others))  # fmt: skip
+
+    def save(self, directory: str | os.PathLike, config, params, head: str | None = None) -> None:
+        values = {
+            **config.to_hf(),
+            "architectures": [self.descriptor.heads[head or self.default_head]],
+        }
         hf_io.write_checkpoint(
-            directory, config.to_hf(), params, self.binding.to_hf, self.binding.to_hf_layout
+            directory, values, params, self.binding.to_hf, self.binding.to_hf_layout
         )
 
-    def start(self, spec, values: dict, keep: dict | None = None):
-        """(config, checkpoint params or None) for a run: from --model_name_or_path's
-        checkpoint, else from `values`, with --dropout applied; `keep` overrides what the
-        checkpoint's config says (a classifier's new classes)."""
+    def start(self, spec, values: dict, head: str, keep: dict | None = None) -> Start:
+        """A run's model: from --model_name_or_path's checkpoint, else from `values`, with
+        --dropout applied; `keep` overrides what the checkpoint's config says (a
+        classifier's new classes)."""
         if not spec.model_name_or_path:
-            return self.config(values, spec.dropout), None
-        checkpoint, loaded = self.load(spec.model_name_or_path)
-        return self.config({**checkpoint.to_hf(), **(keep or {})}, spec.dropout), loaded
+            return Start(self, self.config(values, spec.dropout), head, None, ())
+        saved = self.config(hf_io.read_config(spec.model_name_or_path))
+        config = self.config({**saved.to_hf(), **(keep or {})}, spec.dropout)
+        params, fresh = self.read_weights(spec.model_name_or_path, config, head)
+        if fresh:
+            log.info(
+                "%s has no %s head of this shape (%s): it starts from random weights",
+                spec.model_name_or_path, head.replace("_", " "), ", ".join(fresh),
+            )  # fmt: skip
+        return Start(self, config, head, params, fresh)
+
+
+@dataclasses.dataclass(frozen=True)
+class Start:
+    """Where a run's weights come from: a checkpoint, fresh ones, or a checkpoint whose
+    head (for another task or other classes) is fresh."""
+
+    family: Family
+    config: Any
+    head: str
+    loaded: dict | None
+    fresh: tuple[str, ...]  # the head's modules the checkpoint lacked
+
+    def params(self, rng, seq_len: int) -> dict:
+        if self.loaded is not None and not self.fresh:
+            return self.loaded
+        new = self.family.init_params(self.config, rng, seq_len, self.head)
+        if self.loaded is None:
+            return new
+        return {**self.loaded, **{m: new[m] for m in self.fresh}}
 
 
 @functools.cache

@@ -1,7 +1,8 @@
-"""GPT-2 in Flax linen, laid out so its parameters map one to one onto HF GPT2LMHeadModel.
+"""GPT-2 in Flax linen, laid out so its parameters map one to one onto HF GPT2LMHeadModel
+and GPT2ForSequenceClassification.
 
 Shapes are suffixed on names: B batch, L sequence, D model width, H heads, K head width,
-V vocabulary.
+V vocabulary, C classes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import jax.numpy as jnp
 from .attention import attend
 from .family import FlaxBinding
 from .gpt2_config import GPT2Config
+from .pooling import last_token
 
 
 def _dense(cfg: GPT2Config, features: int, dtype, name: str, std: float | None = None):
@@ -74,6 +76,22 @@ class Block(nn.Module):
         return x_BxLxD + MLP(self.cfg, self.dtype, name="mlp")(h, deterministic)
 
 
+def transformer(module: nn.Module, ids_BxL, deterministic: bool):
+    """Embeddings, blocks and the final norm as submodules of `module` (HF's GPT2Model,
+    "transformer." in a checkpoint): (states [B, L, D], the token embedding)."""
+    cfg, dtype = module.cfg, module.dtype
+    init = nn.initializers.normal(cfg.initializer_range)
+    wte = nn.Embed(cfg.vocab_size, cfg.n_embd, embedding_init=init, dtype=dtype, name="wte")
+    wpe = nn.Embed(cfg.n_positions, cfg.n_embd, embedding_init=init, dtype=dtype, name="wpe")
+    positions_L = jnp.arange(ids_BxL.shape[1])
+    x_BxLxD = wte(ids_BxL) + wpe(positions_L)[None]
+    x_BxLxD = nn.Dropout(cfg.embd_pdrop)(x_BxLxD, deterministic=deterministic)
+    for i in range(cfg.n_layer):
+        x_BxLxD = Block(cfg, dtype, name=f"h_{i}")(x_BxLxD, deterministic)
+    norm = nn.LayerNorm(epsilon=cfg.layer_norm_epsilon, dtype=dtype, name="ln_f")
+    return norm(x_BxLxD), wte
+
+
 class GPT2LMHead(nn.Module):
     """Token ids [B, L] -> next-token logits [B, L, V] (float32), lm head tied to wte."""
 
@@ -82,33 +100,42 @@ class GPT2LMHead(nn.Module):
 
     @nn.compact
     def __call__(self, ids_BxL, deterministic: bool = True):
-        cfg = self.cfg
-        init = nn.initializers.normal(cfg.initializer_range)
-        wte = nn.Embed(
-            cfg.vocab_size, cfg.n_embd, embedding_init=init, dtype=self.dtype, name="wte"
-        )
-        wpe = nn.Embed(
-            cfg.n_positions, cfg.n_embd, embedding_init=init, dtype=self.dtype, name="wpe"
-        )
-        positions_L = jnp.arange(ids_BxL.shape[1])
-        x_BxLxD = wte(ids_BxL) + wpe(positions_L)[None]
-        x_BxLxD = nn.Dropout(cfg.embd_pdrop)(x_BxLxD, deterministic=deterministic)
-        for i in range(cfg.n_layer):
-            x_BxLxD = Block(cfg, self.dtype, name=f"h_{i}")(x_BxLxD, deterministic)
-        x_BxLxD = nn.LayerNorm(epsilon=cfg.layer_norm_epsilon, dtype=self.dtype, name="ln_f")(
-            x_BxLxD
-        )
+        x_BxLxD, wte = transformer(self, ids_BxL, deterministic)
         return wte.attend(x_BxLxD).astype(jnp.float32)
 
 
+class GPT2ForSequenceClassification(nn.Module):
+    """Token ids [B, L], right-padded with the config's pad_token_id -> class logits [B, C]
+    (float32), read at the last real token. Causal attention keeps the padding after it
+    unseen, so the mask is not needed; token types are BERT's."""
+
+    cfg: GPT2Config
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):
+        x_BxLxD, _ = transformer(self, ids_BxL, deterministic)
+        scores_BxLxC = nn.Dense(
+            self.cfg.num_labels,
+            use_bias=False,
+            dtype=self.dtype,
+            kernel_init=nn.initializers.normal(self.cfg.initializer_range),
+            name="score",
+        )(x_BxLxD)
+        return last_token(scores_BxLxC, ids_BxL, self.cfg.pad_token_id).astype(jnp.float32)
+
+
 # HF checkpoints store GPT-2 as GPT2LMHeadModel ("transformer." prefix) or GPT2Model (none);
-# Conv1D weights are [in, out] like a flax Dense kernel, so no transposes are needed.
+# Conv1D weights are [in, out] like a flax Dense kernel, so only the classifier's `score`
+# (a torch Linear, [out, in]) is transposed.
 _LEAF_TO_HF = {"kernel": "weight", "scale": "weight", "embedding": "weight", "bias": "bias"}
 _IGNORED_HF_SUFFIXES = (".attn.bias", ".attn.masked_bias", "lm_head.weight")
 
 
 def param_to_hf(path: tuple[str, ...]) -> str:
     *modules, leaf = path
+    if modules == ["score"]:
+        return "score.weight"
     names = [m.replace("h_", "h.", 1) if m.startswith("h_") else m for m in modules]
     return ".".join(["transformer", *names, _LEAF_TO_HF[leaf]])
 
@@ -116,6 +143,8 @@ def param_to_hf(path: tuple[str, ...]) -> str:
 def param_from_hf(name: str) -> tuple[str, ...] | None:
     if name.endswith(_IGNORED_HF_SUFFIXES):
         return None  # causal-mask buffers, and the lm head tied to wte
+    if name == "score.weight":
+        return ("score", "kernel")
     parts = name.removeprefix("transformer.").split(".")
     if parts[0] == "h":
         parts = [f"h_{parts[1]}", *parts[2:]]
@@ -131,4 +160,12 @@ def token_ids(_config, length: int):
     return jnp.zeros((1, length), jnp.int32)
 
 
-BINDING = FlaxBinding({"causal_lm": GPT2LMHead}, param_to_hf, param_from_hf, token_ids)
+def score_layout(path: tuple[str, ...], array):
+    return array.T if path[0] == "score" else array
+
+
+BINDING = FlaxBinding(
+    {"causal_lm": GPT2LMHead, "sequence_classification": GPT2ForSequenceClassification},
+    {"causal_lm": (), "sequence_classification": ("score",)},
+    param_to_hf, param_from_hf, token_ids, score_layout, score_layout,
+)  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from .descriptor import FamilyDescriptor, TokenExamples, check_width_and_heads
+from .labels import ClassLabels, Labelled
 
 # Named sizes in HF config names; vocab_size comes from the tokenizer.
 SIZES = {
@@ -18,7 +19,7 @@ SIZES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class GPT2Config(TokenExamples):
+class GPT2Config(TokenExamples, Labelled):
     """The subset of transformers' GPT2Config that determines the computation."""
 
     dropout_fields = ("resid_pdrop", "embd_pdrop", "attn_pdrop")
@@ -36,28 +37,30 @@ class GPT2Config(TokenExamples):
     initializer_range: float = 0.02
     bos_token_id: int | None = None
     eos_token_id: int | None = None
+    pad_token_id: int | None = None  # a classifier reads the last token before padding
+    labels: ClassLabels = ClassLabels()
 
     @classmethod
     def from_hf(cls, values: dict) -> GPT2Config:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return cls(**cls.fields_from_hf(values))
 
     def to_hf(self) -> dict:
         return {
             "model_type": "gpt2",
             "architectures": ["GPT2LMHeadModel"],
-            **dataclasses.asdict(self),
+            **self.hf_values(),
         }
 
     @property
     def inner_size(self) -> int:
         return self.n_inner or 4 * self.n_embd
 
-    def param_count(self, include_embeddings: bool = True) -> int:
+    def param_count(self, head: str = "causal_lm", include_embeddings: bool = True) -> int:
         d, f = self.n_embd, self.inner_size
         per_layer = 4 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d)
         embeddings = (self.vocab_size + self.n_positions) * d if include_embeddings else 0
-        return self.n_layer * per_layer + 2 * d + embeddings
+        score = 0 if head == "causal_lm" else d * self.num_labels  # the LM head is tied
+        return self.n_layer * per_layer + 2 * d + embeddings + score
 
     def flops_per_token(self, seq_len: int) -> float:
         """Training FLOPs per token: 6N for the weights plus attention (PaLM appendix B)."""
@@ -72,4 +75,10 @@ class GPT2Config(TokenExamples):
         check_width_and_heads(self.n_embd, self.n_head)
 
 
-GPT2 = FamilyDescriptor("gpt2", GPT2Config, SIZES, ("causal_lm",), "gpt2:BINDING")
+GPT2 = FamilyDescriptor(
+    "gpt2",
+    GPT2Config,
+    SIZES,
+    {"causal_lm": "GPT2LMHeadModel", "sequence_classification": "GPT2ForSequenceClassification"},
+    "gpt2:BINDING",
+)

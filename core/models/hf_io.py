@@ -22,6 +22,8 @@ ToHF = Callable[[tuple[str, ...]], str]
 FromHF = Callable[[str], "tuple[str, ...] | None"]
 # A tensor's layout change between Flax and PyTorch (e.g. Linear weights transposed).
 Layout = Callable[[tuple[str, ...], np.ndarray], np.ndarray]
+# (the top-level modules a model's head owns, those every other head of the family owns)
+HeadModules = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 def same_layout(_path: tuple[str, ...], array: np.ndarray) -> np.ndarray:
@@ -39,8 +41,16 @@ def read_config(directory: str | os.PathLike) -> dict:
 
 
 def read_params(directory: str | os.PathLike, from_hf: FromHF, template: dict,
-                from_hf_layout: Layout = same_layout) -> dict:  # fmt: skip
-    """Load safetensors into a params tree shaped like `template`; every leaf must be present."""
+                from_hf_layout: Layout = same_layout,
+                heads: HeadModules | None = None) -> tuple[dict, tuple[str, ...]]:  # fmt: skip
+    """Load safetensors into a params tree shaped like `template`.
+
+    With `heads` (what the template's head owns, what other heads own; top-level module
+    names) a checkpoint of another head loads: other heads' tensors are skipped, and the
+    template head's modules may be absent or shaped otherwise (a classifier for other
+    classes). Returns (params, the head modules not loaded); every other leaf must be there.
+    """
+    own, others = heads or ((), ())
     path = Path(directory, "model.safetensors")
     try:
         tensors = load_file(path)
@@ -52,7 +62,7 @@ def read_params(directory: str | os.PathLike, from_hf: FromHF, template: dict,
     found = {}
     for name, array in tensors.items():
         key = from_hf(name)
-        if key is None:
+        if key is None or (key not in wanted and key[0] in others):
             continue
         if key not in wanted:
             raise CheckpointError(
@@ -60,15 +70,18 @@ def read_params(directory: str | os.PathLike, from_hf: FromHF, template: dict,
             )
         array = from_hf_layout(key, array)
         if array.shape != wanted[key].shape:
+            if key[0] in own:
+                continue  # the head starts anew, as for a missing one
             raise CheckpointError(
                 f"{path}: {name} has shape {array.shape}, the config implies {wanted[key].shape}; "
                 "the config.json does not match the weights"
             )
         found[key] = array.astype(np.float32)
-    missing = sorted(set(wanted) - set(found))
+    fresh = tuple(m for m in own if any(k[0] == m and k not in found for k in wanted))
+    missing = sorted(k for k in set(wanted) - set(found) if k[0] not in fresh)
     if missing:
         raise CheckpointError(f"{path}: missing tensor for {'/'.join(missing[0])}; re-export it")
-    return unflatten_dict(found)
+    return unflatten_dict({k: v for k, v in found.items() if k[0] not in fresh}), fresh
 
 
 def write_checkpoint(directory: str | os.PathLike, config: dict, params: dict, to_hf: ToHF,

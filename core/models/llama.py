@@ -1,7 +1,8 @@
-"""Llama in Flax linen, laid out so its parameters map one to one onto HF LlamaForCausalLM.
+"""Llama in Flax linen, laid out so its parameters map one to one onto HF LlamaForCausalLM
+and LlamaForSequenceClassification.
 
 Shapes are suffixed on names: B batch, L sequence, D model width, H query heads, G key/value
-heads, K head width, F MLP width, V vocabulary.
+heads, K head width, F MLP width, V vocabulary, C classes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .attention import attend
 from .family import FlaxBinding
 from .llama_config import LlamaConfig
 from .naming import from_hf_layout, to_hf_layout
+from .pooling import last_token
 
 
 def inverse_frequencies(cfg: LlamaConfig) -> np.ndarray:
@@ -117,6 +119,24 @@ class DecoderLayer(nn.Module):
         return x_BxLxD + MLP(self.cfg, self.dtype, name="mlp")(h)
 
 
+def decoder(module: nn.Module, ids_BxL, deterministic: bool):
+    """Embedding, decoder layers and the final norm as submodules of `module` (HF's
+    LlamaModel, "model." in a checkpoint): (states [B, L, D], the token embedding)."""
+    cfg, dtype = module.cfg, module.dtype
+    init = nn.initializers.normal(cfg.initializer_range)
+    embed = nn.Embed(cfg.vocab_size, cfg.hidden_size, embedding_init=init, dtype=dtype,
+                     name="embed_tokens")  # fmt: skip
+    angles_LxK2 = np.arange(ids_BxL.shape[1])[:, None] * inverse_frequencies(cfg)[None]
+    angles_LxK = np.concatenate([angles_LxK2, angles_LxK2], axis=-1)
+    cos_LxK = jnp.asarray(np.cos(angles_LxK), dtype)
+    sin_LxK = jnp.asarray(np.sin(angles_LxK), dtype)
+    x_BxLxD = embed(ids_BxL)
+    for i in range(cfg.num_hidden_layers):
+        layer = DecoderLayer(cfg, dtype, name=f"layers_{i}")
+        x_BxLxD = layer(x_BxLxD, cos_LxK, sin_LxK, deterministic)
+    return RMSNorm(cfg.rms_norm_eps, dtype, name="norm")(x_BxLxD), embed
+
+
 class LlamaForCausalLM(nn.Module):
     """Token ids [B, L] -> next-token logits [B, L, V] (float32)."""
 
@@ -125,23 +145,26 @@ class LlamaForCausalLM(nn.Module):
 
     @nn.compact
     def __call__(self, ids_BxL, deterministic: bool = True):
-        cfg = self.cfg
-        init = nn.initializers.normal(cfg.initializer_range)
-        embed = nn.Embed(cfg.vocab_size, cfg.hidden_size, embedding_init=init,
-                         dtype=self.dtype, name="embed_tokens")  # fmt: skip
-        angles_LxK2 = np.arange(ids_BxL.shape[1])[:, None] * inverse_frequencies(cfg)[None]
-        angles_LxK = np.concatenate([angles_LxK2, angles_LxK2], axis=-1)
-        cos_LxK = jnp.asarray(np.cos(angles_LxK), self.dtype)
-        sin_LxK = jnp.asarray(np.sin(angles_LxK), self.dtype)
-        x_BxLxD = embed(ids_BxL)
-        for i in range(cfg.num_hidden_layers):
-            layer = DecoderLayer(cfg, self.dtype, name=f"layers_{i}")
-            x_BxLxD = layer(x_BxLxD, cos_LxK, sin_LxK, deterministic)
-        x_BxLxD = RMSNorm(cfg.rms_norm_eps, self.dtype, name="norm")(x_BxLxD)
-        if cfg.tie_word_embeddings:
+        x_BxLxD, embed = decoder(self, ids_BxL, deterministic)
+        if self.cfg.tie_word_embeddings:
             return embed.attend(x_BxLxD).astype(jnp.float32)
-        lm_head = _dense(cfg, cfg.vocab_size, False, self.dtype, "lm_head")
+        lm_head = _dense(self.cfg, self.cfg.vocab_size, False, self.dtype, "lm_head")
         return lm_head(x_BxLxD).astype(jnp.float32)
+
+
+class LlamaForSequenceClassification(nn.Module):
+    """Token ids [B, L], right-padded with the config's pad_token_id -> class logits [B, C]
+    (float32), read at the last real token. Causal attention keeps the padding after it
+    unseen, so the mask is not needed; token types are BERT's."""
+
+    cfg: LlamaConfig
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):
+        x_BxLxD, _ = decoder(self, ids_BxL, deterministic)
+        scores_BxLxC = _dense(self.cfg, self.cfg.num_labels, False, self.dtype, "score")(x_BxLxD)
+        return last_token(scores_BxLxC, ids_BxL, self.cfg.pad_token_id).astype(jnp.float32)
 
 
 # Flax path <-> HF name: layers_3/self_attn/q_proj/kernel <-> model.layers.3.self_attn.q_proj.weight
@@ -151,8 +174,8 @@ _IGNORED = ("model.rotary_emb.", ".self_attn.rotary_emb.")  # old checkpoints' R
 
 def param_to_hf(path: tuple[str, ...]) -> str:
     *modules, leaf = path
-    if modules == ["lm_head"]:
-        return f"lm_head.{_LEAVES[leaf]}"
+    if modules in (["lm_head"], ["score"]):  # the heads, beside the model
+        return f"{modules[0]}.{_LEAVES[leaf]}"
     names = [m.replace("layers_", "layers.", 1) for m in modules]
     return ".".join(["model", *names, _LEAVES[leaf]])
 
@@ -160,8 +183,8 @@ def param_to_hf(path: tuple[str, ...]) -> str:
 def param_from_hf(name: str) -> tuple[str, ...] | None:
     if any(part in name for part in _IGNORED):
         return None
-    if name.startswith("lm_head."):
-        return ("lm_head", "kernel")
+    if name in ("lm_head.weight", "score.weight"):
+        return (name.split(".")[0], "kernel")
     *modules, leaf = name.removeprefix("model.").split(".")
     if modules[0] == "layers":
         modules = [f"layers_{modules[1]}", *modules[2:]]
@@ -175,5 +198,8 @@ def token_ids(_config, length: int):
     return jnp.zeros((1, max(length, 1)), jnp.int32)
 
 
-BINDING = FlaxBinding({"causal_lm": LlamaForCausalLM}, param_to_hf, param_from_hf, token_ids,
-                      to_hf_layout, from_hf_layout)  # fmt: skip
+BINDING = FlaxBinding(
+    {"causal_lm": LlamaForCausalLM, "sequence_classification": LlamaForSequenceClassification},
+    {"causal_lm": ("lm_head",), "sequence_classification": ("score",)},
+    param_to_hf, param_from_hf, token_ids, to_hf_layout, from_hf_layout,
+)  # fmt: skip

@@ -12,6 +12,7 @@ import dataclasses
 
 from ..errors import SpecError
 from .descriptor import FamilyDescriptor, TokenExamples, check_width_and_heads
+from .labels import ClassLabels, Labelled
 
 # Named sizes; vocab_size comes from the tokenizer. 1b is Llama 3.2 1B's shape.
 SIZES = {
@@ -33,7 +34,7 @@ ROPE_TYPES = ("default", "linear", "llama3")  # the others change with the seque
 
 
 @dataclasses.dataclass(frozen=True)
-class LlamaConfig(TokenExamples):
+class LlamaConfig(TokenExamples, Labelled):
     """The subset of transformers' LlamaConfig that determines the computation."""
 
     dropout_fields = ("attention_dropout",)
@@ -57,21 +58,22 @@ class LlamaConfig(TokenExamples):
     initializer_range: float = 0.02
     bos_token_id: int | None = 1
     eos_token_id: int | None = 2
+    pad_token_id: int | None = None  # a classifier reads the last token before padding
+    labels: ClassLabels = ClassLabels()
 
     @classmethod
     def from_hf(cls, values: dict) -> LlamaConfig:
         rope = dict(values.get("rope_parameters") or values.get("rope_scaling") or {})
         theta = rope.pop("rope_theta", values.get("rope_theta", cls.rope_theta))
         kind = rope.pop("rope_type", rope.pop("type", "default"))
-        names = {f.name for f in dataclasses.fields(cls)} - {"rope_theta", "rope_scaling"}
         return cls(
             rope_theta=theta,
             rope_scaling=None if kind == "default" else {"rope_type": kind, **rope},
-            **{k: v for k, v in values.items() if k in names and v is not None},
+            **cls.fields_from_hf(values, skip=("rope_theta", "rope_scaling")),
         )
 
     def to_hf(self) -> dict:
-        values = dataclasses.asdict(self)
+        values = self.hf_values()
         rope = {"rope_type": "default", **(values.pop("rope_scaling") or {})}
         rope["rope_theta"] = values.pop("rope_theta")
         return {
@@ -91,14 +93,17 @@ class LlamaConfig(TokenExamples):
     def head_width(self) -> int:
         return self.head_dim or self.hidden_size // self.num_attention_heads
 
-    def param_count(self) -> int:
+    def param_count(self, head: str = "causal_lm") -> int:
         d, f, v = self.hidden_size, self.intermediate_size, self.vocab_size
         q, kv = self.num_attention_heads * self.head_width, self.kv_heads * self.head_width
         attention = d * (q + 2 * kv) + q * d + self.attention_bias * (q + 2 * kv + d)
         mlp = 3 * d * f + self.mlp_bias * (2 * f + d)
         per_layer = attention + mlp + 2 * d  # and its two RMSNorms
-        head = 0 if self.tie_word_embeddings else v * d
-        return v * d + self.num_hidden_layers * per_layer + d + head
+        if head == "causal_lm":
+            top = 0 if self.tie_word_embeddings else v * d
+        else:  # the score layer, without bias
+            top = d * self.num_labels
+        return v * d + self.num_hidden_layers * per_layer + d + top
 
     def flops_per_token(self, seq_len: int) -> float:
         """Training FLOPs per token: 6N (the LM head counted, the embedding lookup not)
@@ -132,4 +137,10 @@ class LlamaConfig(TokenExamples):
             )
 
 
-LLAMA = FamilyDescriptor("llama", LlamaConfig, SIZES, ("causal_lm",), "llama:BINDING")
+LLAMA = FamilyDescriptor(
+    "llama",
+    LlamaConfig,
+    SIZES,
+    {"causal_lm": "LlamaForCausalLM", "sequence_classification": "LlamaForSequenceClassification"},
+    "llama:BINDING",
+)

@@ -113,5 +113,6 @@ NAMES = LayeredNames(
     ignored=("vit.pooler.",),  # ViTModel's pooler: classification reads the CLS token
 )
 
-BINDING = FlaxBinding({"image_classification": ViTForImageClassification}, NAMES.to_hf,
-                      NAMES.from_hf, dummy_input, to_hf_layout, from_hf_layout)  # fmt: skip
+BINDING = FlaxBinding({"image_classification": ViTForImageClassification},
+                      {"image_classification": ("classifier",)}, NAMES.to_hf, NAMES.from_hf,
+                      dummy_input, to_hf_layout, from_hf_layout)  # fmt: skip

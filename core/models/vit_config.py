@@ -6,6 +6,7 @@ import dataclasses
 
 from ..errors import SpecError
 from .descriptor import FamilyDescriptor, check_width_and_heads
+from .labels import ClassLabels, Labelled
 
 # Named sizes (HF ViTConfig names); num_labels comes from the image folder's classes.
 _PATCH16 = {"image_size": 224, "patch_size": 16}
@@ -22,12 +23,11 @@ SIZES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class ViTConfig:
+class ViTConfig(Labelled):
     """The subset of transformers' ViTConfig that determines the computation."""
 
     dropout_fields = ("hidden_dropout_prob", "attention_probs_dropout_prob")
 
-    num_labels: int = 2
     image_size: int = 224
     patch_size: int = 16
     num_channels: int = 3
@@ -40,37 +40,25 @@ class ViTConfig:
     layer_norm_eps: float = 1e-12
     qkv_bias: bool = True
     initializer_range: float = 0.02
-    id2label: tuple = ()  # class names in label order
+    labels: ClassLabels = ClassLabels()  # the classes, from the image folder's subfolders
 
     @classmethod
     def from_hf(cls, values: dict) -> ViTConfig:
-        names = {f.name for f in dataclasses.fields(cls)} - {"id2label", "num_labels"}
-        labels = values.get("id2label") or {}
-        id2label = tuple(labels[k] for k in sorted(labels, key=int))
-        num_labels = values.get("num_labels") or len(id2label) or cls.num_labels
-        return cls(
-            num_labels=num_labels,
-            id2label=id2label,
-            **{k: v for k, v in values.items() if k in names},
-        )
+        return cls(**cls.fields_from_hf(values))
 
     def to_hf(self) -> dict:
-        values = {k: v for k, v in dataclasses.asdict(self).items() if k != "id2label"}
-        labels = self.id2label or tuple(f"LABEL_{i}" for i in range(self.num_labels))
         return {
             "model_type": "vit",
             "architectures": ["ViTForImageClassification"],
             "hidden_act": "gelu",
-            **values,
-            "id2label": {str(i): name for i, name in enumerate(labels)},
-            "label2id": {name: i for i, name in enumerate(labels)},
+            **self.hf_values(),
         }
 
     @property
     def patches(self) -> int:
         return (self.image_size // self.patch_size) ** 2
 
-    def param_count(self) -> int:
+    def param_count(self, head: str = "image_classification") -> int:
         d, f, p = self.hidden_size, self.intermediate_size, self.patch_size
         per_layer = 4 * d + 4 * (d * d + d) + (d * f + f) + (f * d + d)
         embeddings = (p * p * self.num_channels * d + d) + d + (self.patches + 1) * d
@@ -100,4 +88,6 @@ class ViTConfig:
         return f"{self.image_size}x{self.image_size} images"
 
 
-VIT = FamilyDescriptor("vit", ViTConfig, SIZES, ("image_classification",), "vit:BINDING")
+VIT = FamilyDescriptor(
+    "vit", ViTConfig, SIZES, {"image_classification": "ViTForImageClassification"}, "vit:BINDING"
+)

@@ -38,12 +38,9 @@ class CausalLM:
         from .text_blocks import language_model
 
         family = get_family(spec.model_type)
-        config, loaded = family.start(spec, data.model_config)
+        start = family.start(spec, data.model_config, self.head)
+        config = start.config
         module = family.module(config, self.head, spec.dtype)
-        seq = data.tokens_per_example
-
-        def init_params(rng):
-            return loaded if loaded is not None else family.init_params(config, rng, seq)
 
         def token_losses(params, ids_BxL, rng):
             deterministic = rng is None
@@ -62,7 +59,7 @@ class CausalLM:
             weights_B = batch["weights"]
             return {"loss": jnp.sum(per_example_B * weights_B), "weight": jnp.sum(weights_B)}
 
-        return language_model(family, config, data, init_params, loss, eval_sums)
+        return language_model(start, data, loss, eval_sums)
 
 
 RECIPE = CausalLM()

@@ -76,13 +76,10 @@ class MaskedLM:
         from .text_blocks import language_model
 
         family = get_family(spec.model_type)
-        config, loaded = family.start(spec, data.model_config)
+        start = family.start(spec, data.model_config, self.head)
+        config = start.config
         module = family.module(config, self.head, spec.dtype)
         mask_id, keep_id = data.model_config["mask_token_id"], data.model_config["separator_id"]
-        seq = data.tokens_per_example
-
-        def init_params(rng):
-            return loaded if loaded is not None else family.init_params(config, rng, seq)
 
         def masked_losses(params, ids_BxL, rng):
             """Per-example mean loss and accuracy over the masked positions."""
@@ -111,7 +108,7 @@ class MaskedLM:
                 "weight": jnp.sum(weights_B),
             }
 
-        return language_model(family, config, data, init_params, loss, eval_sums)
+        return language_model(start, data, loss, eval_sums)
 
 
 RECIPE = MaskedLM()

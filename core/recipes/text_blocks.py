@@ -79,9 +79,9 @@ def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind) -> Blocks:
     return Blocks(train, held_out, block_size, tokenizer, eos, vocab)
 
 
-def language_model(family, config, data, init_params, loss, eval_sums) -> TaskModel:
+def language_model(start, data, loss, eval_sums) -> TaskModel:
     """A TaskModel for a token-level language model from its per-device functions."""
-    seq = data.tokens_per_example
+    seq, config = data.tokens_per_example, start.config
 
     def eval_report(means):
         return {**means, "perplexity": math.exp(min(means["loss"], 50.0))}
@@ -89,17 +89,22 @@ def language_model(family, config, data, init_params, loss, eval_sums) -> TaskMo
     def export(params, directory):
         import jax
 
-        family.save(directory, config, jax.device_get(params))
-        if data.tokenizer_dir:  # the tokenizer beside the weights, as the Hub expects
-            for f in data.tokenizer_dir.iterdir():
-                shutil.copy2(f, directory / f.name)
+        start.family.save(directory, config, jax.device_get(params), start.head)
+        copy_tokenizer(data.tokenizer_dir, directory)
 
     return TaskModel(
-        init_params=init_params,
+        init_params=lambda rng: start.params(rng, seq),
         loss=loss,
         eval_sums=eval_sums,
         eval_report=eval_report,
         flops_per_example=config.flops_per_example(seq),
-        param_count=config.param_count(),
+        param_count=config.param_count(start.head),
         export=export,
     )
+
+
+def copy_tokenizer(tokenizer_dir, directory) -> None:
+    """The tokenizer beside the weights, as the Hub expects."""
+    if tokenizer_dir:
+        for f in tokenizer_dir.iterdir():
+            shutil.copy2(f, directory / f.name)
