@@ -12,11 +12,14 @@ from .models.descriptor import FamilyDescriptor
 from .models.gpt2_config import GPT2
 from .models.llama_config import LLAMA
 from .models.vit_config import VIT
-from .recipes import clm, image_classification, mlm
+from .recipes import clm, image_classification, mlm, text_classification
 
 FAMILIES: dict[str, FamilyDescriptor] = {f.name: f for f in (GPT2, LLAMA, BERT, ROBERTA, VIT)}
 
-RECIPES = {r.name: r for r in (clm.RECIPE, mlm.RECIPE, image_classification.RECIPE)}
+RECIPES = {
+    r.name: r
+    for r in (clm.RECIPE, mlm.RECIPE, text_classification.RECIPE, image_classification.RECIPE)
+}
 
 
 def families_for(recipe: str) -> tuple[str, ...]:

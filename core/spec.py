@@ -53,6 +53,22 @@ class RunSpec:
         5, "percent of train_file held out when no validation_file"
     )
     text_column: str = _opt("text", "column holding the text in json/csv files", form=True)
+    sentence1_column: str | None = _opt(
+        None,
+        "text_classification: the text column; default: sentence1, else the first text column",
+        form=True,
+    )
+    sentence2_column: str | None = _opt(
+        None,
+        "text_classification: the pair's second text; default: sentence2, else a second text "
+        "column when sentence1_column is not given",
+        form=True,
+    )
+    label_column: str = _opt(
+        "label",
+        "text_classification: the labels; strings or integers are classes, floats a regression",
+        form=True,
+    )
     train_dir: str | None = _opt(
         None, "image_classification: a folder with one subfolder of images per class", form=True
     )
@@ -61,6 +77,12 @@ class RunSpec:
     )
     block_size: int | None = _opt(
         None, "tokens per training example; default: model positions", form=True
+    )
+    max_seq_length: int | None = _opt(
+        None,
+        "text_classification: longer examples are truncated; default: 128 or the model's "
+        "positions if fewer",
+        form=True,
     )
     per_device_train_batch_size: int | None = _opt(
         None, "examples per device per micro-step (default 8)", form=True
@@ -186,8 +208,15 @@ class RunSpec:
         values = {"vocab_size": self.vocab_size, **self.model_config()}
         return FAMILIES[self.model_type].config(values, self.dropout)
 
-    def resolved_block_size(self) -> int:
-        return self.block_size or self.family_config().positions
+    def example_length(self) -> int:
+        """Tokens (or patches) in one example: the recipe's length flag, else its default
+        capped at the model's positions."""
+        recipe, positions = RECIPES[self.recipe], self.family_config().positions
+        if recipe.length_field is None:
+            return positions
+        return getattr(self, recipe.length_field) or min(
+            recipe.default_length or positions, positions
+        )
 
 
 _BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}

@@ -52,6 +52,7 @@ def _check_numbers(spec) -> None:
             raise SpecError(f"--{name} must be at least 1, got {getattr(spec, name)}")
     for name in (
         "block_size",
+        "max_seq_length",
         "max_steps",
         "eval_steps",
         "per_device_train_batch_size",
@@ -162,11 +163,12 @@ def _check_model(spec) -> None:
         )
     model = spec.family_config()
     model.check()
-    text = RECIPES[spec.recipe].inputs == "text"
-    if text and spec.block_size and spec.block_size > model.positions:
+    flag = RECIPES[spec.recipe].length_field
+    length = flag and getattr(spec, flag)
+    if length and length > model.positions:
         raise SpecError(
-            f"--block_size {spec.block_size} is larger than the model's {model.positions} "
-            "positions: lower --block_size or pick a larger model"
+            f"--{flag} {length} is larger than the model's {model.positions} positions: "
+            f"lower --{flag} or pick a larger model"
         )
 
 

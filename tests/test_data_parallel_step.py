@@ -97,7 +97,7 @@ def test_the_step_changes_params_and_eval_counts_every_example(task):
         "pmap", jax.devices(), make_train_step(model.loss, tx), make_eval_step(model.eval_sums)
     )
     params = dp.put_state(TrainState.create(before, tx)).params
-    weight = sum(dp.eval_step(params, b)["weight"] for b in eval_batches(data.eval, (8, 1)))
+    weight = sum(dp.eval_step(params, b)[0]["weight"] for b in eval_batches(data.eval, (8, 1)))
     assert weight == 12  # 12 examples over batches of 8: padding carries no weight
 
 

@@ -39,7 +39,7 @@ def test_roberta_blocks_leave_room_for_its_position_offset(demo_corpus):
     spec = RunSpec(
         recipe="mlm", model_type="roberta", model_size="demo", train_file=str(demo_corpus)
     )
-    assert spec.resolved_block_size() == 128  # 130 positions, the first two before any token
+    assert spec.example_length() == 128  # 130 positions, the first two before any token
     with pytest.raises(SpecError, match="larger than the model's 128 positions"):
         spec.replace(block_size=130)
 

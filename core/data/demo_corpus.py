@@ -10,10 +10,10 @@ import os
 import random
 from pathlib import Path
 
-_NAMES = ["Ada", "Boris", "Chen", "Dana", "Emil", "Fatima", "Goro", "Hana", "Ivan", "Juno"]
-_ANIMALS = ["cat", "dog", "fox", "owl", "horse", "rabbit", "goose", "otter", "badger", "crow"]
-_ADJECTIVES = ["small", "brave", "sleepy", "clever", "quiet", "old", "young", "curious", "happy"]
-_PLACES = ["forest", "garden", "river", "village", "hill", "kitchen", "market", "harbour"]
+NAMES = ["Ada", "Boris", "Chen", "Dana", "Emil", "Fatima", "Goro", "Hana", "Ivan", "Juno"]
+ANIMALS = ["cat", "dog", "fox", "owl", "horse", "rabbit", "goose", "otter", "badger", "crow"]
+ADJECTIVES = ["small", "brave", "sleepy", "clever", "quiet", "old", "young", "curious", "happy"]
+PLACES = ["forest", "garden", "river", "village", "hill", "kitchen", "market", "harbour"]
 _OBJECTS = ["apple", "lantern", "map", "basket", "stone", "letter", "kite", "drum", "key"]
 _VERBS = [("found", "lost"), ("carried", "dropped"), ("painted", "washed"), ("hid", "showed")]
 _NUMBERS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
@@ -21,8 +21,8 @@ _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Su
 
 
 def _story(rng: random.Random) -> str:
-    name, animal, adj = rng.choice(_NAMES), rng.choice(_ANIMALS), rng.choice(_ADJECTIVES)
-    place, obj = rng.choice(_PLACES), rng.choice(_OBJECTS)
+    name, animal, adj = rng.choice(NAMES), rng.choice(ANIMALS), rng.choice(ADJECTIVES)
+    place, obj = rng.choice(PLACES), rng.choice(_OBJECTS)
     verb, undo = rng.choice(_VERBS)
     day = rng.randrange(len(_DAYS))
     count = rng.randrange(2, 8)

@@ -19,8 +19,9 @@ DATA_FILE_TYPES = {
 }
 
 
-def _load(path: str, column: str, flag: str, split: str | None = None):
-    """The texts of one file, or of one split of a save_to_disk() folder."""
+def load_table(path: str, flag: str, split: str | None = None):
+    """One file, or one split of a save_to_disk() folder, as a 🤗 Dataset; a file that
+    does not parse is one DataError naming the flag and the fix."""
     import datasets  # heavy (~1 s): only the trainer process pays for it
 
     datasets.disable_progress_bars()
@@ -42,12 +43,22 @@ def _load(path: str, column: str, flag: str, split: str | None = None):
             raise DataError(
                 f"--{flag} {path} cannot be parsed as {builder} ({exc}); fix the file"
             ) from None
+    return ds
+
+
+def require_column(ds, column: str, path: str, flag: str, column_flag: str) -> None:
     if column not in ds.column_names:
         columns = ", ".join(ds.column_names) or "none"
         raise DataError(
             f"--{flag} {path} has no column {column!r} (columns: {columns}); "
-            "pass --text_column NAME"
+            f"pass --{column_flag} NAME"
         )
+
+
+def _load(path: str, column: str, flag: str, split: str | None = None) -> list[str]:
+    """The texts of one column of a file or of a saved dataset's split."""
+    ds = load_table(path, flag, split)
+    require_column(ds, column, path, flag, "text_column")
     texts = [t for t in ds[column] if isinstance(t, str) and t.strip()]
     if not texts:
         raise DataError(f"--{flag} {path} has no text in column {column!r}; add data to it")

@@ -17,6 +17,8 @@ from tokenizers.implementations import ByteLevelBPETokenizer
 from ..errors import DataError
 
 EOS = "<|endoftext|>"
+# What a tokenizer directory holds for AutoTokenizer (a checkpoint's other files stay).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,22 +41,24 @@ class TaskModel:
     flops_per_example: float
     param_count: int
     export: Callable[[dict, Path], None]  # params, directory -> HF checkpoint + tokenizer
+    # For metrics that are not sums (F1, correlations): per-example outputs of (params,
+    # batch), and the metrics of every validation example's outputs, in example order.
+    eval_outputs: Callable[[dict, dict], dict] | None = None
+    eval_scores: Callable[[dict], dict] | None = None
 
 
-# The spec fields that name a recipe's data, by what its examples are made of; the Launch
-# form shows those of the recipe picked.
-DATA_FIELDS = {
-    "text": ("tokenizer_name", "vocab_size", "train_file", "validation_file", "text_column",
-             "block_size"),
-    "images": ("train_dir", "validation_dir"),
-}  # fmt: skip
+# The spec fields naming text data and its tokenizer, which every text recipe shows.
+TEXT_DATA_FIELDS = ("tokenizer_name", "vocab_size", "train_file", "validation_file")
 
 
 class Recipe(Protocol):
     name: str
     head: str  # the model head it trains; the families that have one can run it
-    inputs: Literal["text", "images"]  # what an example is made of, and which flags name it
+    inputs: Literal["text", "images"]  # what an example is made of: files or image folders
     script: str  # the Hugging Face example script it replaces
+    data_fields: tuple[str, ...]  # the spec fields naming its data: the Launch form shows them
+    length_field: str | None  # the flag setting an example's tokens (None: the model decides)
+    default_length: int | None  # its value when unset (None: the model's positions)
 
     def demo_data(self, folder: Path) -> dict:
         """Spec values naming its demo data, written under `folder` if missing."""

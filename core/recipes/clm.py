@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import TaskData, TaskModel, demo_corpus
+from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, demo_corpus
 
 
 class CausalLM:
@@ -10,6 +10,9 @@ class CausalLM:
     head = "causal_lm"
     inputs = "text"
     script = "run_clm_flax.py"
+    data_fields = (*TEXT_DATA_FIELDS, "text_column", "block_size")
+    length_field = "block_size"
+    default_length = None
 
     def demo_data(self, folder) -> dict:
         return demo_corpus(folder)

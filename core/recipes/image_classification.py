@@ -20,6 +20,9 @@ class ImageClassification:
     head = "image_classification"
     inputs = "images"
     script = "run_image_classification.py"
+    data_fields = ("train_dir", "validation_dir")
+    length_field = None
+    default_length = None
 
     def demo_data(self, folder) -> dict:
         from ..data.demo_images import write_demo_images

@@ -10,7 +10,7 @@ pure function of (seed, step), which keeps resume exact; evaluation uses one fix
 from __future__ import annotations
 
 from ..errors import DataError
-from .base import TaskData, TaskModel, demo_corpus
+from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, demo_corpus
 
 MASK_PROBABILITY = 0.15
 
@@ -34,6 +34,9 @@ class MaskedLM:
     head = "masked_lm"
     inputs = "text"
     script = "run_mlm_flax.py"
+    data_fields = (*TEXT_DATA_FIELDS, "text_column", "block_size")
+    length_field = "block_size"
+    default_length = None
 
     def demo_data(self, folder) -> dict:
         return demo_corpus(folder)

@@ -2,7 +2,8 @@
 side perplexity, FLOPs per block and an export with the tokenizer beside the weights.
 
 The tokenizer is the one given (--tokenizer_name), the one this run trained before (a
-resume), or a byte-level BPE trained now with the recipe's special tokens.
+resume), the checkpoint's own, or a byte-level BPE trained now with the recipe's special
+tokens.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import dataclasses
 import logging
 import math
 import shutil
+from pathlib import Path
 
 from ..data import packing, text_files
 from ..data import tokenizer as tokenizers_
@@ -38,26 +40,55 @@ class Blocks:
 
 
 def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind) -> Blocks:
-    block_size = spec.resolved_block_size()
+    block_size = spec.example_length()
     train_texts, eval_texts = text_files.load_text_splits(spec)
+    tokenizer = run_tokenizer(spec, run_dir, train_texts, kind, block_size)
+    eos = tokenizers_.eos_id(tokenizer)
+    vocab = tokenizer.get_vocab_size()
+    train = packing.pack_blocks(train_texts, tokenizer, eos, block_size)
+    held_out = packing.pack_blocks(eval_texts, tokenizer, eos, block_size)
+    for name, blocks in (("training", train), ("validation", held_out)):
+        if len(blocks) == 0:
+            raise DataError(
+                f"the {name} data has fewer than {block_size} tokens, not one block; "
+                "add data or lower --block_size"
+            )
+    return Blocks(train, held_out, block_size, tokenizer, eos, vocab)
+
+
+def run_tokenizer(spec, run_dir, texts, kind: tokenizers_.TokenizerKind, max_len: int):
+    """The run's tokenizer, copied into its run directory: --tokenizer_name's, else the one
+    this run trained before (a resume), else the checkpoint's own (--model_name_or_path,
+    as the HF scripts default to), else a byte-level BPE trained now on `texts`."""
     tokenizer_dir = run_dir.tokenizer_dir
-    if spec.tokenizer_name:
-        tokenizer = tokenizers_.load_tokenizer(spec.tokenizer_name)
+    given = spec.tokenizer_name
+    if not given and spec.model_name_or_path and not tokenizer_dir.is_dir():
+        own = Path(spec.model_name_or_path, "tokenizer.json")
+        given = spec.model_name_or_path if own.is_file() else None
+    if given:
+        tokenizer = tokenizers_.load_tokenizer(given)
         if not tokenizer_dir.exists():
-            shutil.copytree(spec.tokenizer_name, tokenizer_dir)
-    elif tokenizer_dir.is_dir():  # a resumed run reuses the tokenizer it trained
+            tokenizer_dir.mkdir(parents=True)
+            for name in tokenizers_.TOKENIZER_FILES:
+                if Path(given, name).is_file():
+                    shutil.copy2(Path(given, name), tokenizer_dir / name)
+    elif tokenizer_dir.is_dir():
         tokenizer = tokenizers_.load_tokenizer(tokenizer_dir)
     else:
         log.info(
             "training a byte-level BPE tokenizer (vocab %d) on the training data", spec.vocab_size
         )
         tokenizer = tokenizers_.train_byte_level_bpe(
-            train_texts, spec.vocab_size, tokenizer_dir, block_size, kind
+            texts, spec.vocab_size, tokenizer_dir, max_len, kind
         )
-    eos = tokenizers_.eos_id(tokenizer)
-    vocab = tokenizer.get_vocab_size()
+    check_vocab(spec, tokenizer.get_vocab_size())
+    return tokenizer
+
+
+def check_vocab(spec, vocab: int) -> None:
+    """Token ids past the embedding train to NaN: the model must have room for them all."""
     config = spec.model_config()
-    if config.get("vocab_size", vocab) < vocab:  # ids past the embedding train to NaN
+    if config.get("vocab_size", vocab) < vocab:
         source = (
             f"--model_name_or_path {spec.model_name_or_path}"
             if spec.model_name_or_path
@@ -68,15 +99,6 @@ def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind) -> Blocks:
             f"{config['vocab_size']}: pass the model's own tokenizer with --tokenizer_name, "
             "or a config with a larger vocab_size"
         )
-    train = packing.pack_blocks(train_texts, tokenizer, eos, block_size)
-    held_out = packing.pack_blocks(eval_texts, tokenizer, eos, block_size)
-    for name, blocks in (("training", train), ("validation", held_out)):
-        if len(blocks) == 0:
-            raise DataError(
-                f"the {name} data has fewer than {block_size} tokens, not one block; "
-                "add data or lower --block_size"
-            )
-    return Blocks(train, held_out, block_size, tokenizer, eos, vocab)
 
 
 def language_model(start, data, loss, eval_sums) -> TaskModel:

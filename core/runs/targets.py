@@ -91,6 +91,8 @@ FIXED_ON_RESUME = (
     "tokenizer_name",
     "vocab_size",
     "block_size",
+    "max_seq_length",
+    "label_column",  # the classes, and so the classifier's shape
 )
 
 

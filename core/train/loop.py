@@ -47,7 +47,10 @@ class Trainer:
         self.schedule = make_schedule(spec, self.total_steps)
         self.tx = make_optimizer(spec, self.schedule)
         self.parallel = make_parallel(
-            mode, devices, make_train_step(model.loss, self.tx), make_eval_step(model.eval_sums)
+            mode,
+            devices,
+            make_train_step(model.loss, self.tx),
+            make_eval_step(model.eval_sums, model.eval_outputs),
         )
         self.init_key, self.dropout_key = jax.random.split(jax.random.key(spec.seed))
         self.stop_signal: str | None = None
@@ -185,11 +188,20 @@ class Trainer:
     def _evaluate(self, state, step: int) -> dict:
         eval_shape = (len(self.devices), self.spec.per_device_eval_batch_size)
         totals: dict[str, float] = {}
+        outputs: dict[str, list] = {}
         for batch in eval_batches(self.data.eval, eval_shape):
-            for key, value in self.parallel.eval_step(state.params, batch).items():
+            sums, batch_outputs = self.parallel.eval_step(state.params, batch)
+            for key, value in sums.items():
                 totals[key] = totals.get(key, 0.0) + value
+            for key, value in batch_outputs.items():
+                outputs.setdefault(key, []).append(value)
         weight = totals.pop("weight")
         report = self.model.eval_report({k: v / weight for k, v in totals.items()})
+        if self.model.eval_scores:
+            real = np.concatenate(outputs.pop("weights")) > 0  # not the last batch's padding
+            report.update(
+                self.model.eval_scores({k: np.concatenate(v)[real] for k, v in outputs.items()})
+            )
         self.run_dir.emit("eval", step=step, **report)
         self.tb.scalars("eval", step, report)
         log.info("eval at step %d: %s", step, "  ".join(f"{k} {v:.4f}" for k, v in report.items()))

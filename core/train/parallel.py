@@ -49,8 +49,10 @@ class PmapParallel(_DataParallel):
         # single-device pmap.
         return jax.tree.map(lambda x: np.asarray(x.addressable_shards[0].data)[0], state)
 
-    def eval_step(self, params, batch) -> dict:
-        return {k: float(v[0]) for k, v in jax.device_get(self._eval(params, batch)).items()}
+    def eval_step(self, params, batch) -> tuple[dict, dict]:
+        sums, outputs = jax.device_get(self._eval(params, batch))
+        flat = {k: v.reshape(-1, *v.shape[2:]) for k, v in outputs.items()}  # [devices, n]
+        return {k: float(v[0]) for k, v in sums.items()}, flat  # sums are replicated
 
     def host_metrics(self, metrics) -> dict:
         return {k: float(v[0]) for k, v in jax.device_get(metrics).items()}
@@ -74,7 +76,7 @@ class ShardMapParallel(_DataParallel):
             lambda params, batch: eval_step(params, local(batch)),
             mesh=mesh,
             in_specs=(P(), P(AXIS)),
-            out_specs=P(),
+            out_specs=(P(), P(AXIS)),  # sums replicated; per-example outputs by device
         )
         super().__init__(devices, jax.jit(train, donate_argnums=(0,)), jax.jit(evaluate))
 
@@ -84,8 +86,9 @@ class ShardMapParallel(_DataParallel):
     def host_state(self, state):
         return jax.device_get(state)
 
-    def eval_step(self, params, batch) -> dict:
-        return {k: float(v) for k, v in jax.device_get(self._eval(params, batch)).items()}
+    def eval_step(self, params, batch) -> tuple[dict, dict]:
+        sums, outputs = jax.device_get(self._eval(params, batch))
+        return {k: float(v) for k, v in sums.items()}, outputs
 
     def host_metrics(self, metrics) -> dict:
         return {k: float(v) for k, v in jax.device_get(metrics).items()}

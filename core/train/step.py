@@ -65,10 +65,15 @@ def make_train_step(loss_fn, tx: optax.GradientTransformation):
     return train_step
 
 
-def make_eval_step(eval_sums_fn):
-    """(params, batch) -> sums over every device's examples."""
+def make_eval_step(eval_sums_fn, eval_outputs_fn=None):
+    """(params, batch) -> (sums over every device's examples, this device's per-example
+    outputs with their "weights"; {} without eval_outputs_fn). The mapping stacks the
+    devices' outputs in example order."""
 
     def eval_step(params, batch):
-        return jax.lax.psum(eval_sums_fn(params, batch), AXIS)
+        sums = jax.lax.psum(eval_sums_fn(params, batch), AXIS)
+        if eval_outputs_fn is None:
+            return sums, {}
+        return sums, {**eval_outputs_fn(params, batch), "weights": batch["weights"]}
 
     return eval_step

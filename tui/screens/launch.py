@@ -24,7 +24,6 @@ from tpudeck.core.data import image_folder
 from tpudeck.core.demo import demo_settings
 from tpudeck.core.devices.expected import expected_devices
 from tpudeck.core.errors import TpudeckError
-from tpudeck.core.recipes.base import DATA_FIELDS
 from tpudeck.core.registry import FAMILIES, RECIPES, families_for
 from tpudeck.core.runs.launch import start_script, start_training
 from tpudeck.core.spec import RunSpec, field_type, parse_field
@@ -50,7 +49,7 @@ def _options(field) -> tuple | None:
 CHOICES = {f.name: options for f in FORM if (options := _options(f))}
 TEXT_FIELDS = tuple(f.name for f in FORM if f.name not in CHOICES)
 # Shown only for the recipes whose data they name.
-DATA_DEPENDENT = {name for names in DATA_FIELDS.values() for name in names}
+DATA_DEPENDENT = {name for recipe in RECIPES.values() for name in recipe.data_fields}
 DEFAULTS = RunSpec()
 
 
@@ -120,10 +119,10 @@ class LaunchScreen(Screen):
 
     @on(Select.Changed, "#recipe")
     def show_data_fields(self) -> None:
-        """Only the data fields of the recipe picked: a text file for text, folders for
-        images (what each recipe's examples are made of, from its descriptor)."""
+        """Only the data fields of the recipe picked, as its descriptor names them: a text
+        file and its column for language models, folders for images, ..."""
         recipe = self.query_one("#recipe", Select).value
-        shown = set(DATA_FIELDS[RECIPES[recipe].inputs]) if recipe in RECIPES else set()
+        shown = set(RECIPES[recipe].data_fields) if recipe in RECIPES else set()
         for name in DATA_DEPENDENT:
             for widget in self.query(f".for-{name}"):
                 widget.display = name in shown
@@ -288,14 +287,12 @@ def _label(option) -> str:
 
 def _example_unit(spec: RunSpec) -> tuple[int, str, float]:
     """(parameters, what one example is, its size in tokens) of the spec's model."""
-    config = spec.family_config()
-    if RECIPES[spec.recipe].inputs == "images":  # the classifier has the folder's classes
+    config, recipe = spec.family_config(), RECIPES[spec.recipe]
+    if recipe.inputs == "images":  # the classifier has the folder's classes
         classes = len(image_folder.class_names(spec.train_dir or ""))
         config = FAMILIES[spec.model_type].config({**config.to_hf(), "num_labels": classes or 2})
-        tokens = config.positions
-    else:
-        tokens = spec.resolved_block_size()
-    return config.param_count(), config.example_name(tokens), tokens
+    tokens = spec.example_length()
+    return config.param_count(recipe.head), config.example_name(tokens), tokens
 
 
 def describe(spec: RunSpec, devices: int, where: str) -> str:
