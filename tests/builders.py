@@ -166,6 +166,14 @@ async def wait_for(pilot, predicate, timeout: float = 120.0):
     raise AssertionError(f"not seen on screen within {timeout} s")
 
 
+async def judged(pilot) -> None:
+    """Wait until the Launch form's latest edit is validated (that runs on a worker)."""
+    await pilot.pause()
+    validating = [w for w in pilot.app.workers if w.group == "validate"]
+    await pilot.app.workers.wait_for_complete(validating)
+    await pilot.pause()
+
+
 def text_of(app, selector: str) -> str:
     """What a widget shows now; empty while its screen is still being composed."""
     found = app.screen.query(selector)

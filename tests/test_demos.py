@@ -6,7 +6,7 @@ import pytest
 from tpudeck.core.registry import RECIPES, families_for
 from tpudeck.core.runs.rundir import RunDir
 
-from .builders import text_of, tpudeck, wait_for
+from .builders import judged, text_of, tpudeck
 
 
 @pytest.mark.slow
@@ -21,17 +21,27 @@ def test_every_recipe_has_a_demo_whose_loss_falls(recipe, tmp_path):
     assert RunDir(run.path).read_status()["state"] == "finished"
 
 
-async def test_ctrl_d_fills_the_form_with_the_picked_recipes_demo():
+@pytest.mark.parametrize("recipe", list(RECIPES))
+async def test_ctrl_d_fills_the_form_with_the_picked_recipes_demo(recipe):
+    """The form shows the picked recipe's data fields only (from its descriptor), and
+    ctrl+d fills them with its demo, ready to launch."""
     from tpudeck.tui.app import TpudeckApp
+    from tpudeck.tui.screens.launch import DATA_DEPENDENT
 
     app = TpudeckApp(launch_values={})
     async with app.run_test(size=(140, 45)) as pilot:
-        app.screen.query_one("#recipe").value = "image_classification"
+        app.screen.query_one("#recipe").value = recipe
         await pilot.pause()
-        await pilot.press("ctrl+d")
-        await wait_for(pilot, lambda: "ready to launch" in text_of(app, "#error"), 10)
         form = app.screen
-        assert form.query_one("#model_type").value == families_for("image_classification")[0]
+        shown = {name for name in DATA_DEPENDENT if form.query_one(f"#{name}").display}
+        assert shown == set(RECIPES[recipe].data_fields)
+        await pilot.press("ctrl+d")
+        await judged(pilot)
+        assert "ready to launch" in text_of(app, "#error")
+        assert form.query_one("#model_type").value == families_for(recipe)[0]
         assert form.query_one("#model_size").value == "demo"
-        assert form.query_one("#train_dir").value.endswith("demo/images")
-        assert "3 classes" in text_of(app, "#preview") or "red" in text_of(app, "#preview")
+        data = RECIPES[recipe].demo_data(app.store.home / "demo")
+        for name, value in data.items():
+            assert form.query_one(f"#{name}").value == value
+        assert f"{recipe} {families_for(recipe)[0]}-demo" in text_of(app, "#summary")
+        assert text_of(app, "#preview").strip()

@@ -83,13 +83,14 @@ async def test_the_launch_screen_picks_an_image_folder_and_sizes_the_run(tmp_pat
     from tpudeck.tui.app import TpudeckApp
     from tpudeck.tui.screens.picker import PathPicker
 
-    from .builders import text_of, wait_for
+    from .builders import judged, text_of, wait_for
 
     make_image_folder(tmp_path / "work" / "pets", per_class=2)
     monkeypatch.chdir(tmp_path / "work")
     values = {"recipe": "image_classification", "model_type": "vit", "model_size": "demo"}
     app = TpudeckApp(launch_values=values)
     async with app.run_test(size=(140, 45)) as pilot:
+        await judged(pilot)
         assert "--train_dir is required" in text_of(app, "#error")
         app.screen.query_one("#train_dir").focus()
         await pilot.press("ctrl+o")

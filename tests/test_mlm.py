@@ -84,12 +84,13 @@ def test_train_with_mlm_and_fill_masks_with_transformers(tmp_path, demo_corpus, 
 async def test_the_launch_screen_sizes_an_mlm_run(demo_corpus):
     from tpudeck.tui.app import TpudeckApp
 
-    from .builders import text_of, wait_for
+    from .builders import judged, text_of, wait_for
 
     app = TpudeckApp(launch_values={"train_file": str(demo_corpus), "block_size": 64})
     async with app.run_test(size=(140, 45)) as pilot:
         app.screen.query_one("#recipe").value = "mlm"
         await wait_for(pilot, lambda: "mlm bert-" in text_of(app, "#summary"), 10)
+        await judged(pilot)  # the summary of the family the recipe picked, not the recipe's
         assert app.screen.query_one("#model_type").value == "bert"
         assert "of 64 tokens" in text_of(app, "#summary")
         assert "ready to launch" in text_of(app, "#error")

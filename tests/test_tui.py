@@ -17,7 +17,7 @@ from tpudeck.tui.screens.dialogs import Confirm
 from tpudeck.tui.screens.launch import LaunchScreen
 from tpudeck.tui.screens.run import RunScreen
 
-from .builders import text_of, tree_digest, wait_for
+from .builders import judged, text_of, tree_digest, wait_for
 
 SIZE = (140, 45)
 
@@ -75,16 +75,17 @@ async def test_a_launch_into_a_finished_run_is_refused_in_one_notification(finis
 async def test_bad_values_are_shown_inline_and_block_the_launch(demo_corpus):
     app = TpudeckApp(launch_values={"train_file": str(demo_corpus), "model_size": "demo"})
     async with app.run_test(size=SIZE) as pilot:
+        await judged(pilot)
         assert "ready to launch" in text_of(app, "#error")
         app.screen.query_one("#learning_rate").focus()
         await pilot.press(*"abc")
-        await pilot.pause()
+        await judged(pilot)
         assert "--learning_rate wants a number, got 'abc'" in text_of(app, "#error")
         assert app.screen.query_one("#launch-button").disabled
         await pilot.press("backspace", "backspace", "backspace")
         app.screen.query_one("#block_size").focus()
         await pilot.press(*"4096")
-        await pilot.pause()
+        await judged(pilot)
         assert "larger than the model's 128 positions" in text_of(app, "#error")
         await pilot.press("ctrl+l")
         await pilot.pause()
@@ -225,7 +226,7 @@ async def test_a_user_script_launches_from_the_launch_screen(tmp_path):
         app.screen.query_one("#recipe").value = "script"
         app.screen.query_one("#script_command").focus()
         await pilot.press(*f"{sys.executable} {script}")
-        await pilot.pause()
+        await judged(pilot)
         assert "ready to launch" in text_of(app, "#error") and "accelerator lock" in text_of(
             app, "#summary"
         )
@@ -246,7 +247,7 @@ async def test_train_a_tokenizer_from_the_launch_screen(demo_corpus, tpudeck_hom
         directory = app.screen.query_one("#tokenizer_name").value
         assert directory == str(tpudeck_home / "tokenizers" / "stories-bpe-300")
         assert (tpudeck_home / "tokenizers" / "stories-bpe-300" / "tokenizer.json").is_file()
-        await pilot.pause()
+        await judged(pilot)
         assert "ready to launch" in text_of(app, "#error")  # the spec accepts the new tokenizer dir
 
 
@@ -273,7 +274,8 @@ async def test_launch_summary_counts_devices_and_tokens(demo_corpus):
         "max_steps": 100,
     }
     app = TpudeckApp(launch_values=values)
-    async with app.run_test(size=SIZE):
+    async with app.run_test(size=SIZE) as pilot:
+        await judged(pilot)
         summary = text_of(app, "#summary")
         assert (
             "8 devices (XLA_FLAGS host devices) x 8 per device x 1 accumulation = global batch 64"
@@ -284,7 +286,8 @@ async def test_launch_summary_counts_devices_and_tokens(demo_corpus):
 
 async def test_brackets_in_messages_are_shown_not_parsed_as_markup(demo_corpus):
     app = TpudeckApp(launch_values={"train_file": str(demo_corpus), "dropout": 1.5})
-    async with app.run_test(size=SIZE):
+    async with app.run_test(size=SIZE) as pilot:
+        await judged(pilot)
         assert "--dropout must be in [0, 1), got 1.5" in text_of(app, "#error")
 
 
@@ -334,3 +337,29 @@ async def test_run_screen_shows_the_accuracy_of_a_classifier(tpudeck_home, sleep
         app.open_run(run.run_id)
         await wait_for(pilot, lambda: "accuracy 97.5%" in text_of(app, "#summary"), 10)
         assert "eval 0.2500" in text_of(app, "#summary")
+
+
+async def test_the_form_is_judged_off_the_ui_thread_and_the_newest_edit_wins(
+    demo_corpus, monkeypatch
+):
+    """Validation reads files (a slow disk, a big image folder): keys must not wait."""
+    import threading
+    import time
+
+    from tpudeck.tui.screens import launch
+
+    threads, real = [], launch.judge
+
+    def slow_judge(form, devices):
+        threads.append(threading.current_thread())
+        time.sleep(0.2)
+        return real(form, devices)
+
+    monkeypatch.setattr(launch, "judge", slow_judge)
+    app = TpudeckApp(launch_values={"train_file": str(demo_corpus), "model_size": "demo"})
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#learning_rate").focus()
+        await pilot.press(*"0.02")
+        await judged(pilot)
+        assert "lr 0.02" in text_of(app, "#summary")
+        assert threads and threading.main_thread() not in threads

@@ -19,6 +19,7 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+from textual.worker import get_current_worker
 
 from tpudeck.core.data import image_folder
 from tpudeck.core.demo import demo_settings
@@ -127,31 +128,14 @@ class LaunchScreen(Screen):
             for widget in self.query(f".for-{name}"):
                 widget.display = name in shown
 
-    def values(self) -> dict:
-        """The form as spec values; blank inputs take the defaults."""
-        values = {
-            **self.hidden,
-            **{name: self.query_one(f"#{name}", Select).value for name in CHOICES},
-        }
-        for name in TEXT_FIELDS:
-            text = self.query_one(f"#{name}", Input).value.strip()
-            if text:
-                values[name] = parse_field(name, text)
-        return values
-
-    def script_command(self) -> list[str] | None:
-        """The user's script command when the recipe is "script"; else None."""
-        if self.query_one("#recipe", Select).value != SCRIPT:
-            return None
-        try:
-            command = shlex.split(self.query_one("#script_command", Input).value)
-        except ValueError as exc:
-            raise TpudeckError(f"script command: {exc}; fix the quoting") from None
-        if not command:
-            raise TpudeckError(
-                "type the script command, e.g. python run_mlm_flax.py --output_dir out"
-            )
-        return command
+    def form(self) -> Form:
+        """What the form holds now, read on the UI thread; judged anywhere."""
+        return Form(
+            choices={name: self.query_one(f"#{name}", Select).value for name in CHOICES},
+            texts={name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS},
+            hidden=dict(self.hidden),
+            script=self.query_one("#script_command", Input).value,
+        )
 
     @on(Select.Changed, "#recipe")
     @on(Select.Changed, "#model_type")
@@ -170,52 +154,37 @@ class LaunchScreen(Screen):
 
     @on(Input.Changed)
     @on(Select.Changed)
-    def validate_form(self) -> RunSpec | list[str] | None:
-        """Validate as the user types: the first problem shows on top, in one line.
+    def validate_form(self) -> None:
+        """Validate as the user types, off the UI thread: the checks read files and
+        folders (a slow disk, an image folder of thousands) and keys must not wait. The
+        newest edit wins; an older judgement still running is dropped."""
+        self.judge_in_background(self.form())
 
-        Returns the spec (or the script command) that would launch, or None."""
-        error, summary = self.query_one("#error", Static), self.query_one("#summary", Static)
-        try:
-            command = self.script_command()
-            spec = None if command else RunSpec.from_dict(self.values())
-        except TpudeckError as exc:
-            error.update(f"[b]✗[/b] {escape(str(exc))}")
-            error.add_class("invalid")
-            self.query_one("#launch-button", Button).disabled = True
-            return None
-        error.update("✓ ready to launch")
-        error.remove_class("invalid")
-        self.query_one("#launch-button", Button).disabled = False
-        if command:
-            summary.update(
-                f"runs [b]{escape(shlex.join(command))}[/b] under the accelerator lock, copied into its run "
-                "directory; its TensorBoard scalars under --output_dir become the run's curves"
-            )
-            return command
-        summary.update(describe(spec, *self.devices))
-        self._show_preview(spec.training_data)
-        return spec
+    @work(thread=True, exclusive=True, group="validate")
+    def judge_in_background(self, form: Form) -> None:
+        verdict = judge(form, self.devices)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show, verdict)
 
-    def _show_preview(self, path: str) -> None:
-        try:
-            heading, rows = preview(path)
-        except (OSError, ValueError, KeyError, IndexError) as exc:
-            self.query_one("#preview", Static).update(escape(f"cannot preview {path}: {exc}"))
-            return
-        self.query_one("#preview", Static).update(
-            f"[b]{escape(path)}[/b]  {escape(heading)}\n" + escape("\n".join(rows))
-        )
+    def show(self, verdict: Verdict) -> None:
+        """The first problem on top, in one line; else what will run and a data preview."""
+        error = self.query_one("#error", Static)
+        error.update(verdict.error or "✓ ready to launch")
+        error.set_class(bool(verdict.error), "invalid")
+        self.query_one("#launch-button", Button).disabled = bool(verdict.error)
+        self.query_one("#summary", Static).update(verdict.summary)
+        self.query_one("#preview", Static).update(verdict.preview)
 
     @on(Button.Pressed, "#launch-button")
     def action_launch(self) -> None:
-        ready = self.validate_form()
-        if ready is None:
+        verdict = judge(self.form(), self.devices)  # this form, not the last one judged
+        self.show(verdict)
+        if verdict.ready is None:
             self.notify("fix the highlighted problem first", severity="error")
-            return
-        if isinstance(ready, list):
-            self.app.launch(partial(start_script, ready))
-            return
-        self.app.launch(partial(start_training, ready))
+        elif isinstance(verdict.ready, list):
+            self.app.launch(partial(start_script, verdict.ready))
+        else:
+            self.app.launch(partial(start_training, verdict.ready))
 
     def action_demo(self) -> None:
         """Fill the form with the picked recipe's demo: a family it trains at its demo
@@ -277,6 +246,70 @@ class LaunchScreen(Screen):
     def _use_tokenizer(self, directory: str) -> None:
         self.query_one("#tokenizer_name", Input).value = directory
         self.notify(f"tokenizer ready: {directory}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Form:
+    choices: dict  # select id -> value
+    texts: dict  # input id -> text as typed
+    hidden: dict  # settings without a field, riding along
+    script: str  # the script command, for recipe "script"
+
+    def values(self) -> dict:
+        """Spec values; blank inputs take the defaults. SpecError names a bad field."""
+        values = {**self.hidden, **self.choices}
+        for name, text in self.texts.items():
+            if text.strip():
+                values[name] = parse_field(name, text.strip())
+        return values
+
+    def script_command(self) -> list[str] | None:
+        """The user's script command when the recipe is "script"; else None."""
+        if self.choices["recipe"] != SCRIPT:
+            return None
+        try:
+            command = shlex.split(self.script)
+        except ValueError as exc:
+            raise TpudeckError(f"script command: {exc}; fix the quoting") from None
+        if not command:
+            raise TpudeckError(
+                "type the script command, e.g. python run_mlm_flax.py --output_dir out"
+            )
+        return command
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    ready: RunSpec | list[str] | None  # what would launch: a spec, a script command, or None
+    error: str = ""  # markup: the first problem, or "" when ready
+    summary: str = ""
+    preview: str = ""
+
+
+def judge(form: Form, devices: tuple[int, str]) -> Verdict:
+    """RunSpec's own validation (the CLI's), the estimate and the data preview of a form.
+    Touches files only: safe on a worker thread."""
+    try:
+        command = form.script_command()
+        spec = None if command else RunSpec.from_dict(form.values())
+    except TpudeckError as exc:
+        return Verdict(None, error=f"[b]✗[/b] {escape(str(exc))}")
+    if command:
+        return Verdict(
+            command,
+            summary=f"runs [b]{escape(shlex.join(command))}[/b] under the accelerator lock, "
+            "copied into its run directory; its TensorBoard scalars under --output_dir become "
+            "the run's curves",
+        )
+    return Verdict(spec, summary=describe(spec, *devices), preview=_preview(spec.training_data))
+
+
+def _preview(path: str) -> str:
+    try:
+        heading, rows = preview(path)
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        return escape(f"cannot preview {path}: {exc}")
+    return f"[b]{escape(path)}[/b]  {escape(heading)}\n" + escape("\n".join(rows))
 
 
 def _label(option) -> str:
