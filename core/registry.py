@@ -11,10 +11,13 @@ from .models.bert_config import BERT, ROBERTA
 from .models.descriptor import FamilyDescriptor
 from .models.gpt2_config import GPT2
 from .models.llama_config import LLAMA
+from .models.qwen2_config import QWEN2
 from .models.vit_config import VIT
 from .recipes import clm, image_classification, mlm, text_classification
 
-FAMILIES: dict[str, FamilyDescriptor] = {f.name: f for f in (GPT2, LLAMA, BERT, ROBERTA, VIT)}
+FAMILIES: dict[str, FamilyDescriptor] = {
+    f.name: f for f in (GPT2, LLAMA, QWEN2, BERT, ROBERTA, VIT)
+}
 
 RECIPES = {
     r.name: r

@@ -25,6 +25,9 @@ ROWS = {
     "llama": ("Llama", {"hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
                         "num_attention_heads": 4, "num_key_value_heads": 2,
                         "max_position_embeddings": 40}),
+    "qwen2": ("Qwen2", {"hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+                        "num_attention_heads": 4, "num_key_value_heads": 2,
+                        "max_position_embeddings": 40}),
 }  # fmt: skip
 LABELS = {"vocab_size": 101, "pad_token_id": PAD, "id2label": {0: "no", 1: "maybe", 2: "yes"}}
 IDS = np.random.default_rng(0).integers(2, 101, (3, 24))

@@ -1,5 +1,8 @@
 """Our Flax Llama and transformers' PyTorch LlamaForCausalLM compute the same logits from
-the same weights, both ways, for every variant the family accepts; the rest is refused."""
+the same weights, both ways, for every variant the family accepts (Qwen2's biases too);
+the rest is refused."""
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -55,6 +58,51 @@ def test_flax_weights_saved_load_in_transformers_with_equal_logits(variant, tmp_
     theirs = LlamaForCausalLM.from_pretrained(tmp_path).eval()
     np.testing.assert_allclose(flax_logits(config, params), torch_logits(theirs), atol=1e-4)
     assert sum(p.numel() for p in theirs.parameters()) == config.param_count()
+
+
+QWEN2 = get_family("qwen2")
+QWEN2_VARIANTS = {"grouped-query": {"num_key_value_heads": 2},
+                  "tied, long rope": {"num_key_value_heads": 4, "tie_word_embeddings": True,
+                                      "rope_theta": 1e6}}  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", QWEN2_VARIANTS)
+def test_qwen2_query_key_value_biases_load_both_ways(variant, tmp_path):
+    """Qwen2 is Llama with q/k/v biases (no o_proj or MLP bias): it runs on our Llama."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    theirs = Qwen2ForCausalLM(Qwen2Config(**BASE, **QWEN2_VARIANTS[variant])).eval()
+    with torch.no_grad():  # random, not zero, biases
+        for layer in theirs.model.layers:
+            layer.self_attn.q_proj.bias.normal_()
+    theirs.save_pretrained(tmp_path / "theirs")
+    config, params = QWEN2.load(tmp_path / "theirs")
+    assert "bias" in params["layers_0"]["self_attn"]["k_proj"]
+    assert "bias" not in params["layers_0"]["self_attn"]["o_proj"]
+    logits = np.asarray(QWEN2.module(config).apply({"params": params}, jnp.asarray(IDS)))
+    np.testing.assert_allclose(logits, torch_logits(theirs), atol=1e-4)
+    QWEN2.save(tmp_path / "ours", config, params)
+    again = Qwen2ForCausalLM.from_pretrained(tmp_path / "ours").eval()
+    np.testing.assert_allclose(logits, torch_logits(again), atol=1e-4)
+    assert sum(p.numel() for p in again.parameters()) == config.param_count()
+
+
+def test_attention_implementations_agree_and_dropout_falls_back_to_eager():
+    config = LLAMA.config({**BASE, "num_key_value_heads": 2})
+    params = LLAMA.init_params(config, jax.random.key(1), 8)
+    logits = {
+        kind: flax_logits(dataclasses.replace(config, attn_implementation=kind), params)
+        for kind in ("eager", "sdpa")
+    }
+    np.testing.assert_allclose(logits["sdpa"], logits["eager"], atol=1e-5)
+    dropped = dataclasses.replace(config, attention_dropout=0.5)  # sdpa has no dropout
+    training = LLAMA.module(dropped).apply({"params": params}, jnp.asarray(IDS), False,
+                                           rngs={"dropout": jax.random.key(0)})  # fmt: skip
+    assert not np.allclose(np.asarray(training), logits["eager"], atol=1e-3)
+    with pytest.raises(SpecError, match="attn_implementation 'flash' is not one of"):
+        LLAMA.config({**BASE, "attn_implementation": "flash"}).check()
+    assert "attn_implementation" not in config.to_hf()  # not a property of the weights
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,22 @@ def attend(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask_BxHxLxS, dropout: Callable):
     return jnp.einsum("bhqs,bshk->bqhk", dropout(weights), v_BxSxHxK)
 
 
+def causal_attention(q_BxLxHxK, k_BxLxGxK, v_BxLxGxK, dropout: nn.Dropout, implementation: str):
+    """Causal self-attention where each of G key/value heads serves H/G query heads, by
+    one of descriptor.ATTENTION_IMPLEMENTATIONS. Only "eager" has attention dropout: the
+    others fall back to it while training with a dropout rate."""
+    if implementation != "eager" and (dropout.deterministic or dropout.rate == 0):
+        kernel = "cudnn" if implementation == "cudnn" else None
+        return jax.nn.dot_product_attention(
+            q_BxLxHxK, k_BxLxGxK, v_BxLxGxK, is_causal=True, implementation=kernel
+        )
+    repeat = q_BxLxHxK.shape[2] // k_BxLxGxK.shape[2]
+    k_BxLxHxK, v_BxLxHxK = (jnp.repeat(t, repeat, axis=2) for t in (k_BxLxGxK, v_BxLxGxK))
+    length = q_BxLxHxK.shape[1]
+    causal_LxL = jnp.tril(jnp.ones((length, length), dtype=bool))
+    return attend(q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, causal_LxL, dropout)
+
+
 class SelfAttention(nn.Module):
     """query, key and value projections, then attend: the encoder families' block (its
     parameters are named as HF's BERT and ViT name theirs)."""

@@ -13,6 +13,11 @@ from typing import ClassVar, Protocol
 
 from ..errors import SpecError
 
+# How attention is computed: "eager" is attention.attend (einsum, softmax in float32);
+# "sdpa" jax.nn.dot_product_attention (XLA; grouped keys without copies); "cudnn" its
+# cuDNN flash-attention kernel (GPU, bfloat16 or float16 only).
+ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "cudnn")
+
 
 class ModelConfig(Protocol):
     """What every family's config offers; the values are HF config.json names."""

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .attention import attend
+from .attention import causal_attention
 from .family import FlaxBinding
 from .llama_config import LlamaConfig
 from .naming import from_hf_layout, to_hf_layout
@@ -71,19 +71,15 @@ class Attention(nn.Module):
     def __call__(self, x_BxLxD, cos_LxK, sin_LxK, deterministic: bool):
         cfg, (batch, length, _) = self.cfg, x_BxLxD.shape
         heads, groups, k = cfg.num_attention_heads, cfg.kv_heads, cfg.head_width
-        bias = cfg.attention_bias
+        bias = cfg.qkv_bias
         q = _dense(cfg, heads * k, bias, self.dtype, "q_proj")(x_BxLxD)
         kv = [_dense(cfg, groups * k, bias, self.dtype, n)(x_BxLxD) for n in ("k_proj", "v_proj")]
         q_BxLxHxK = rotate(q.reshape(batch, length, heads, k), cos_LxK, sin_LxK)
         k_BxLxGxK = rotate(kv[0].reshape(batch, length, groups, k), cos_LxK, sin_LxK)
         v_BxLxGxK = kv[1].reshape(batch, length, groups, k)
-        # Grouped-query attention: each key/value head serves heads/groups query heads.
-        k_BxLxHxK, v_BxLxHxK = (jnp.repeat(t, heads // groups, axis=2)
-                                for t in (k_BxLxGxK, v_BxLxGxK))  # fmt: skip
-        causal_LxL = jnp.tril(jnp.ones((length, length), dtype=bool))
         dropout = nn.Dropout(cfg.attention_dropout, deterministic=deterministic)
-        out = attend(q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, causal_LxL, dropout)
-        return _dense(cfg, cfg.hidden_size, bias, self.dtype, "o_proj")(
+        out = causal_attention(q_BxLxHxK, k_BxLxGxK, v_BxLxGxK, dropout, cfg.attn_implementation)
+        return _dense(cfg, cfg.hidden_size, cfg.output_bias, self.dtype, "o_proj")(
             out.reshape(batch, length, heads * k)
         )
 

@@ -11,7 +11,12 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import SpecError
-from .descriptor import FamilyDescriptor, TokenExamples, check_width_and_heads
+from .descriptor import (
+    ATTENTION_IMPLEMENTATIONS,
+    FamilyDescriptor,
+    TokenExamples,
+    check_width_and_heads,
+)
 from .labels import ClassLabels, Labelled
 
 # Named sizes; vocab_size comes from the tokenizer. 1b is Llama 3.2 1B's shape.
@@ -60,6 +65,9 @@ class LlamaConfig(TokenExamples, Labelled):
     eos_token_id: int | None = 2
     pad_token_id: int | None = None  # a classifier reads the last token before padding
     labels: ClassLabels = ClassLabels()
+    # How attention is computed (ATTENTION_IMPLEMENTATIONS); not a property of the weights,
+    # so not written to config.json. Set it in a --config_name file.
+    attn_implementation: str = "sdpa"
 
     @classmethod
     def from_hf(cls, values: dict) -> LlamaConfig:
@@ -72,13 +80,25 @@ class LlamaConfig(TokenExamples, Labelled):
             **cls.fields_from_hf(values, skip=("rope_theta", "rope_scaling")),
         )
 
+    model_type = "llama"
+    architecture = "LlamaForCausalLM"
+
+    @property
+    def qkv_bias(self) -> bool:
+        return self.attention_bias
+
+    @property
+    def output_bias(self) -> bool:
+        return self.attention_bias
+
     def to_hf(self) -> dict:
         values = self.hf_values()
+        values.pop("attn_implementation")
         rope = {"rope_type": "default", **(values.pop("rope_scaling") or {})}
         rope["rope_theta"] = values.pop("rope_theta")
         return {
-            "model_type": "llama",
-            "architectures": ["LlamaForCausalLM"],
+            "model_type": self.model_type,
+            "architectures": [self.architecture],
             **values,
             "num_key_value_heads": self.kv_heads,
             "head_dim": self.head_width,
@@ -96,7 +116,7 @@ class LlamaConfig(TokenExamples, Labelled):
     def param_count(self, head: str = "causal_lm") -> int:
         d, f, v = self.hidden_size, self.intermediate_size, self.vocab_size
         q, kv = self.num_attention_heads * self.head_width, self.kv_heads * self.head_width
-        attention = d * (q + 2 * kv) + q * d + self.attention_bias * (q + 2 * kv + d)
+        attention = d * (q + 2 * kv) + q * d + self.qkv_bias * (q + 2 * kv) + self.output_bias * d
         mlp = 3 * d * f + self.mlp_bias * (2 * f + d)
         per_layer = attention + mlp + 2 * d  # and its two RMSNorms
         if head == "causal_lm":
@@ -117,6 +137,11 @@ class LlamaConfig(TokenExamples, Labelled):
         return self.max_position_embeddings
 
     def check(self) -> None:
+        if self.attn_implementation not in ATTENTION_IMPLEMENTATIONS:
+            raise SpecError(
+                f"the model config's attn_implementation {self.attn_implementation!r} is not "
+                f"one of: {', '.join(ATTENTION_IMPLEMENTATIONS)}"
+            )
         if self.hidden_act != "silu":
             raise SpecError(
                 f"the model config's hidden_act {self.hidden_act!r} is not supported for llama "
