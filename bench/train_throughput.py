@@ -1,15 +1,20 @@
-"""Training throughput: steady-state tokens/s and compile seconds of our pmap trainer.
+"""Training throughput: steady-state tokens/s, compile seconds and MFU of our pmap trainer.
 
-Configs: the demo size and a GPT-2-small shape, on 1 and 8 (fake CPU) devices, and a
-Llama shape (grouped-query attention, SwiGLU, RoPE; ours only). With
---vs-hf (default on) the GPT-2 configs also run through Hugging Face's run_clm_flax.py
-train step (FlaxGPT2LMHeadModel, transformers 4.57 in a venv this script makes once
-under bench/.hf-venv) in the same run, and the ratio ours/theirs is printed.
+Rows: the demo size and a GPT-2-small shape (on 1 and 8 fake CPU devices), a Llama shape
+(grouped-query attention, SwiGLU, RoPE) with attention computed three ways (eager einsum,
+jax.nn.dot_product_attention "sdpa", its cuDNN flash kernel where a GPU runs it), and a
+RoBERTa-base sequence-classification step (text_classification, GLUE-sized: 128 tokens).
+With --vs-hf (default on, CPU only) the GPT-2 rows also run through Hugging Face's
+run_clm_flax.py train step (FlaxGPT2LMHeadModel, transformers 4.57 in a venv this script
+makes once under bench/.hf-venv) in the same run, and the ratio ours/theirs is printed.
 Equal config: float32, dropout 0.1, AdamW without clipping, same batch and sequence.
 Caveat on CPU: the baseline needs jax 0.4.13 (the last Flax-capable transformers pins it),
 so the ratio also compares two XLA:CPU compilers; on a TPU VM it compares the programs.
 
-    python bench/train_throughput.py [--quick] [--no-vs-hf]
+    python bench/train_throughput.py [--quick] [--no-vs-hf] [--platform gpu]
+
+On a GPU, rows run on one device in bfloat16 with shapes that fill it (GPU_SHAPES); the
+attention rows run without dropout, which only the eager kernel has.
 """
 
 from __future__ import annotations
@@ -35,82 +40,87 @@ HF_PINS = [
     "scipy<1.12",  # jax 0.4.13 calls scipy.linalg.tril, removed in 1.12
 ]
 
-# name -> (family, config, per-device batch, sequence, timed steps, device counts). GPT-2 small runs
-# on one device only: replicated on 8 fake devices it needs 8 copies of weights and AdamW
-# state (~16 GB) in this one host's memory.
+GPT2_SMALL = {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12}
+LLAMA_SMALL = {"vocab_size": 32000, "hidden_size": 768, "intermediate_size": 2048,
+               "num_hidden_layers": 12, "num_attention_heads": 12, "num_key_value_heads": 4,
+               "max_position_embeddings": 1024}  # fmt: skip
+ROBERTA_BASE = {"vocab_size": 50265, "hidden_size": 768, "num_hidden_layers": 12,
+                "num_attention_heads": 12, "intermediate_size": 3072,
+                "max_position_embeddings": 514, "type_vocab_size": 1, "pad_token_id": 1}  # fmt: skip
+
+# name -> the row's job: recipe, family, config, per-device batch, sequence, timed steps,
+# CPU device counts, dropout. GPT-2 small runs on one CPU device only: replicated on 8 fake
+# devices it needs 8 copies of weights and AdamW state (~16 GB) in this one host's memory.
 CONFIGS = {
-    "demo": (
-        "gpt2",
-        {"vocab_size": 512, "n_positions": 128, "n_embd": 64, "n_layer": 2, "n_head": 4},
-        8,
-        64,
-        100,
-        (1, 8),
-    ),
-    "gpt2-small": (
-        "gpt2",
-        {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12},
-        1,
-        64,
-        3,
-        (1,),
-    ),
-    "llama-small": (
-        "llama",
-        {
-            "vocab_size": 32000,
-            "hidden_size": 768,
-            "intermediate_size": 2048,
-            "num_hidden_layers": 12,
-            "num_attention_heads": 12,
-            "num_key_value_heads": 4,
-            "max_position_embeddings": 1024,
-        },
-        1,
-        64,
-        3,
-        (1,),
-    ),  # fmt: skip
+    "demo": dict(recipe="clm", family="gpt2", per_device=8, seq=64, steps=100, devices=(1, 8),
+                 config={"vocab_size": 512, "n_positions": 128, "n_embd": 64, "n_layer": 2,
+                         "n_head": 4}),
+    "gpt2-small": dict(recipe="clm", family="gpt2", config=GPT2_SMALL, per_device=1, seq=64,
+                       steps=3, devices=(1,)),
+    **{f"llama-{kind}": dict(recipe="clm", family="llama", per_device=1, seq=64, steps=3,
+                             devices=(1,), dropout=0.0,
+                             config={**LLAMA_SMALL, "attn_implementation": kind})
+       for kind in ("eager", "sdpa", "cudnn")},  # "auto" is cudnn on a GPU, else eager
+    "roberta-cls": dict(recipe="text_classification", family="roberta", config=ROBERTA_BASE,
+                        per_device=4, seq=128, steps=3, devices=(1,)),
+}  # fmt: skip
+GPU_ONLY = {"llama-cudnn"}  # cuDNN runs on GPUs only
+GPU_SHAPES = {  # name -> (per-device batch, sequence, timed steps) on one GPU
+    "demo": (64, 128, 100),
+    "gpt2-small": (16, 1024, 20),
+    "llama-eager": (16, 1024, 20),
+    "llama-sdpa": (16, 1024, 20),
+    "llama-cudnn": (16, 1024, 20),
+    "roberta-cls": (64, 128, 20),
 }
 
 
-def ours(family: str, cfg: dict, per_device: int, seq: int, steps: int) -> dict:
-    import jax
+def task_data(recipe: str, cfg: dict, shape: tuple, seq: int):
+    """Random examples of the recipe's kind, shaped [devices, accum, per-device, ...]."""
     import numpy as np
 
+    from tpudeck.core.models.labels import ClassLabels
     from tpudeck.core.recipes.base import TaskData
-    from tpudeck.core.recipes.clm import RECIPE
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(2, cfg["vocab_size"], (*shape, seq), dtype=np.int32)
+    if recipe == "clm":
+        return TaskData({"input_ids": ids}, {"input_ids": ids}, seq, cfg, None, "")
+    batch = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+             "token_type_ids": np.zeros_like(ids),
+             "labels": rng.integers(0, 2, shape, dtype=np.int32)}  # fmt: skip
+    labels = ClassLabels(("negative", "positive")).to_hf()
+    return TaskData(batch, batch, seq, {**cfg, **labels}, None, "")
+
+
+def ours(job: dict) -> dict:
+    import jax
+
+    from tpudeck.core.registry import get_recipe
     from tpudeck.core.spec import RunSpec
+    from tpudeck.core.train.mfu import mfu
     from tpudeck.core.train.optimizer import make_optimizer, make_schedule
     from tpudeck.core.train.parallel import make_parallel
     from tpudeck.core.train.step import TrainState, make_eval_step, make_train_step
 
-    with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
-        f.write("unused\n")
+    recipe = get_recipe(job["recipe"])
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as f:
+        f.write('{"text": "unused", "label": 0}\n')
         f.flush()
         spec = RunSpec.from_dict(
-            {
-                "train_file": f.name,
-                "dropout": 0.1,
-                "max_grad_norm": 0.0,
-                "block_size": seq,
-                "model_type": family,
-                "model_size": "small",
-            }
-        )
-    n = jax.device_count()
-    ids = np.random.default_rng(0).integers(
-        0, cfg["vocab_size"], (n, 1, per_device, seq), dtype=np.int32
-    )
-    data = TaskData({"input_ids": ids}, {"input_ids": ids}, seq, cfg, None, "")
-    model = RECIPE.build(spec, data)
+            {"recipe": job["recipe"], "train_file": f.name, "dropout": job.get("dropout", 0.1),
+             "max_grad_norm": 0.0, "model_type": job["family"], "model_size": "demo",
+             "dtype": job["dtype"]}
+        )  # fmt: skip
+    n, per_device, seq = jax.device_count(), job["per_device"], job["seq"]
+    data = task_data(job["recipe"], job["config"], (n, 1, per_device), seq)
+    model = recipe.build(spec, data)
     tx = make_optimizer(spec, make_schedule(spec, 1000))
     dp = make_parallel(
         "pmap", jax.devices(), make_train_step(model.loss, tx), make_eval_step(model.eval_sums)
     )
     state = dp.put_state(TrainState.create(model.init_params(jax.random.key(0)), tx))
-    key = jax.random.key(1)
-    batch = {"input_ids": ids}
+    key, batch = jax.random.key(1), data.train
     began = time.perf_counter()
     dp.compile(state, batch, key)
     compile_s = time.perf_counter() - began
@@ -119,16 +129,20 @@ def ours(family: str, cfg: dict, per_device: int, seq: int, steps: int) -> dict:
     dp.host_metrics(metrics)
     began = time.perf_counter()
     previous = None
-    for _ in range(steps):  # as the trainer does: at most two steps in flight
+    for _ in range(job["steps"]):  # as the trainer does: at most two steps in flight
         state, metrics = dp.train_step(state, batch, key)
         jax.block_until_ready(previous)
         previous = metrics
     dp.host_metrics(metrics)
     seconds = time.perf_counter() - began
+    examples_per_s = job["steps"] * n * per_device / seconds
+    utilisation = mfu(examples_per_s * model.flops_per_example, jax.devices()[0].device_kind, n)
     return {
-        "tokens_per_s": steps * n * per_device * seq / seconds,
+        "tokens_per_s": examples_per_s * seq,
         "compile_s": compile_s,
-        "step_s": seconds / steps,
+        "step_s": seconds / job["steps"],
+        "mfu": utilisation,
+        "device": jax.devices()[0].device_kind,
     }
 
 
@@ -149,13 +163,15 @@ def ensure_hf_venv() -> Path | None:
     return python
 
 
-def in_child(python: str, argv: list[str], devices: int) -> dict:
-    env = {
-        **os.environ,
-        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
-        "JAX_PLATFORMS": "cpu",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
+def in_child(python: str, argv: list[str], devices: int, platform: str) -> dict:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if platform == "cpu":
+        env.update(XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+                   JAX_PLATFORMS="cpu")  # fmt: skip
+    else:
+        env.update(
+            JAX_PLATFORMS="cuda", CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", "0")
+        )
     done = subprocess.run([python, *argv], capture_output=True, text=True, env=env)
     if done.returncode:
         return {
@@ -170,31 +186,40 @@ def main() -> None:
     parser.add_argument(
         "--no-vs-hf", dest="vs_hf", action="store_false", help="skip the HF baseline"
     )
+    parser.add_argument("--platform", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--only", nargs="*", help="run these rows only")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        job = json.loads(args.worker)
-        print(json.dumps(ours(job["family"], job["config"], job["per_device"], job["seq"],
-                              job["steps"])))  # fmt: skip
+        print(json.dumps(ours(json.loads(args.worker))))
         return
-    hf_python = ensure_hf_venv() if args.vs_hf else None
-    names = ["demo"] if args.quick else list(CONFIGS)
-    print(
-        f"{'config':<11} {'dev':>3} {'ours tok/s':>11} {'compile s':>9} {'hf tok/s':>10} {'hf 1st step s':>13} {'ours/hf':>7}"
-    )
+    gpu = args.platform == "gpu"
+    hf_python = ensure_hf_venv() if args.vs_hf and not gpu else None
+    names = args.only or (["demo"] if args.quick else list(CONFIGS))
+    print(f"{'row':<12} {'dev':>3} {'batch x seq':>11} {'ours tok/s':>11} {'compile s':>9} "
+          f"{'mfu':>6} {'hf tok/s':>10} {'hf 1st step s':>13} {'ours/hf':>7}")  # fmt: skip
     for name in names:
-        family, cfg, per_device, seq, steps, device_counts = CONFIGS[name]
-        job = json.dumps({"family": family, "config": cfg, "per_device": per_device, "seq": seq,
-                          "steps": steps})  # fmt: skip
-        for devices in device_counts:
-            mine = in_child(sys.executable, [__file__, "--worker", job], devices)
+        job = {**CONFIGS[name], "dtype": "bfloat16" if gpu else "float32"}
+        if gpu:
+            job.update(zip(("per_device", "seq", "steps"), GPU_SHAPES[name], strict=True))
+        elif name in GPU_ONLY:
+            continue
+        for devices in (1,) if gpu else job["devices"]:
+            mine = in_child(sys.executable, [__file__, "--worker", json.dumps(job)], devices,
+                            args.platform)  # fmt: skip
             theirs = (
-                in_child(str(hf_python), [str(HERE / "hf_flax_clm_step.py"), job], devices)
-                if hf_python and family == "gpt2"  # the baseline script trains GPT-2
+                in_child(
+                    str(hf_python),
+                    [str(HERE / "hf_flax_clm_step.py"), json.dumps(job)],
+                    devices,
+                    "cpu",
+                )  # fmt: skip
+                if hf_python and job["family"] == "gpt2"  # the baseline script trains GPT-2
                 else {}
             )
+            shape = f"{job['per_device']}x{job['seq']}"
             if "error" in mine:
-                print(f"{name:<11} {devices:>3} ours failed: {mine['error']}")
+                print(f"{name:<12} {devices:>3} {shape:>11} ours failed: {mine['error']}")
                 continue
             hf_rate = theirs.get("tokens_per_s")
             ratio = f"{mine['tokens_per_s'] / hf_rate:.2f}x" if hf_rate else "n/a"
@@ -203,12 +228,15 @@ def main() -> None:
                 if hf_rate
                 else f"{'n/a':>10} {'n/a':>13}"
             )
+            util = f"{mine['mfu']:.1%}" if mine.get("mfu") is not None else "n/a"
             print(
-                f"{name:<11} {devices:>3} {mine['tokens_per_s']:>11,.0f} {mine['compile_s']:>9.1f} {hf_text} {ratio:>7}",
+                f"{name:<12} {devices:>3} {shape:>11} {mine['tokens_per_s']:>11,.0f} "
+                f"{mine['compile_s']:>9.1f} {util:>6} {hf_text} {ratio:>7}",
                 flush=True,
             )
             if theirs.get("error"):
                 print(f"    hf baseline failed: {theirs['error']}")
+    print(f"device: {mine.get('device', '?')}; dtype {job['dtype']}")
 
 
 if __name__ == "__main__":

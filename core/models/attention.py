@@ -25,18 +25,31 @@ def attend(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask_BxHxLxS, dropout: Callable):
 
 def causal_attention(q_BxLxHxK, k_BxLxGxK, v_BxLxGxK, dropout: nn.Dropout, implementation: str):
     """Causal self-attention where each of G key/value heads serves H/G query heads, by
-    one of descriptor.ATTENTION_IMPLEMENTATIONS. Only "eager" has attention dropout: the
-    others fall back to it while training with a dropout rate."""
-    if implementation != "eager" and (dropout.deterministic or dropout.rate == 0):
-        kernel = "cudnn" if implementation == "cudnn" else None
+    one of descriptor.ATTENTION_IMPLEMENTATIONS."""
+    kernel = _kernel(implementation, q_BxLxHxK.dtype)
+    if kernel != "eager" and (dropout.deterministic or dropout.rate == 0):
         return jax.nn.dot_product_attention(
-            q_BxLxHxK, k_BxLxGxK, v_BxLxGxK, is_causal=True, implementation=kernel
-        )
+            q_BxLxHxK, k_BxLxGxK, v_BxLxGxK, is_causal=True,
+            implementation="cudnn" if kernel == "cudnn" else None,
+        )  # fmt: skip
+    # Eager, and whenever attention dropout applies: the library kernels have none.
     repeat = q_BxLxHxK.shape[2] // k_BxLxGxK.shape[2]
     k_BxLxHxK, v_BxLxHxK = (jnp.repeat(t, repeat, axis=2) for t in (k_BxLxGxK, v_BxLxGxK))
     length = q_BxLxHxK.shape[1]
     causal_LxL = jnp.tril(jnp.ones((length, length), dtype=bool))
     return attend(q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, causal_LxL, dropout)
+
+
+def _kernel(implementation: str, dtype) -> str:
+    """cuDNN takes half precision on a GPU only: elsewhere (parameter init in float32, a
+    CPU or TPU run) "cudnn" is XLA's sdpa and "auto" eager, the faster of the two there
+    (bench/train_throughput.py)."""
+    on_gpu = jax.default_backend() == "gpu" and dtype in (jnp.bfloat16, jnp.float16)
+    if implementation == "auto":
+        return "cudnn" if on_gpu else "eager"
+    if implementation == "cudnn" and not on_gpu:
+        return "sdpa"
+    return implementation
 
 
 class SelfAttention(nn.Module):

@@ -67,7 +67,7 @@ class LlamaConfig(TokenExamples, Labelled):
     labels: ClassLabels = ClassLabels()
     # How attention is computed (ATTENTION_IMPLEMENTATIONS); not a property of the weights,
     # so not written to config.json. Set it in a --config_name file.
-    attn_implementation: str = "sdpa"
+    attn_implementation: str = "auto"
 
     @classmethod
     def from_hf(cls, values: dict) -> LlamaConfig:
