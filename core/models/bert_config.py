@@ -72,10 +72,12 @@ class BertConfig(TokenExamples, Labelled):
             top = (d * d + d) + (d * self.num_labels + self.num_labels)
         return self.num_hidden_layers * per_layer + embeddings + top
 
-    def flops_per_token(self, seq_len: int) -> float:
-        """Training FLOPs per token: 6N (the tied decoder counted) plus attention."""
-        n = self.param_count() + self.vocab_size * self.hidden_size
-        return 6 * n + 12 * self.num_hidden_layers * self.hidden_size * seq_len
+    def flops_per_token(self, seq_len: int, head: str = "masked_lm") -> float:
+        d, v = self.hidden_size, self.vocab_size
+        lookups = (v + self.max_position_embeddings + self.type_vocab_size) * d
+        decoder = v * d if head == "masked_lm" else 0  # tied to the word embeddings
+        n = self.param_count(head) - lookups + decoder
+        return 6 * n + 12 * self.num_hidden_layers * d * seq_len
 
     @property
     def positions(self) -> int:

@@ -34,8 +34,9 @@ class ModelConfig(Protocol):
     def param_count(self, head: str = ...) -> int:
         """Parameters of the model with `head` (the family's first when not named)."""
 
-    def flops_per_example(self, tokens: int) -> float:
-        """Training FLOPs of one example of `tokens` tokens (patches for images)."""
+    def flops_per_example(self, tokens: int, head: str = ...) -> float:
+        """Training FLOPs of one example of `tokens` tokens (patches for images) through
+        the model with `head` (the family's first when not named)."""
 
     @property
     def positions(self) -> int:
@@ -50,10 +51,11 @@ class ModelConfig(Protocol):
 
 class TokenExamples:
     """For text families' configs: an example is `tokens` tokens, each costing
-    flops_per_token(tokens) to train."""
+    flops_per_token(tokens, head) to train: 6 FLOPs per weight that multiplies (embedding
+    lookups do not; a tied LM head does) plus attention (PaLM, appendix B)."""
 
-    def flops_per_example(self, tokens: int) -> float:
-        return self.flops_per_token(tokens) * tokens
+    def flops_per_example(self, tokens: int, head: str | None = None) -> float:
+        return self.flops_per_token(tokens, *(head,) if head else ()) * tokens
 
     def example_name(self, tokens: int) -> str:
         return f"{tokens} tokens"

@@ -62,9 +62,9 @@ class GPT2Config(TokenExamples, Labelled):
         score = 0 if head == "causal_lm" else d * self.num_labels  # the LM head is tied
         return self.n_layer * per_layer + 2 * d + embeddings + score
 
-    def flops_per_token(self, seq_len: int) -> float:
-        """Training FLOPs per token: 6N for the weights plus attention (PaLM appendix B)."""
-        n = self.param_count(include_embeddings=False) + self.vocab_size * self.n_embd
+    def flops_per_token(self, seq_len: int, head: str = "causal_lm") -> float:
+        lm_head = self.vocab_size * self.n_embd if head == "causal_lm" else 0  # tied to wte
+        n = self.param_count(head, include_embeddings=False) + lm_head
         return 6 * n + 12 * self.n_layer * self.n_embd * seq_len
 
     @property

@@ -125,10 +125,10 @@ class LlamaConfig(TokenExamples, Labelled):
             top = d * self.num_labels
         return v * d + self.num_hidden_layers * per_layer + d + top
 
-    def flops_per_token(self, seq_len: int) -> float:
-        """Training FLOPs per token: 6N (the LM head counted, the embedding lookup not)
-        plus attention over `seq_len` keys."""
-        n = self.param_count() - self.vocab_size * self.hidden_size * (not self.tie_word_embeddings)
+    def flops_per_token(self, seq_len: int, head: str = "causal_lm") -> float:
+        embedding = self.vocab_size * self.hidden_size
+        tied_head = embedding if head == "causal_lm" and self.tie_word_embeddings else 0
+        n = self.param_count(head) - embedding + tied_head
         attention = 12 * self.num_hidden_layers * self.num_attention_heads * self.head_width
         return 6 * n + attention * seq_len
 

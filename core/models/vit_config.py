@@ -70,7 +70,7 @@ class ViTConfig(Labelled):
             + self.num_labels
         )
 
-    def flops_per_example(self, tokens: int) -> float:
+    def flops_per_example(self, tokens: int, head: str = "image_classification") -> float:
         """Training FLOPs per image: 6N per token over patches + CLS, plus attention."""
         attention = 12 * self.num_hidden_layers * self.hidden_size * tokens
         return tokens * (6 * self.param_count() + attention)

@@ -114,7 +114,7 @@ class ImageClassification:
             loss=loss,
             eval_sums=eval_sums,
             eval_report=dict,
-            flops_per_example=config.flops_per_example(config.positions),
+            flops_per_example=config.flops_per_example(config.positions, self.head),
             param_count=config.param_count(self.head),
             export=export,
         )

@@ -119,7 +119,7 @@ def language_model(start, data, loss, eval_sums) -> TaskModel:
         loss=loss,
         eval_sums=eval_sums,
         eval_report=eval_report,
-        flops_per_example=config.flops_per_example(seq),
+        flops_per_example=config.flops_per_example(seq, start.head),
         param_count=config.param_count(start.head),
         export=export,
     )

@@ -123,7 +123,7 @@ class TextClassification:
             loss=loss,
             eval_sums=eval_sums,
             eval_report=dict,
-            flops_per_example=config.flops_per_example(data.tokens_per_example),
+            flops_per_example=config.flops_per_example(data.tokens_per_example, self.head),
             param_count=config.param_count(self.head),
             export=export,
             eval_outputs=eval_outputs,
