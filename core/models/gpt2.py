@@ -7,6 +7,7 @@ V vocabulary, C classes.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import flax.linen as nn
@@ -16,7 +17,7 @@ import jax.numpy as jnp
 from .attention import attend
 from .family import FlaxBinding
 from .gpt2_config import GPT2Config
-from .pooling import last_token
+from .last_token import LastTokenClassifier
 
 
 def _dense(cfg: GPT2Config, features: int, dtype, name: str, std: float | None = None):
@@ -104,27 +105,6 @@ class GPT2LMHead(nn.Module):
         return wte.attend(x_BxLxD).astype(jnp.float32)
 
 
-class GPT2ForSequenceClassification(nn.Module):
-    """Token ids [B, L], right-padded with the config's pad_token_id -> class logits [B, C]
-    (float32), read at the last real token. Causal attention keeps the padding after it
-    unseen, so the mask is not needed; token types are BERT's."""
-
-    cfg: GPT2Config
-    dtype: jnp.dtype = jnp.float32
-
-    @nn.compact
-    def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):
-        x_BxLxD, _ = transformer(self, ids_BxL, deterministic)
-        scores_BxLxC = nn.Dense(
-            self.cfg.num_labels,
-            use_bias=False,
-            dtype=self.dtype,
-            kernel_init=nn.initializers.normal(self.cfg.initializer_range),
-            name="score",
-        )(x_BxLxD)
-        return last_token(scores_BxLxC, ids_BxL, self.cfg.pad_token_id).astype(jnp.float32)
-
-
 # HF checkpoints store GPT-2 as GPT2LMHeadModel ("transformer." prefix) or GPT2Model (none);
 # Conv1D weights are [in, out] like a flax Dense kernel, so only the classifier's `score`
 # (a torch Linear, [out, in]) is transposed.
@@ -165,7 +145,8 @@ def score_layout(path: tuple[str, ...], array):
 
 
 BINDING = FlaxBinding(
-    {"causal_lm": GPT2LMHead, "sequence_classification": GPT2ForSequenceClassification},
+    {"causal_lm": GPT2LMHead,
+     "sequence_classification": functools.partial(LastTokenClassifier, body=transformer)},
     {"causal_lm": (), "sequence_classification": ("score",)},
     param_to_hf, param_from_hf, token_ids, score_layout, score_layout,
 )  # fmt: skip

@@ -7,6 +7,7 @@ heads, K head width, F MLP width, V vocabulary, C classes.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import flax.linen as nn
@@ -16,9 +17,9 @@ import numpy as np
 
 from .attention import causal_attention
 from .family import FlaxBinding
+from .last_token import LastTokenClassifier
 from .llama_config import LlamaConfig
 from .naming import from_hf_layout, to_hf_layout
-from .pooling import last_token
 
 
 def inverse_frequencies(cfg: LlamaConfig) -> np.ndarray:
@@ -148,21 +149,6 @@ class LlamaForCausalLM(nn.Module):
         return lm_head(x_BxLxD).astype(jnp.float32)
 
 
-class LlamaForSequenceClassification(nn.Module):
-    """Token ids [B, L], right-padded with the config's pad_token_id -> class logits [B, C]
-    (float32), read at the last real token. Causal attention keeps the padding after it
-    unseen, so the mask is not needed; token types are BERT's."""
-
-    cfg: LlamaConfig
-    dtype: jnp.dtype = jnp.float32
-
-    @nn.compact
-    def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):
-        x_BxLxD, _ = decoder(self, ids_BxL, deterministic)
-        scores_BxLxC = _dense(self.cfg, self.cfg.num_labels, False, self.dtype, "score")(x_BxLxD)
-        return last_token(scores_BxLxC, ids_BxL, self.cfg.pad_token_id).astype(jnp.float32)
-
-
 # Flax path <-> HF name: layers_3/self_attn/q_proj/kernel <-> model.layers.3.self_attn.q_proj.weight
 _LEAVES = {"kernel": "weight", "scale": "weight", "embedding": "weight", "bias": "bias"}
 _IGNORED = ("model.rotary_emb.", ".self_attn.rotary_emb.")  # old checkpoints' RoPE buffers
@@ -195,7 +181,8 @@ def token_ids(_config, length: int):
 
 
 BINDING = FlaxBinding(
-    {"causal_lm": LlamaForCausalLM, "sequence_classification": LlamaForSequenceClassification},
+    {"causal_lm": LlamaForCausalLM,
+     "sequence_classification": functools.partial(LastTokenClassifier, body=decoder)},
     {"causal_lm": ("lm_head",), "sequence_classification": ("score",)},
     param_to_hf, param_from_hf, token_ids, to_hf_layout, from_hf_layout,
 )  # fmt: skip

@@ -68,6 +68,15 @@ class Recipe(Protocol):
     def build(self, spec, data: TaskData) -> TaskModel: ...
 
 
+def weighted_sums(weights_B, **per_example_B) -> dict:
+    """A recipe's eval sums: each per-example value times its weight (0 on the last
+    batch's padding), summed, and the total weight the trainer divides by."""
+    import jax.numpy as jnp
+
+    sums = {name: jnp.sum(values_B * weights_B) for name, values_B in per_example_B.items()}
+    return {**sums, "weight": jnp.sum(weights_B)}
+
+
 def demo_corpus(folder: Path) -> dict:
     """The text recipes' demo data: the story corpus."""
     from ..data.demo_corpus import write_demo_corpus

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, demo_corpus
+from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, demo_corpus, weighted_sums
 
 
 class CausalLM:
@@ -34,7 +34,6 @@ class CausalLM:
         )
 
     def build(self, spec, data: TaskData) -> TaskModel:
-        import jax.numpy as jnp
         import optax
 
         from ..models.family import get_family
@@ -58,9 +57,8 @@ class CausalLM:
             return value, {}
 
         def eval_sums(params, batch):
-            per_example_B = token_losses(params, batch["input_ids"], None).mean(axis=-1)
-            weights_B = batch["weights"]
-            return {"loss": jnp.sum(per_example_B * weights_B), "weight": jnp.sum(weights_B)}
+            losses_B = token_losses(params, batch["input_ids"], None).mean(axis=-1)
+            return weighted_sums(batch["weights"], loss=losses_B)
 
         return language_model(start, data, loss, eval_sums)
 

@@ -12,7 +12,7 @@ import json
 
 from ..data import image_folder
 from ..errors import DataError
-from .base import TaskData, TaskModel
+from .base import TaskData, TaskModel, weighted_sums
 
 
 class ImageClassification:
@@ -97,12 +97,7 @@ class ImageClassification:
 
         def eval_sums(params, batch):
             losses_B, correct_B = example_losses(params, batch, None)
-            weights_B = batch["weights"]
-            return {
-                "loss": jnp.sum(losses_B * weights_B),
-                "accuracy": jnp.sum(correct_B * weights_B),
-                "weight": jnp.sum(weights_B),
-            }
+            return weighted_sums(batch["weights"], loss=losses_B, accuracy=correct_B)
 
         def export(params, directory):
             family.save(directory, config, jax.device_get(params), self.head)

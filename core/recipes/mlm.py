@@ -10,7 +10,7 @@ pure function of (seed, step), which keeps resume exact; evaluation uses one fix
 from __future__ import annotations
 
 from ..errors import DataError
-from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, demo_corpus
+from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, demo_corpus, weighted_sums
 
 MASK_PROBABILITY = 0.15
 
@@ -104,12 +104,7 @@ class MaskedLM:
 
         def eval_sums(params, batch):
             losses_B, accuracy_B = masked_losses(params, batch["input_ids"], None)
-            weights_B = batch["weights"]
-            return {
-                "loss": jnp.sum(losses_B * weights_B),
-                "accuracy": jnp.sum(accuracy_B * weights_B),
-                "weight": jnp.sum(weights_B),
-            }
+            return weighted_sums(batch["weights"], loss=losses_B, accuracy=accuracy_B)
 
         return language_model(start, data, loss, eval_sums)
 

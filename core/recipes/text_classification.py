@@ -11,7 +11,7 @@ its tokenizer beside it framing as training did.
 
 from __future__ import annotations
 
-from .base import TEXT_DATA_FIELDS, TaskData, TaskModel
+from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, weighted_sums
 
 DEFAULT_LENGTH = 128  # run_flax_glue.py's --max_seq_length
 _LABEL_KEYS = ("num_labels", "id2label", "label2id", "problem_type")
@@ -99,8 +99,7 @@ class TextClassification:
 
         def eval_sums(params, batch):
             losses_B, _ = losses_and_predictions(params, batch, None)
-            weights_B = batch["weights"]
-            return {"loss": jnp.sum(losses_B * weights_B), "weight": jnp.sum(weights_B)}
+            return weighted_sums(batch["weights"], loss=losses_B)
 
         def eval_outputs(params, batch):
             # The same forward pass as eval_sums': XLA computes it once in the eval step.
