@@ -15,7 +15,7 @@ import numpy as np
 from tokenizers import Tokenizer, processors
 
 from ..errors import DataError
-from .tokenizer import eos_id
+from .tokenizer import eos_id, special_token_id
 
 ROUND_TO = 8  # lengths in multiples of 8 tile well on TPU and GPU
 
@@ -61,11 +61,8 @@ def _adds_special_tokens(tokenizer: Tokenizer) -> bool:
 
 def pad_id(tokenizer: Tokenizer) -> int:
     """The padding token's id: <pad> or [PAD], else end-of-text (GPT-2 has no padding)."""
-    for token in ("<pad>", "[PAD]"):
-        token_id = tokenizer.token_to_id(token)
-        if token_id is not None:
-            return token_id
-    return eos_id(tokenizer)
+    found = special_token_id(tokenizer, "pad_token", None)
+    return eos_id(tokenizer) if found is None else found
 
 
 def encode(tokenizer: Tokenizer, splits, max_length: int) -> list[Encoded]:

@@ -72,13 +72,52 @@ def save_tokenizer(tokenizer: Tokenizer, out_dir: Path, max_len: int, kind=GPT2_
 
 
 def load_tokenizer(directory: str | Path) -> Tokenizer:
+    """A tokenizer.json, without the padding and truncation a checkpoint's file may carry
+    for inference (every line padded to 128 would make packed blocks mostly padding):
+    the recipes decide lengths themselves."""
     path = Path(directory, "tokenizer.json")
     try:
-        return Tokenizer.from_file(str(path))
+        tokenizer = Tokenizer.from_file(str(path))
     except Exception as exc:  # the Rust library raises a bare Exception on bad files
         raise DataError(
             f"{path} is not a valid tokenizer ({exc}); pass another --tokenizer_name"
         ) from None
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+# Spellings of the special tokens by role, for tokenizers that do not name theirs in
+# tokenizer_config.json / special_tokens_map.json: RoBERTa's and GPT-2's, then BERT's.
+_SPELLINGS = {"mask_token": ("<mask>", "[MASK]"), "pad_token": ("<pad>", "[PAD]")}
+
+
+def special_token_id(tokenizer: Tokenizer, role: str, directory: str | Path | None) -> int | None:
+    """The id of the tokenizer's `role` token ("mask_token", "pad_token"): as its own
+    configuration in `directory` names it, else by the usual spellings; None if it has none."""
+    for token in _configured(directory, role):
+        if tokenizer.token_to_id(token) is not None:
+            return tokenizer.token_to_id(token)
+    ids = (tokenizer.token_to_id(token) for token in _SPELLINGS[role])
+    return next((i for i in ids if i is not None), None)
+
+
+def _configured(directory: str | Path | None, role: str) -> list[str]:
+    """The token `role` names in tokenizer_config.json and special_tokens_map.json."""
+    found = []
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        path = Path(directory, name) if directory is not None else None
+        if path is None or not path.is_file():
+            continue
+        try:
+            token = json.loads(path.read_text()).get(role)
+        except ValueError:
+            continue  # an unreadable side file: the usual spellings still apply
+        if isinstance(token, dict):  # {"content": "[MASK]", ...}, as transformers saves it
+            token = token.get("content")
+        if isinstance(token, str):
+            found.append(token)
+    return found
 
 
 def eos_id(tokenizer: Tokenizer) -> int:

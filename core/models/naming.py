@@ -19,6 +19,13 @@ class LayeredNames:
     layers: str  # HF path of the numbered layers, e.g. "vit.encoder.layer"
     in_layer: dict  # our module name inside a layer -> HF sub-path
     ignored: tuple = ()  # HF name prefixes we do not load (poolers, tied heads, buffers)
+    # The first parts of a base model's tensor names, which transformers saves without the
+    # model prefix ("bert.") when the checkpoint is a BertModel rather than a head class.
+    bare: tuple = ("embeddings.", "encoder.", "pooler.")
+
+    @property
+    def prefix(self) -> str:
+        return self.layers.split(".")[0] + "."
 
     def to_hf(self, path: tuple[str, ...]) -> str:
         *modules, leaf = path
@@ -33,6 +40,8 @@ class LayeredNames:
         return ".".join([*names, "bias" if leaf == "bias" else "weight"])
 
     def from_hf(self, name: str) -> tuple[str, ...] | None:
+        if name.startswith(self.bare):  # a base model's checkpoint
+            name = self.prefix + name
         if name.startswith(self.ignored):
             return None
         for ours, theirs in self.top.items():

@@ -111,6 +111,7 @@ NAMES = LayeredNames(
         "layernorm_after": "layernorm_after",
     },
     ignored=("vit.pooler.",),  # ViTModel's pooler: classification reads the CLS token
+    bare=("embeddings.", "encoder.", "pooler.", "layernorm."),
 )
 
 BINDING = FlaxBinding({"image_classification": ViTForImageClassification},

@@ -42,18 +42,19 @@ class MaskedLM:
         return demo_corpus(folder)
 
     def prepare(self, spec, run_dir) -> TaskData:
-        from ..data.tokenizer import MASKED_LM_KIND
+        from ..data.tokenizer import MASKED_LM_KIND, special_token_id
         from .text_blocks import prepare_blocks
 
         blocks = prepare_blocks(spec, run_dir, MASKED_LM_KIND)
-        roles = MASKED_LM_KIND.roles
         ids = {
-            role: blocks.tokenizer.token_to_id(roles[role]) for role in ("mask_token", "pad_token")
-        }
+            role: special_token_id(blocks.tokenizer, role, run_dir.tokenizer_dir)
+            for role in ("mask_token", "pad_token")
+        }  # the tokenizer's own: RoBERTa's <mask>, BERT's [MASK], or as its config names it
         if ids["mask_token"] is None:
             raise DataError(
-                f"the tokenizer has no {roles['mask_token']} token to mask with; "
-                "train one here (omit --tokenizer_name) or pass a masked-LM tokenizer"
+                "the tokenizer has no mask token (<mask>, [MASK], or a mask_token in its "
+                "tokenizer_config.json) to mask with; pass a masked-LM tokenizer, or omit "
+                "--tokenizer_name to train one here"
             )
         config = {"vocab_size": blocks.vocab, "pad_token_id": ids["pad_token"] or 0}
         return TaskData(
