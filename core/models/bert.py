@@ -9,9 +9,9 @@ Shapes are suffixed on names: B batch, L sequence, D width, V vocabulary, C clas
 from __future__ import annotations
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
+from .activations import activation
 from .attention import SelfAttention
 from .bert_config import BertConfig
 from .family import FlaxBinding
@@ -45,7 +45,7 @@ class Layer(nn.Module):
         h = drop(_dense(cfg, cfg.hidden_size, self.dtype, "attention_output_dense")(h))
         x_BxLxD = nn.LayerNorm(**norm, name="attention_output_LayerNorm")(x_BxLxD + h)
         h = _dense(cfg, cfg.intermediate_size, self.dtype, "intermediate_dense")(x_BxLxD)
-        h = jax.nn.gelu(h, approximate=False)  # HF's "gelu" is the exact erf form
+        h = activation(cfg.hidden_act)(h)
         h = drop(_dense(cfg, cfg.hidden_size, self.dtype, "output_dense")(h))
         return nn.LayerNorm(**norm, name="output_LayerNorm")(x_BxLxD + h)
 
@@ -92,9 +92,8 @@ class BertForMaskedLM(nn.Module):
     def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):
         cfg = self.cfg
         x_BxLxD, words = encode(self, ids_BxL, deterministic, attention_mask_BxL, types_BxL)
-        h = jax.nn.gelu(
-            _dense(cfg, cfg.hidden_size, self.dtype, "transform_dense")(x_BxLxD), approximate=False
-        )
+        transform = _dense(cfg, cfg.hidden_size, self.dtype, "transform_dense")
+        h = activation(cfg.hidden_act)(transform(x_BxLxD))
         h = nn.LayerNorm(epsilon=cfg.layer_norm_eps, dtype=self.dtype, name="transform_LayerNorm")(
             h
         )

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from .descriptor import FamilyDescriptor, TokenExamples, check_width_and_heads
+from .descriptor import (
+    FamilyDescriptor,
+    TokenExamples,
+    check_activation,
+    check_width_and_heads,
+    refuse,
+)
 from .labels import ClassLabels, Labelled
 
 # Named sizes (HF BertConfig names; demo for CPU, the rest as Google's BERT releases).
@@ -45,6 +51,10 @@ class BertConfig(TokenExamples, Labelled):
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
     pad_token_id: int = 0
+    hidden_act: str = "gelu"
+    position_embedding_type: str = "absolute"  # the others are refused
+    is_decoder: bool = False  # refused: an encoder only
+    add_cross_attention: bool = False  # refused
     labels: ClassLabels = ClassLabels()
 
     @classmethod
@@ -58,7 +68,6 @@ class BertConfig(TokenExamples, Labelled):
         return {
             "model_type": self.model_type,
             "architectures": [self.architecture],
-            "hidden_act": "gelu",
             **self.hf_values(),
         }
 
@@ -85,6 +94,13 @@ class BertConfig(TokenExamples, Labelled):
 
     def check(self) -> None:
         check_width_and_heads(self.hidden_size, self.num_attention_heads)
+        check_activation(self.model_type, "hidden_act", self.hidden_act)
+        if self.position_embedding_type != "absolute":
+            refuse(self.model_type, "position_embedding_type", self.position_embedding_type,
+                   "use a config with absolute position embeddings")  # fmt: skip
+        for flag in ("is_decoder", "add_cross_attention"):
+            if getattr(self, flag):
+                refuse(self.model_type, flag, True, f"an encoder only; set {flag} false")
 
 
 @dataclasses.dataclass(frozen=True)

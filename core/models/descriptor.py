@@ -21,6 +21,23 @@ from ..errors import SpecError
 ATTENTION_IMPLEMENTATIONS = ("auto", "eager", "sdpa", "cudnn")
 
 
+# transformers' activation names (ACT2FN) that the families implement, with parity.
+ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish")
+
+
+def check_activation(family: str, field: str, name: str) -> None:
+    if name not in ACTIVATIONS:
+        raise SpecError(
+            f"the model config's {field} {name!r} is not supported for {family} (only "
+            f"{', '.join(ACTIVATIONS)}): use a config with one of those"
+        )
+
+
+def refuse(family: str, field: str, value, fix: str) -> None:
+    """A config option the family does not implement: one line, never silently ignored."""
+    raise SpecError(f"the model config's {field} {value!r} is not supported for {family}: {fix}")
+
+
 class ModelConfig(Protocol):
     """What every family's config offers; the values are HF config.json names."""
 

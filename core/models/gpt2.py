@@ -11,9 +11,9 @@ import functools
 import math
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
+from .activations import activation
 from .attention import attend
 from .family import FlaxBinding
 from .gpt2_config import GPT2Config
@@ -58,7 +58,7 @@ class MLP(nn.Module):
     def __call__(self, x_BxLxD, deterministic: bool):
         cfg = self.cfg
         h = _dense(cfg, cfg.inner_size, self.dtype, "c_fc")(x_BxLxD)
-        h = jax.nn.gelu(h, approximate=True)  # HF's "gelu_new"
+        h = activation(cfg.activation_function)(h)
         proj_std = cfg.initializer_range / math.sqrt(2 * cfg.n_layer)
         h = _dense(cfg, cfg.n_embd, self.dtype, "c_proj", proj_std)(h)
         return nn.Dropout(cfg.resid_pdrop)(h, deterministic=deterministic)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from .descriptor import FamilyDescriptor, TokenExamples, check_width_and_heads
+from .descriptor import (
+    FamilyDescriptor,
+    TokenExamples,
+    check_activation,
+    check_width_and_heads,
+    refuse,
+)
 from .labels import ClassLabels, Labelled
 
 # Named sizes in HF config names; vocab_size comes from the tokenizer.
@@ -38,6 +44,9 @@ class GPT2Config(TokenExamples, Labelled):
     bos_token_id: int | None = None
     eos_token_id: int | None = None
     pad_token_id: int | None = None  # a classifier reads the last token before padding
+    activation_function: str = "gelu_new"
+    scale_attn_weights: bool = True  # False is refused
+    scale_attn_by_inverse_layer_idx: bool = False  # True is refused
     labels: ClassLabels = ClassLabels()
 
     @classmethod
@@ -73,6 +82,11 @@ class GPT2Config(TokenExamples, Labelled):
 
     def check(self) -> None:
         check_width_and_heads(self.n_embd, self.n_head)
+        check_activation("gpt2", "activation_function", self.activation_function)
+        if not self.scale_attn_weights:
+            refuse("gpt2", "scale_attn_weights", False, "use a config with it true")
+        if self.scale_attn_by_inverse_layer_idx:
+            refuse("gpt2", "scale_attn_by_inverse_layer_idx", True, "use a config with it false")
 
 
 GPT2 = FamilyDescriptor(

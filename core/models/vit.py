@@ -9,9 +9,9 @@ suffixed on names: B batch, N patches + 1, D width, H heads, K head width, F cla
 from __future__ import annotations
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
+from .activations import activation
 from .attention import SelfAttention
 from .family import FlaxBinding
 from .naming import LayeredNames, from_hf_layout, to_hf_layout
@@ -48,7 +48,7 @@ class Layer(nn.Module):
         x_BxNxD = x_BxNxD + drop(h, deterministic=deterministic)
         h = nn.LayerNorm(**norm, name="layernorm_after")(x_BxNxD)
         h = _dense(cfg, cfg.intermediate_size, self.dtype, "intermediate_dense")(h)
-        h = jax.nn.gelu(h, approximate=False)  # HF's "gelu" is the exact erf form
+        h = activation(cfg.hidden_act)(h)
         h = _dense(cfg, cfg.hidden_size, self.dtype, "output_dense")(h)
         return x_BxNxD + drop(h, deterministic=deterministic)
 

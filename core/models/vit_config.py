@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import SpecError
-from .descriptor import FamilyDescriptor, check_width_and_heads
+from .descriptor import FamilyDescriptor, check_activation, check_width_and_heads
 from .labels import ClassLabels, Labelled
 
 # Named sizes (HF ViTConfig names); num_labels comes from the image folder's classes.
@@ -40,6 +40,7 @@ class ViTConfig(Labelled):
     layer_norm_eps: float = 1e-12
     qkv_bias: bool = True
     initializer_range: float = 0.02
+    hidden_act: str = "gelu"
     labels: ClassLabels = ClassLabels()  # the classes, from the image folder's subfolders
 
     @classmethod
@@ -50,7 +51,6 @@ class ViTConfig(Labelled):
         return {
             "model_type": "vit",
             "architectures": ["ViTForImageClassification"],
-            "hidden_act": "gelu",
             **self.hf_values(),
         }
 
@@ -83,6 +83,7 @@ class ViTConfig(Labelled):
         if self.image_size % self.patch_size:
             raise SpecError("the model config's image_size must be a multiple of patch_size")
         check_width_and_heads(self.hidden_size, self.num_attention_heads)
+        check_activation("vit", "hidden_act", self.hidden_act)
 
     def example_name(self, tokens: int) -> str:
         return f"{self.image_size}x{self.image_size} images"
