@@ -3,7 +3,10 @@ slice): base-model checkpoints (`BertModel`, `ViTModel`, ... saved without the "
 prefix) start every head of their family, and a tokenizer.json that pads and truncates
 for inference does not leak into packing, pair encoding or the mlm recipe's masking."""
 
+import json
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
@@ -70,54 +73,108 @@ def test_a_base_model_checkpoint_starts_every_head_of_its_family(family, tmp_pat
         assert fresh == ("classifier",)
 
 
-@pytest.fixture
-def padding_wordpiece(tmp_path, demo_corpus):
-    """A BERT WordPiece tokenizer whose tokenizer.json pads and truncates every text to 128
-    tokens, as inference checkpoints on the Hub often ship."""
+TOKENIZER_KINDS = {  # special tokens by role, as each kind spells them
+    "wordpiece": {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"},
+    "unigram": {"pad": "<pad>", "unk": "<unk>", "cls": "<s>", "sep": "</s>", "mask": "<mask>"},
+}
+
+
+@pytest.fixture(params=list(TOKENIZER_KINDS))
+def padding_tokenizer(request, tmp_path, demo_corpus):
+    """A BERT WordPiece or a SentencePiece unigram tokenizer whose tokenizer.json pads and
+    truncates every text to 128 tokens, as inference checkpoints on the Hub often ship;
+    (folder, texts, its special tokens by role)."""
+    from tokenizers import SentencePieceUnigramTokenizer
+
     texts = demo_corpus.read_text().splitlines()[:500]
-    wordpiece = BertWordPieceTokenizer()
-    wordpiece.train_from_iterator(texts, vocab_size=300,
-                                  special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])  # fmt: skip
-    wordpiece.enable_padding(length=128)
-    wordpiece.enable_truncation(128)
-    folder = tmp_path / "wordpiece"
+    tokens = TOKENIZER_KINDS[request.param]
+    if request.param == "wordpiece":
+        tokenizer = BertWordPieceTokenizer()
+        tokenizer.train_from_iterator(texts, vocab_size=300, special_tokens=list(tokens.values()))
+    else:
+        tokenizer = SentencePieceUnigramTokenizer()
+        tokenizer.train_from_iterator(texts, vocab_size=300, special_tokens=list(tokens.values()),
+                                      unk_token="<unk>")  # fmt: skip
+    tokenizer.enable_padding(length=128, pad_id=tokenizer.token_to_id(tokens["pad"]),
+                             pad_token=tokens["pad"])  # fmt: skip
+    tokenizer.enable_truncation(128)
+    folder = tmp_path / request.param
     folder.mkdir()
-    wordpiece.save(str(folder / "tokenizer.json"))
-    (folder / "tokenizer_config.json").write_text(
-        '{"tokenizer_class": "BertTokenizer", "mask_token": "[MASK]", "pad_token": "[PAD]"}'
-    )
-    return folder, texts
+    tokenizer.save(str(folder / "tokenizer.json"))
+    roles = {f"{role}_token": token for role, token in tokens.items()}
+    (folder / "tokenizer_config.json").write_text(json.dumps(roles))
+    return folder, texts, tokens
 
 
-def test_packing_ignores_the_tokenizers_own_padding_and_truncation(padding_wordpiece):
-    folder, texts = padding_wordpiece
+def test_packing_ignores_the_tokenizers_own_padding_and_truncation(padding_tokenizer):
+    folder, texts, tokens = padding_tokenizer
     tokenizer = load_tokenizer(folder)
-    sep = tokenizer.token_to_id("[SEP]")
+    sep = tokenizer.token_to_id(tokens["sep"])
     blocks = pack_blocks(texts[:50], tokenizer, sep, 64)
-    pad = tokenizer.token_to_id("[PAD]")
+    pad = tokenizer.token_to_id(tokens["pad"])
     assert (blocks != pad).all()  # not one padding token packed
     words = sum(len(tokenizer.encode(t, add_special_tokens=False).ids) + 1 for t in texts[:50])
     assert len(blocks) == words // 64  # ~45 tokens a story, not 128
 
 
-def test_pairs_are_fitted_to_the_longest_example_not_the_tokenizers_padding(padding_wordpiece):
-    folder, texts = padding_wordpiece
+def test_pairs_are_fitted_to_the_longest_example_not_the_tokenizers_padding(padding_tokenizer):
+    folder, texts, tokens = padding_tokenizer
     framed = sentence_pairs.with_framing(load_tokenizer(folder))  # as the recipe frames
-    (train,) = sentence_pairs.encode(framed, [(texts[:8], None)], 256)
+    firsts = [text.split(".")[0] for text in texts[:8]]  # a sentence each, far below 128
+    (train,) = sentence_pairs.encode(framed, [(firsts, None)], 256)
     assert train.input_ids.shape[1] < 128 and train.attention_mask[:, -1].sum() < 8
-    assert (train.input_ids[:, 0] == framed.token_to_id("[CLS]")).all()
+    assert (train.input_ids[:, 0] == framed.token_to_id(tokens["cls"])).all()
 
 
-def test_mlm_masks_with_a_wordpiece_tokenizers_own_mask_token(padding_wordpiece, tmp_path):
-    folder, _ = padding_wordpiece
+def test_mlm_masks_with_the_tokenizers_own_mask_token(padding_tokenizer, tmp_path):
+    folder, texts, tokens = padding_tokenizer
     corpus = tmp_path / "stories.txt"
-    corpus.write_text("\n".join(padding_wordpiece[1]))
+    corpus.write_text("\n".join(texts))
     spec = RunSpec.from_dict({"recipe": "mlm", "model_type": "bert", "model_size": "demo",
                               "train_file": str(corpus), "tokenizer_name": str(folder),
                               "block_size": 64})  # fmt: skip
     data = MLM.prepare(spec, RunDir(tmp_path / "run"))
     tokenizer = load_tokenizer(folder)
-    assert data.model_config["mask_token_id"] == tokenizer.token_to_id("[MASK]")
-    assert data.model_config["pad_token_id"] == tokenizer.token_to_id("[PAD]")
-    assert data.model_config["separator_id"] == tokenizer.token_to_id("[SEP]")
-    assert (data.train["input_ids"] != tokenizer.token_to_id("[PAD]")).all()
+    assert data.model_config["mask_token_id"] == tokenizer.token_to_id(tokens["mask"])
+    assert data.model_config["pad_token_id"] == tokenizer.token_to_id(tokens["pad"])
+    assert data.model_config["separator_id"] == tokenizer.token_to_id(tokens["sep"])
+    assert (data.train["input_ids"] != tokenizer.token_to_id(tokens["pad"])).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("padding_tokenizer", ["wordpiece"], indirect=True)
+def test_a_bert_base_model_with_its_wordpiece_tokenizer_pretrains_further_with_mlm(
+    padding_tokenizer, tmp_path
+):
+    """The story in #13: a BertModel checkpoint saved with its WordPiece tokenizer (which
+    pads to 128). Its own tokenizer is used, blocks hold no padding, [MASK] masks, the
+    missing MLM head starts anew (one log line), and the export reopens in transformers."""
+    from .builders import tpudeck
+
+    folder, texts, _ = padding_tokenizer
+    vocab = load_tokenizer(folder).get_vocab_size()
+    config = transformers.BertConfig(vocab_size=vocab, **BASES["bert"][2] | {
+        "max_position_embeddings": 128})  # fmt: skip
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(folder)
+    corpus = tmp_path / "stories.txt"
+    corpus.write_text("\n".join(texts))
+    run = RunDir(tmp_path / "run")
+    result = tpudeck("train", "--recipe", "mlm", "--model_type", "bert", "--model_name_or_path",
+                     str(folder), "--train_file", str(corpus), "--block_size", "64",
+                     "--max_steps", "30", "--learning_rate", "1e-3", "--platform", "cpu",
+                     "--output_dir", str(run.path))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "has no masked lm head of this shape (transform_dense, transform_LayerNorm, " \
+           "prediction_bias): it starts from random weights" in result.stderr  # fmt: skip
+    assert f"vocabulary {vocab}" in result.stderr  # its own tokenizer, not a new one
+    losses = [e["loss"] for e in run.read_events("step")]
+    assert losses[-1] < losses[0], losses
+    theirs = transformers.BertForMaskedLM.from_pretrained(run.model_dir).eval()
+    ids = np.asarray([load_tokenizer(folder).encode(texts[0]).ids[:24]])
+    with torch.no_grad():
+        expected = theirs(torch.tensor(ids)).logits.numpy()
+    ours = get_family("bert")
+    config, params = ours.load(run.model_dir)
+    logits = ours.module(config).apply({"params": params}, jnp.asarray(ids))
+    np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-4)
