@@ -77,3 +77,25 @@ REFUSED = [
 def test_an_option_the_family_does_not_implement_is_refused(family, values, message):
     with pytest.raises(SpecError, match=message.replace("(", r"\(")):
         get_family(family).config(values).check()
+
+
+def test_the_classifier_drops_at_classifier_dropout_when_the_config_sets_it(tmp_path):
+    """As transformers: the head's dropout is classifier_dropout, else hidden_dropout_prob."""
+    import jax
+
+    bert = get_family("bert")
+    quiet = {**BERT, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+
+    def dropped(values) -> bool:
+        config = bert.config(values)
+        module = bert.module(config, "sequence_classification")
+        params = bert.init_params(config, jax.random.key(0), 8, "sequence_classification")
+        train = module.apply({"params": params}, jnp.asarray(IDS), False,
+                             rngs={"dropout": jax.random.key(1)})  # fmt: skip
+        return not np.allclose(train, module.apply({"params": params}, jnp.asarray(IDS)))
+
+    assert not dropped(quiet)
+    assert dropped({**quiet, "classifier_dropout": 0.5})
+    assert bert.config({**quiet, "hidden_dropout_prob": 0.3}).classifier_rate == 0.3
+    config = bert.config({**quiet, "classifier_dropout": 0.5})
+    assert config.to_hf()["classifier_dropout"] == 0.5  # kept through the export

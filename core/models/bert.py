@@ -113,7 +113,7 @@ class BertForSequenceClassification(nn.Module):
     def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):
         cfg = self.cfg
         x_BxLxD, _ = encode(self, ids_BxL, deterministic, attention_mask_BxL, types_BxL)
-        drop = nn.Dropout(cfg.hidden_dropout_prob, deterministic=deterministic)
+        drop = nn.Dropout(cfg.classifier_rate, deterministic=deterministic)
         first_BxD = x_BxLxD[:, 0]
         if cfg.model_type == "roberta":
             h = jnp.tanh(

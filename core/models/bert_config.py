@@ -52,6 +52,7 @@ class BertConfig(TokenExamples, Labelled):
     layer_norm_eps: float = 1e-12
     pad_token_id: int = 0
     hidden_act: str = "gelu"
+    classifier_dropout: float | None = None  # None: the classifier drops as hidden layers do
     position_embedding_type: str = "absolute"  # the others are refused
     is_decoder: bool = False  # refused: an encoder only
     add_cross_attention: bool = False  # refused
@@ -91,6 +92,13 @@ class BertConfig(TokenExamples, Labelled):
     @property
     def positions(self) -> int:
         return self.max_position_embeddings
+
+    @property
+    def classifier_rate(self) -> float:
+        """The classification head's dropout, as transformers picks it."""
+        if self.classifier_dropout is None:
+            return self.hidden_dropout_prob
+        return self.classifier_dropout
 
     def check(self) -> None:
         check_width_and_heads(self.hidden_size, self.num_attention_heads)
