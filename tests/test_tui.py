@@ -331,12 +331,13 @@ async def test_the_command_palette_offers_the_screens_own_actions(tmp_path, monk
 
 async def test_run_screen_shows_the_accuracy_of_a_classifier(tpudeck_home, sleeper):
     run = fake_run(tpudeck_home, "20260101-000000-vit-0001", "training", sleeper.pid)
-    run.emit("eval", step=30, loss=0.25, accuracy=0.975)
+    run.emit("eval", step=30, loss=0.25, accuracy=0.975, f1=0.9712, matthews_correlation=0.95)
     app = TpudeckApp()
     async with app.run_test(size=SIZE) as pilot:
         app.open_run(run.run_id)
         await wait_for(pilot, lambda: "accuracy 97.5%" in text_of(app, "#summary"), 10)
-        assert "eval 0.2500" in text_of(app, "#summary")
+        summary = text_of(app, "#summary")
+        assert "eval 0.2500" in summary and "F1 0.971" in summary and "MCC 0.950" in summary
 
 
 async def test_the_form_is_judged_off_the_ui_thread_and_the_newest_edit_wins(

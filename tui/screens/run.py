@@ -62,6 +62,20 @@ def reduce_events(events: list[dict]) -> tuple[list, list, dict, list]:
     return train, evals, latest, pushes
 
 
+# The scores a recipe's evaluation may report beyond its loss, as the summary shows them.
+EVAL_SCORES = (("accuracy", "accuracy", "{:.1%}"), ("f1", "F1", "{:.3f}"),
+               ("matthews_correlation", "MCC", "{:.3f}"), ("pearson", "Pearson", "{:.3f}"),
+               ("spearman", "Spearman", "{:.3f}"))  # fmt: skip
+
+
+def eval_scores(evaluation: dict) -> str:
+    return "   ".join(
+        f"{label} {shape.format(evaluation[key])}"
+        for key, label, shape in EVAL_SCORES
+        if evaluation.get(key) is not None
+    )
+
+
 class RunScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("s", "stop", "Stop")]
 
@@ -176,9 +190,7 @@ class RunScreen(Screen):
             f"step {done}/{total or '-'}",
             f"loss {step['loss']:.4f}" if step.get("loss") is not None else "loss -",
             f"eval {evaluation['loss']:.4f}" if evaluation.get("loss") is not None else "eval -",
-            f"accuracy {evaluation['accuracy']:.1%}"
-            if evaluation.get("accuracy") is not None
-            else "",
+            eval_scores(evaluation),
             f"{step['tokens_per_s']:,.0f} tok/s" if step.get("tokens_per_s") else "- tok/s",
             f"MFU {mfu:.1%}" if mfu is not None else "MFU n/a",
             f"compile {compile_event['seconds']:.1f}s" if compile_event else "compile -",
