@@ -36,8 +36,8 @@ def task_data(recipe: str, config: dict) -> TaskData:
         size = config["image_size"]
         batch = {"pixel_values": rng.integers(0, 255, (1, BATCH, size, size, 3), dtype=np.uint8),
                  "labels": rng.integers(0, 3, (1, BATCH), dtype=np.int32)}  # fmt: skip
-        labels = {"num_labels": 3, "id2label": {"0": "a", "1": "b", "2": "c"}}
-        return TaskData(batch, batch, 0, {**config, **labels}, None, "")
+        return TaskData(batch, batch, 0, {**config, **ClassLabels(("a", "b", "c")).to_hf()},
+                        None, "")  # fmt: skip
     ids = rng.integers(5, 8192, (1, BATCH, SEQ), dtype=np.int32)
     config = {**config, "vocab_size": 8192, "pad_token_id": 1, "mask_token_id": 4,
               "separator_id": 3, **ClassLabels(("no", "yes")).to_hf()}  # fmt: skip

@@ -59,12 +59,12 @@ def load_labelled_splits(spec) -> LabelledText:
     columns = _text_columns(spec, train_ds)
     source = (spec.train_file, "train_file")
     if spec.validation_file:
-        eval_ds, eval_source = load_table(spec.validation_file, "validation_file", "validation"), (
-            spec.validation_file, "validation_file")  # fmt: skip
+        eval_source = (spec.validation_file, "validation_file")
     elif "validation" in saved_datasets.splits(spec.train_file):
-        eval_ds, eval_source = load_table(spec.train_file, "train_file", "validation"), source
+        eval_source = source  # a saved dataset's own validation split
     else:
-        eval_ds = None
+        eval_source = None  # held out of the training rows below
+    eval_ds = None if eval_source is None else load_table(*eval_source, "validation")
     regression = _is_regression(train_ds, spec.label_column)
     classes = () if regression else _classes(train_ds, spec.label_column, source)
     train = _examples(train_ds, columns, spec.label_column, classes, source)

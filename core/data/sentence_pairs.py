@@ -80,8 +80,8 @@ def encode(tokenizer: Tokenizer, splits, max_length: int) -> list[Encoded]:
         for firsts, seconds in splits
     ]
     longest = max(len(e.ids) for split in encoded for e in split)
-    length = min(max_length, -(-longest // ROUND_TO) * ROUND_TO)
-    return [_padded(split, length, pad_id(tokenizer)) for split in encoded]
+    length, pad = min(max_length, -(-longest // ROUND_TO) * ROUND_TO), pad_id(tokenizer)
+    return [_padded(split, length, pad) for split in encoded]
 
 
 def _padded(encodings, length: int, pad: int) -> Encoded:

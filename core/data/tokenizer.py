@@ -95,10 +95,8 @@ _SPELLINGS = {"mask_token": ("<mask>", "[MASK]"), "pad_token": ("<pad>", "[PAD]"
 def special_token_id(tokenizer: Tokenizer, role: str, directory: str | Path | None) -> int | None:
     """The id of the tokenizer's `role` token ("mask_token", "pad_token"): as its own
     configuration in `directory` names it, else by the usual spellings; None if it has none."""
-    for token in _configured(directory, role):
-        if tokenizer.token_to_id(token) is not None:
-            return tokenizer.token_to_id(token)
-    ids = (tokenizer.token_to_id(token) for token in _SPELLINGS[role])
+    candidates = (*_configured(directory, role), *_SPELLINGS[role])
+    ids = (tokenizer.token_to_id(token) for token in candidates)
     return next((i for i in ids if i is not None), None)
 
 

@@ -44,6 +44,11 @@ class ClassLabels:
         }
 
 
+# The config keys ClassLabels.to_hf writes: what a recipe keeps over a checkpoint's config
+# when it trains the head on its own data's classes.
+HF_KEYS = ("num_labels", "id2label", "label2id", "problem_type")
+
+
 class Labelled:
     """For family configs: a `labels` field read and written under HF's names, beside the
     config's other fields."""

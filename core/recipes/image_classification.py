@@ -12,6 +12,7 @@ import json
 
 from ..data import image_folder
 from ..errors import DataError
+from ..models.labels import HF_KEYS, ClassLabels
 from .base import TaskData, TaskModel, weighted_sums
 
 
@@ -58,11 +59,7 @@ class ImageClassification:
             train={"pixel_values": train[0], "labels": train[1]},
             eval={"pixel_values": held_out[0], "labels": held_out[1]},
             tokens_per_example=(size // config["patch_size"]) ** 2 + 1,  # patches + CLS
-            model_config={
-                **config,
-                "num_labels": len(classes),
-                "id2label": {str(i): name for i, name in enumerate(classes)},
-            },
+            model_config={**config, **ClassLabels(tuple(classes)).to_hf()},
             tokenizer_dir=None,
             summary=f"{len(train[1])} training and {len(held_out[1])} validation images of "
             f"{len(classes)} classes ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''}) "
@@ -77,7 +74,7 @@ class ImageClassification:
         from ..models.family import get_family
 
         family = get_family(spec.model_type)
-        labels = {k: data.model_config[k] for k in ("num_labels", "id2label")}
+        labels = {k: data.model_config[k] for k in HF_KEYS}
         # The classes are this data's, whatever the checkpoint was trained on: a 1000-class
         # ImageNet ViT fine-tuned on 3 pets gets a new classifier head.
         start = family.start(spec, data.model_config, self.head, keep=labels)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, weighted_sums
 
 DEFAULT_LENGTH = 128  # run_flax_glue.py's --max_seq_length
-_LABEL_KEYS = ("num_labels", "id2label", "label2id", "problem_type")
 
 
 class TextClassification:
@@ -72,12 +71,13 @@ class TextClassification:
         import optax
 
         from ..models.family import get_family
+        from ..models.labels import HF_KEYS
         from ..train import metrics
         from .text_blocks import copy_tokenizer
 
         family = get_family(spec.model_type)
         # This data's classes and padding id, whatever the checkpoint was trained for.
-        keep = {k: data.model_config[k] for k in (*_LABEL_KEYS, "pad_token_id")}
+        keep = {k: data.model_config[k] for k in (*HF_KEYS, "pad_token_id")}
         start = family.start(spec, data.model_config, self.head, keep=keep)
         config = start.config
         module = family.module(config, self.head, spec.dtype)
