@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SpecError
+from .hub.repo_ids import cached_file, hub_id
 from .registry import FAMILIES, RECIPES
 from .spec_checks import CHECKS, read_config
 
@@ -34,12 +35,19 @@ class RunSpec:
         "tiny", "named size of the family (ignored with --config_name)", form=True
     )
     config_name: str | None = _opt(
-        None, "local directory or config.json to take the config from", form=True
+        None, "config to build the model from: a directory, a config.json or a Hub id", form=True
     )
-    model_name_or_path: str | None = _opt(None, "local HF checkpoint dir to start from", form=True)
+    model_name_or_path: str | None = _opt(
+        None, "checkpoint to start from: an HF model directory or a Hub id", form=True
+    )
     tokenizer_name: str | None = _opt(
-        None, "local tokenizer dir; default: train one on the data", form=True
+        None,
+        "tokenizer: a directory or a Hub id; default: the checkpoint's own, else train one "
+        "on the data",
+        form=True,
     )
+    model_revision: str = _opt("main", "branch, tag or commit of the Hub ids above")
+    cache_dir: str | None = _opt(None, "where Hub downloads are kept; default: HF_HOME's cache")
     vocab_size: int = _opt(8000, "vocabulary size when training a tokenizer", form=True)
     train_file: str | None = _opt(
         None,
@@ -177,12 +185,23 @@ class RunSpec:
             check(self)
 
     def model_config(self) -> dict:
-        """The HF-style config dict the model will be built from (vocab_size may be absent)."""
-        if self.model_name_or_path:
-            return read_config(self.model_name_or_path, "--model_name_or_path")
-        if self.config_name:
-            return read_config(self.config_name, "--config_name")
+        """The HF-style config dict the model will be built from (vocab_size may be absent).
+        A Hub id's comes from the cache: check `config_pending` first."""
+        for flag in ("model_name_or_path", "config_name"):
+            location = getattr(self, flag)
+            if location:
+                repo = hub_id(location)
+                found = repo and cached_file(self, repo, "config.json")
+                return read_config(str(found or location), f"--{flag}")
         return dict(FAMILIES[self.model_type].sizes[self.model_size])
+
+    @property
+    def config_pending(self) -> str | None:
+        """The Hub id whose config the cache lacks (it is downloaded when the run prepares,
+        and checked then), else None."""
+        location = self.model_name_or_path or self.config_name
+        repo = hub_id(location)
+        return repo if repo and not cached_file(self, repo, "config.json") else None
 
     def per_device_batch(self, n_devices: int) -> int:
         """Examples per device per micro-step; a total batch must split evenly over devices."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 from pathlib import Path
 
 from .data import image_folder, saved_datasets
 from .data.text_files import DATA_FILE_TYPES
 from .errors import SpecError
-from .models.weights_file import safetensors_problem
+from .hub.repo_ids import REPO_NAME, hub_id
+from .models import weights_file
 from .registry import FAMILIES, RECIPES, families_for
 
 
@@ -88,10 +88,11 @@ def _check_files(spec) -> None:
         _check_image_folders(spec)
     else:
         _check_text_files(spec)
-    if spec.tokenizer_name and not Path(spec.tokenizer_name, "tokenizer.json").is_file():
+    tokenizer = spec.tokenizer_name
+    if tokenizer and not hub_id(tokenizer) and not Path(tokenizer, "tokenizer.json").is_file():
         raise SpecError(
-            f"--tokenizer_name {spec.tokenizer_name}: no tokenizer.json there; "
-            "pass a local HF tokenizer dir or omit it to train one"
+            f"--tokenizer_name {tokenizer}: no tokenizer.json there; "
+            "pass an HF tokenizer dir or Hub id, or omit it to train one"
         )
 
 
@@ -145,17 +146,22 @@ def _check_image_folders(spec) -> None:
 
 
 def _check_model(spec) -> None:
+    """The model's config and weights; a Hub id's are checked once downloaded."""
+    if spec.config_pending:
+        return
     config = spec.model_config()
-    if spec.model_name_or_path:
-        weights = Path(spec.model_name_or_path, "model.safetensors")
-        if not weights.is_file():
+    if spec.model_name_or_path and not hub_id(spec.model_name_or_path):
+        problem = weights_file.problem(spec.model_name_or_path)
+        if problem == weights_file.NO_WEIGHTS:
             raise SpecError(
-                f"--model_name_or_path {spec.model_name_or_path}: no model.safetensors there; "
-                "pass a local HF checkpoint dir"
+                f"--model_name_or_path {spec.model_name_or_path}: {problem}; "
+                "pass an HF checkpoint dir or Hub id"
             )
-        problem = safetensors_problem(weights)
         if problem:
-            raise SpecError(f"{weights} is damaged: {problem}; download or export it again")
+            raise SpecError(
+                f"--model_name_or_path {spec.model_name_or_path} is damaged: {problem}; "
+                "download or export it again"
+            )
     kind = config.get("model_type", spec.model_type)
     if kind != spec.model_type:
         raise SpecError(
@@ -184,12 +190,8 @@ def _check_output(spec) -> None:
         )
 
 
-# The Hub's rule for repo names: letters, digits, - _ . ; at most 96 characters.
-_HUB_NAME = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]{0,95}$")
-
-
 def _check_hub(spec) -> None:
-    if spec.hub_model_id and not _HUB_NAME.match(spec.hub_model_id):
+    if spec.hub_model_id and not REPO_NAME.match(spec.hub_model_id):
         raise SpecError(
             f"--hub_model_id {spec.hub_model_id!r} is not a Hub repo name: use namespace/name "
             "with letters, digits, '-', '_' or '.'"
@@ -206,7 +208,7 @@ def read_config(location: str, flag: str) -> dict:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise SpecError(
-            f"{flag} {location}: no config.json there; pass a local HF model dir"
+            f"{flag} {location}: no config.json there; pass an HF model dir or Hub id"
         ) from None
     except (OSError, ValueError) as exc:
         raise SpecError(

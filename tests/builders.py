@@ -178,3 +178,51 @@ def text_of(app, selector: str) -> str:
     """What a widget shows now; empty while its screen is still being composed."""
     found = app.screen.query(selector)
     return str(found.first().render()) if found else ""
+
+
+# -- checkpoints in the Hub's other layouts ----------------------------------------------
+
+
+def flax_msgpack(safetensors: Path) -> bytes:
+    """The weights of a transformers checkpoint as its Flax twin saved them (flax_model.msgpack,
+    the same names nested), by transformers' PyTorch-to-Flax rules: a Linear's "kernel" is its
+    weight transposed, a Conv's is (H, W, in, out), LayerNorm's weight (the only 1-D weights
+    of GPT-2, BERT and ViT) is "scale", an embedding's weight is "embedding"."""
+    from flax.serialization import msgpack_serialize
+    from flax.traverse_util import unflatten_dict
+    from safetensors.numpy import load_file
+
+    tree = {}
+    for name, array in load_file(safetensors).items():
+        *module, leaf = name.split(".")
+        if leaf == "weight" and array.ndim == 1:
+            leaf = "scale"
+        elif leaf == "weight" and ("embed" in module[-1] or module[-1] in ("wte", "wpe")):
+            leaf = "embedding"
+        elif leaf == "weight":
+            leaf, array = "kernel", array.transpose(2, 3, 1, 0) if array.ndim == 4 else array.T
+        tree[(*module, leaf)] = array
+    return msgpack_serialize(unflatten_dict(tree))
+
+
+def hub_repo_files(model, layout: str, folder: Path) -> dict[str, bytes]:
+    """The files of a Hub model repo holding `model` in one weights layout: "safetensors",
+    "sharded" (several safetensors files and their index), "flax" (flax_model.msgpack
+    only) or "torch" (pytorch_model.bin only); config.json and whatever `folder` holds
+    (a tokenizer) beside them."""
+    import torch
+    from safetensors.numpy import load_file
+
+    saved = folder / f".{layout}"
+    model.save_pretrained(saved, max_shard_size="40KB" if layout == "sharded" else "5GB")
+    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    files["config.json"] = (saved / "config.json").read_bytes()
+    if layout in ("safetensors", "sharded"):
+        files.update({p.name: p.read_bytes() for p in saved.glob("model*.safetensors*")})
+    elif layout == "flax":
+        files["flax_model.msgpack"] = flax_msgpack(saved / "model.safetensors")
+    else:  # as transformers 4 saved it: the checkpoint's names, not the live modules'
+        tensors = load_file(saved / "model.safetensors")
+        torch.save({k: torch.from_numpy(v) for k, v in tensors.items()}, saved / "torch.bin")
+        files["pytorch_model.bin"] = (saved / "torch.bin").read_bytes()
+    return files

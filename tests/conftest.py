@@ -33,10 +33,11 @@ def pytest_configure(config):
 def tpudeck_home(tmp_path, monkeypatch) -> Path:
     """Every test gets its own run store and UI settings, so none sees another's; every
     process a test's runs left alive (detached trainers, script supervisors) is ended after
-    it, passed, failed or interrupted."""
+    it, passed, failed or interrupted. Hub downloads go to the test's own cache."""
     home = tmp_path / "home"
     monkeypatch.setenv("TPUDECK_HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     yield home
     end_live_runs(home)
 

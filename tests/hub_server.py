@@ -1,5 +1,6 @@
-"""A local Hub-compatible HTTP server for push tests: the endpoints huggingface_hub uses for
-whoami, create_repo, preupload (answering "regular", so files arrive inline) and commit.
+"""A local Hub-compatible HTTP server: the endpoints huggingface_hub uses for whoami,
+create_repo, preupload (answering "regular", so files arrive inline) and commit, and for
+downloads (repo info, the file tree, HEAD and GET of /resolve/) of model and dataset repos.
 
 It stores what it receives and can be told to fail: `fail_next` 5xx answers to commits,
 `delay_s` before every commit answer, reject every token, 404 on `missing` endpoints, or `stop()` listening (clients
@@ -9,17 +10,21 @@ get "connection refused") and `start()` again on the same port.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
 
 
 class FakeHub:
     def __init__(self, token: str):
         self.token = token
         self.repos: dict[str, dict[str, bytes]] = {}  # repo id -> path -> content
+        self.datasets: dict[str, dict[str, bytes]] = {}  # dataset repos, likewise
+        self.gated: set[str] = set()  # repos that answer as a gated repo to this token
         self.fail_next = 0  # answer this many commits with 500
         self.delay_s = 0.0  # a slow Hub: each commit answers after this long
         self.reject_tokens = False
@@ -49,9 +54,34 @@ class FakeHub:
                     self._reply(401, {"error": "Invalid credentials in Authorization header"})
                 return ok
 
+            def do_HEAD(self):
+                hub.requests.append(f"HEAD {self.path}")
+                self._download(body=False)
+
+            def _download(self, body: bool) -> None:
+                """A repo's info, its file tree, or one of its files, as the Hub answers."""
+                found = hub.locate(self.path)
+                if isinstance(found, tuple):
+                    status, code = found
+                    self.send_response(status)
+                    self.send_header("X-Error-Code", code)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data = found if isinstance(found, bytes) else json.dumps(found).encode()
+                self.send_response(200)
+                self.send_header("X-Repo-Commit", hub.commit_of(self.path))
+                self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(data)
+
             def do_GET(self):
                 hub.requests.append(f"GET {self.path}")
-                if self.path.startswith("/api/whoami-v2") and self._authorised():
+                if not self.path.startswith("/api/whoami-v2"):
+                    self._download(body=True)
+                elif self._authorised():
                     self._reply(
                         200,
                         {
@@ -60,8 +90,6 @@ class FakeHub:
                             "auth": {"accessToken": {"role": "write"}},
                         },
                     )
-                elif not self.path.startswith("/api/whoami-v2"):
-                    self._reply(404, {"error": "not found"})
 
             def do_POST(self):
                 hub.requests.append(f"POST {self.path}")
@@ -111,6 +139,53 @@ class FakeHub:
         self.start()
         self.url = f"http://127.0.0.1:{self.port}"
 
+    # Download routes: /api/{models,datasets}/ID[/revision/REV | /tree/REV[/dir]],
+    # /ID/resolve/REV/PATH and /datasets/ID/resolve/REV/PATH; ids with or without an org.
+    _ROUTES = (
+        re.compile(r"^/api/(?P<kind>models|datasets)/(?P<id>[^/]+/[^/]+|[^/]+)"
+                   r"(?:/(?P<what>revision|tree)/(?P<rev>[^/]+)(?:/(?P<path>.*))?)?$"),
+        re.compile(r"^/(?P<kind>datasets/)?(?P<id>.+?)/(?P<what>resolve)/(?P<rev>[^/]+)/(?P<path>.+)$"),
+    )  # fmt: skip
+
+    def add_repo(self, repo_id: str, files: dict[str, bytes], kind: str = "model") -> None:
+        """Publish a repo's files (its one revision is "main" and its commit hash)."""
+        (self.datasets if kind == "dataset" else self.repos)[repo_id] = dict(files)
+
+    def commit_of(self, path: str) -> str:
+        request = self._request(unquote(urlsplit(path).path))
+        return _commit(request["files"]) if request and request["files"] is not None else ""
+
+    def _request(self, path: str) -> dict | None:
+        """The parts of a download request: kind, id, what, rev, path and the repo's files."""
+        match = next((m for r in self._ROUTES if (m := r.match(path))), None)
+        if match is None:
+            return None
+        parts = match.groupdict()
+        parts["what"], parts["rev"] = parts["what"] or "revision", parts["rev"] or "main"
+        repos = self.datasets if parts["kind"] and "datasets" in parts["kind"] else self.repos
+        return {**parts, "files": repos.get(parts["id"])}
+
+    def locate(self, url: str):
+        """What a download request gets: a JSON-able answer, a file's bytes, or (status,
+        the X-Error-Code the Hub sends) for a missing or gated repo, revision or file."""
+        parts = urlsplit(url)
+        request = self._request(unquote(parts.path))
+        files = request and request["files"]
+        if files is None:
+            return 404, "RepoNotFound"
+        if request["id"] in self.gated:
+            return 401, "GatedRepo"
+        if request["rev"] not in ("main", _commit(files)):
+            return 404, "RevisionNotFound"
+        if request["what"] == "revision":
+            siblings = [{"rfilename": name} for name in sorted(files)]
+            return {"id": request["id"], "sha": _commit(files), "siblings": siblings}
+        if request["what"] == "tree":
+            return _tree(files, (request["path"] or "").strip("/"), "recursive=true" in parts.query)
+        if request["path"] not in files:
+            return 404, "EntryNotFound"
+        return files[request["path"]]
+
     def start(self) -> None:
         """Listen (again, on the same port after a stop())."""
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
@@ -127,3 +202,29 @@ class FakeHub:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _commit(files: dict[str, bytes]) -> str:
+    digest = hashlib.sha1()
+    for name, data in sorted(files.items()):
+        digest.update(name.encode() + hashlib.sha1(data).digest())
+    return digest.hexdigest()
+
+
+def _tree(files: dict[str, bytes], under: str, recursive: bool) -> list[dict]:
+    """The entries under a folder: every file below it, or its files and subfolders."""
+    prefix = f"{under}/" if under else ""
+    below = sorted((name.removeprefix(prefix), data) for name, data in files.items()
+                   if name.startswith(prefix))  # fmt: skip
+    if recursive:
+        return [_tree_entry(prefix + name, data) for name, data in below]
+    folders = sorted({name.split("/")[0] for name, _ in below if "/" in name})
+    entries = [{"type": "directory", "path": prefix + f, "oid": "0" * 40} for f in folders]
+    return entries + [_tree_entry(prefix + name, data) for name, data in below if "/" not in name]
+
+
+def _tree_entry(name: str, data: bytes) -> dict:
+    """A file as the Hub's tree lists it; every file is an LFS file, its etag the sha256."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    return {"type": "file", "path": name, "size": len(data), "oid": hashlib.sha1(data).hexdigest(),
+            "lfs": {"oid": sha256, "size": len(data), "pointerSize": 134}}  # fmt: skip

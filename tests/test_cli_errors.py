@@ -128,7 +128,7 @@ def small_vocabulary(run):
 
 # Damaged files and mismatched sizes that only show once a run's files are read.
 RUN_CASES = {
-    "truncated model.safetensors": (truncated_weights, "is damaged: it has"),
+    "truncated model.safetensors": (truncated_weights, "is damaged: model.safetensors has"),
     "corrupt checkpoint meta.json": (corrupt_meta, "step-4 is corrupt (JSONDecodeError"),
     "config vocabulary smaller than the tokenizer's": (
         small_vocabulary,

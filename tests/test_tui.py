@@ -364,3 +364,24 @@ async def test_the_form_is_judged_off_the_ui_thread_and_the_newest_edit_wins(
         await judged(pilot)
         assert "lr 0.02" in text_of(app, "#summary")
         assert threads and threading.main_thread() not in threads
+
+
+async def test_run_screen_shows_a_download_while_the_run_prepares(tpudeck_home, sleeper):
+    run = fake_run(tpudeck_home, "20260101-000000-hub-0001", "preparing", sleeper.pid, steps=0)
+    run.emit("prepare", stage="downloading", what="org/tiny-gpt2", done=12_000_000,
+             total=48_000_000)  # fmt: skip
+    app = TpudeckApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_run(run.run_id)
+        line = "downloading org/tiny-gpt2: 12.0 of 48.0 MB"
+        await wait_for(pilot, lambda: line in text_of(app, "#summary"), 10)
+        assert app.screen.query_one("ProgressBar").percentage == 0.25
+
+
+async def test_a_hub_id_launches_without_the_network_sized_when_downloaded(demo_corpus):
+    values = {"train_file": str(demo_corpus), "model_name_or_path": "org/tiny-gpt2"}
+    app = TpudeckApp(launch_values=values)
+    async with app.run_test(size=SIZE) as pilot:
+        await judged(pilot)
+        assert "ready to launch" in text_of(app, "#error")
+        assert "from the Hub's org/tiny-gpt2: downloaded" in text_of(app, "#summary")

@@ -1,4 +1,5 @@
-"""Read and write Hugging Face checkpoint directories: config.json + model.safetensors.
+"""Read and write Hugging Face checkpoint directories: config.json and the weights
+(read in any format weights_file knows, written as model.safetensors).
 
 Family modules supply the name mapping; this module owns the files and their errors.
 """
@@ -13,9 +14,10 @@ from pathlib import Path
 import numpy as np
 from flax.traverse_util import flatten_dict, unflatten_dict
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
 from ..errors import CheckpointError
+from .weights_file import NO_WEIGHTS, find_weights, read_tensors
 
 # (flax path tuple) -> HF tensor name, and back (None for tensors a family ignores).
 ToHF = Callable[[tuple[str, ...]], str]
@@ -43,7 +45,7 @@ def read_config(directory: str | os.PathLike) -> dict:
 def read_params(directory: str | os.PathLike, from_hf: FromHF, template: dict,
                 from_hf_layout: Layout = same_layout,
                 heads: HeadModules | None = None) -> tuple[dict, tuple[str, ...]]:  # fmt: skip
-    """Load safetensors into a params tree shaped like `template`.
+    """Load the directory's weights into a params tree shaped like `template`.
 
     With `heads` (what the template's head owns, what other heads own; top-level module
     names) a checkpoint of another head loads: other heads' tensors are skipped, and the
@@ -51,12 +53,12 @@ def read_params(directory: str | os.PathLike, from_hf: FromHF, template: dict,
     classes). Returns (params, the head modules not loaded); every other leaf must be there.
     """
     own, others = heads or ((), ())
-    path = Path(directory, "model.safetensors")
+    path = find_weights(directory)
+    if path is None:
+        raise CheckpointError(f"{directory}: {NO_WEIGHTS}; pass an HF model dir")
     try:
-        tensors = load_file(path)
-    except FileNotFoundError:
-        raise CheckpointError(f"{directory}: no model.safetensors; pass an HF model dir") from None
-    except (SafetensorError, OSError, ValueError) as exc:
+        tensors = read_tensors(path)
+    except (SafetensorError, OSError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path} is corrupt ({exc}); re-export or re-download it") from None
     wanted = flatten_dict(template)
     found = {}

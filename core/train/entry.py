@@ -45,6 +45,7 @@ def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True)
     accepted = False
     try:
         hub = _open_hub(spec, run_dir)
+        spec = _fetch_pretrained(spec, run_dir)
         recipe = get_recipe(spec.recipe)
         data = recipe.prepare(spec, run_dir)
         log.info("data: %s", data.summary)
@@ -109,6 +110,21 @@ def _open_hub(spec, run_dir: RunDir):
     hub = HubSync.open(run_dir, spec.hub_model_id, run_name, spec.hub_private, spec.hub_strategy)
     log.info("pushing to %s (%s)", hub.repo_id, spec.hub_strategy)
     return hub
+
+
+def _fetch_pretrained(spec, run_dir: RunDir):
+    """The spec with its Hub ids as folders in huggingface_hub's cache (downloaded now, with
+    `prepare` events for the Run screen), checked again now that their configs are here."""
+    from ..hub.pretrained import fetch
+
+    def downloading(repo: str, done: int, total: int) -> None:
+        run_dir.emit("prepare", stage="downloading", what=repo, done=done, total=total)
+        log.info("downloading %s: %.1f of %.1f MB", repo, done / 1e6, total / 1e6)
+
+    local = fetch(spec, downloading)
+    if local is not spec:
+        local.validate()
+    return local
 
 
 def _finish_pushes(hub) -> None:

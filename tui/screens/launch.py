@@ -330,6 +330,12 @@ def _example_unit(spec: RunSpec) -> tuple[int, str, float]:
 
 def describe(spec: RunSpec, devices: int, where: str) -> str:
     """What will run and roughly what it costs, before anything is launched."""
+    if spec.config_pending:
+        return (
+            f"[b]{spec.recipe}[/b] {spec.model_type} from the Hub's "
+            f"[b]{escape(spec.config_pending)}[/b]: downloaded (into HF_HOME's cache) and "
+            "checked when the run prepares, before it takes the accelerator; sized then"
+        )
     params, unit, tokens = _example_unit(spec)
     state_gb = params * 16 / 1e9  # fp32 weights, gradients and two AdamW moments
     try:

@@ -198,6 +198,10 @@ class RunScreen(Screen):
             f"owner {self.record.owner}",
         ]
         message = update.status.get("message") or update.status.get("waiting_for")
+        preparing = self.latest.get("prepare") if update.state == "preparing" else None
+        if preparing:  # a download (or other preparation) with a size: its own progress
+            message = preparation(preparing)
+            total, done = preparing["total"], preparing["done"]
         self.query_one("#summary", Static).update(
             "   ".join(f for f in fields if f) + (f"\n{escape(message)}" if message else "")
         )
@@ -213,6 +217,14 @@ class RunScreen(Screen):
 
     def action_stop(self) -> None:
         self.app.stop_with_confirmation(self.record)
+
+
+def preparation(event: dict) -> str:
+    """A `prepare` event in words: "downloading org/name: 12.0 of 480.0 MB"."""
+    return (
+        f"{event['stage']} {event.get('what', '')}: "
+        f"{event['done'] / 1e6:,.1f} of {event['total'] / 1e6:,.1f} MB"
+    )
 
 
 def _asked_for_accelerator(run_dir) -> bool:
