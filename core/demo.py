@@ -6,13 +6,13 @@ from __future__ import annotations
 from .registry import RECIPES, families_for
 from .runs.home import tpudeck_home
 
+DEMO_LENGTH = 64  # tokens in an example, for the recipes that take a length
 # Values a user would otherwise pass as flags; flags given with --demo override them.
 DEMO_SETTINGS = {
     "run_name": "demo-gpt2",
     "model_type": "gpt2",
     "model_size": "demo",
     "vocab_size": 512,
-    "block_size": 64,
     "learning_rate": 3e-3,
     "warmup_steps": 30,
     "lr_schedule": "cosine",
@@ -26,7 +26,7 @@ DEMO_SETTINGS = {
 
 def demo_settings(recipe: str = "clm") -> dict:
     """The spec values of `recipe`'s demo, its data written under $TPUDECK_HOME/demo if missing."""
-    family = families_for(recipe)[0]
+    family, length = families_for(recipe)[0], RECIPES[recipe].length_field
     data = RECIPES[recipe].demo_data(tpudeck_home() / "demo")
-    return {**DEMO_SETTINGS, "recipe": recipe, "model_type": family,
-            "run_name": f"demo-{family}", **data}  # fmt: skip
+    return {**DEMO_SETTINGS, "recipe": recipe, "model_type": family, "run_name": f"demo-{family}",
+            **({length: DEMO_LENGTH} if length else {}), **data}  # fmt: skip

@@ -57,6 +57,15 @@ class RunSpec:
     validation_file: str | None = _opt(
         None, "validation data; default: split off the train file", form=True
     )
+    dataset_name: str | None = _opt(
+        None,
+        "instead of --train_file: a 🤗 dataset by Hub id, or a local dataset folder; its "
+        "'train' split trains, its 'validation' split (else a held-out share) evaluates",
+        form=True,
+    )
+    dataset_config_name: str | None = _opt(
+        None, "the --dataset_name config (e.g. a language of a multilingual corpus)", form=True
+    )
     validation_split_percentage: int = _opt(
         5, "percent of train_file held out when no validation_file"
     )
@@ -84,12 +93,12 @@ class RunSpec:
         None, "image_classification: validation images, same classes; default: split off", form=True
     )
     block_size: int | None = _opt(
-        None, "tokens per training example; default: model positions", form=True
+        None, "clm: tokens per training example; default: model positions", form=True
     )
     max_seq_length: int | None = _opt(
         None,
-        "text_classification: longer examples are truncated; default: 128 or the model's "
-        "positions if fewer",
+        "mlm: tokens per training example (default: model positions); text_classification: "
+        "longer examples are truncated (default: 128 or the model's positions if fewer)",
         form=True,
     )
     per_device_train_batch_size: int | None = _opt(
@@ -218,8 +227,11 @@ class RunSpec:
 
     @property
     def training_data(self) -> str | None:
-        """The training data's path: --train_dir for images, else --train_file."""
-        return self.train_dir if RECIPES[self.recipe].inputs == "images" else self.train_file
+        """Where the training data is: --train_dir for images, else --dataset_name or
+        --train_file."""
+        if RECIPES[self.recipe].inputs == "images":
+            return self.train_dir
+        return self.dataset_name or self.train_file
 
     def family_config(self):
         """The model's config as its family reads it (the vocabulary from --vocab_size when

@@ -97,8 +97,14 @@ def _check_files(spec) -> None:
 
 
 def _check_text_files(spec) -> None:
+    if spec.dataset_name:
+        _check_dataset_name(spec)
+        return
     if not spec.train_file:
-        raise SpecError("--train_file is required: pass a .txt, .jsonl or .csv file (or --demo)")
+        raise SpecError(
+            "--train_file is required: pass a .txt, .jsonl or .csv file, a --dataset_name "
+            "(or --demo)"
+        )
     for flag in ("train_file", "validation_file"):
         path = getattr(spec, flag)
         if path is None:
@@ -117,6 +123,26 @@ def _check_text_files(spec) -> None:
         if Path(path).suffix.lower() not in DATA_FILE_TYPES:
             kinds = ", ".join(DATA_FILE_TYPES)
             raise SpecError(f"--{flag} {path}: unsupported file type; use one of {kinds}")
+
+
+def _check_dataset_name(spec) -> None:
+    """A Hub id is looked up when the run prepares; a local name must be a folder."""
+    if spec.train_file or spec.validation_file:
+        raise SpecError(
+            "pass --dataset_name or --train_file/--validation_file, not both: the HF scripts "
+            "would ignore the files"
+        )
+    name = spec.dataset_name
+    if not hub_id(name) and not Path(name).is_dir():
+        raise SpecError(
+            f"--dataset_name {name}: no such folder, and not a Hub dataset id (org/name); "
+            "check the path or the id"
+        )
+    if "/" not in name and not Path(name).is_dir():  # the Hub moved them under their owners
+        raise SpecError(
+            f"--dataset_name {name}: the Hub names datasets org/name now (OSCAR is "
+            "oscar-corpus/oscar); pass the full id from the dataset's Hub page"
+        )
 
 
 def _check_image_folders(spec) -> None:
@@ -169,6 +195,7 @@ def _check_model(spec) -> None:
         )
     model = spec.family_config()
     model.check()
+    _check_length_flag(spec)
     flag = RECIPES[spec.recipe].length_field
     length = flag and getattr(spec, flag)
     if length and length > model.positions:
@@ -176,6 +203,16 @@ def _check_model(spec) -> None:
             f"--{flag} {length} is larger than the model's {model.positions} positions: "
             f"lower --{flag} or pick a larger model"
         )
+
+
+def _check_length_flag(spec) -> None:
+    """Each HF script names its example length its own way; a recipe takes only its own."""
+    flag = RECIPES[spec.recipe].length_field
+    script = RECIPES[spec.recipe].script
+    for other in sorted({r.length_field for r in RECIPES.values()} - {None, flag}):
+        if getattr(spec, other) is not None:
+            takes = f"takes --{flag} (as {script} names it)" if flag else "has no length flag"
+            raise SpecError(f"{spec.recipe} {takes}, not --{other}: pass that instead")
 
 
 def _check_output(spec) -> None:

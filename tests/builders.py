@@ -226,3 +226,15 @@ def hub_repo_files(model, layout: str, folder: Path) -> dict[str, bytes]:
         torch.save({k: torch.from_numpy(v) for k, v in tensors.items()}, saved / "torch.bin")
         files["pytorch_model.bin"] = (saved / "torch.bin").read_bytes()
     return files
+
+
+def parquet_bytes(columns: dict[str, list]) -> bytes:
+    """A parquet file of these columns, as the Hub's dataset repos hold them."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer)
+    return buffer.getvalue()

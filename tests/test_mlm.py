@@ -41,16 +41,20 @@ def test_roberta_blocks_leave_room_for_its_position_offset(demo_corpus):
     )
     assert spec.example_length() == 128  # 130 positions, the first two before any token
     with pytest.raises(SpecError, match="larger than the model's 128 positions"):
-        spec.replace(block_size=130)
+        spec.replace(max_seq_length=130)
 
 
 def test_mlm_spec_errors_name_the_fix(demo_corpus):
     with pytest.raises(SpecError, match="recipe 'mlm' trains bert, roberta, not 'gpt2'"):
         RunSpec(recipe="mlm", train_file=str(demo_corpus)).validate()
     with pytest.raises(
-        SpecError, match="--block_size 256 is larger than the model's 128 positions"
+        SpecError, match="--max_seq_length 256 is larger than the model's 128 positions"
     ):
-        RunSpec(recipe="mlm", model_type="bert", model_size="demo", block_size=256,
+        RunSpec(recipe="mlm", model_type="bert", model_size="demo", max_seq_length=256,
+                train_file=str(demo_corpus)).validate()  # fmt: skip
+    with pytest.raises(SpecError, match=r"mlm takes --max_seq_length \(as run_mlm_flax.py "
+                       r"names it\), not --block_size: pass that instead"):  # fmt: skip
+        RunSpec(recipe="mlm", model_type="bert", block_size=64,
                 train_file=str(demo_corpus)).validate()  # fmt: skip
 
 
@@ -62,7 +66,7 @@ def test_train_with_mlm_and_fill_masks_with_transformers(tmp_path, demo_corpus, 
     run = tmp_path / "run"
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     result = tpudeck("train", "--recipe", "mlm", "--model_type", family, "--model_size", "demo",
-                     "--train_file", str(demo_corpus), "--vocab_size", "512", "--block_size", "64",
+                     "--train_file", str(demo_corpus), "--vocab_size", "512", "--max_seq_length", "64",
                      "--max_steps", "150", "--logging_steps", "25", "--eval_steps", "75",
                      "--learning_rate", "3e-3", "--warmup_steps", "20", "--dropout", "0",
                      "--platform", "cpu", "--output_dir", str(run), env=env)  # fmt: skip
@@ -86,7 +90,7 @@ async def test_the_launch_screen_sizes_an_mlm_run(demo_corpus):
 
     from .builders import judged, text_of, wait_for
 
-    app = TpudeckApp(launch_values={"train_file": str(demo_corpus), "block_size": 64})
+    app = TpudeckApp(launch_values={"train_file": str(demo_corpus), "max_seq_length": 64})
     async with app.run_test(size=(140, 45)) as pilot:
         app.screen.query_one("#recipe").value = "mlm"
         await wait_for(pilot, lambda: "mlm bert-" in text_of(app, "#summary"), 10)

@@ -132,7 +132,7 @@ def test_mlm_masks_with_the_tokenizers_own_mask_token(padding_tokenizer, tmp_pat
     corpus.write_text("\n".join(texts))
     spec = RunSpec.from_dict({"recipe": "mlm", "model_type": "bert", "model_size": "demo",
                               "train_file": str(corpus), "tokenizer_name": str(folder),
-                              "block_size": 64})  # fmt: skip
+                              "max_seq_length": 64})  # fmt: skip
     data = MLM.prepare(spec, RunDir(tmp_path / "run"))
     tokenizer = load_tokenizer(folder)
     assert data.model_config["mask_token_id"] == tokenizer.token_to_id(tokens["mask"])
@@ -161,7 +161,7 @@ def test_a_bert_base_model_with_its_wordpiece_tokenizer_pretrains_further_with_m
     corpus.write_text("\n".join(texts))
     run = RunDir(tmp_path / "run")
     result = tpudeck("train", "--recipe", "mlm", "--model_type", "bert", "--model_name_or_path",
-                     str(folder), "--train_file", str(corpus), "--block_size", "64",
+                     str(folder), "--train_file", str(corpus), "--max_seq_length", "64",
                      "--max_steps", "30", "--learning_rate", "1e-3", "--platform", "cpu",
                      "--output_dir", str(run.path))  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -180,7 +180,7 @@ def test_pretrain_with_mlm_then_fine_tune_a_classifier_that_transformers_opens(
 
     pre, fine = RunDir(tmp_path / "pre"), RunDir(tmp_path / "fine")
     result = tpudeck("train", "--recipe", "mlm", "--model_type", "roberta", "--model_size", "demo",
-                     "--train_file", str(demo_corpus), "--vocab_size", "400", "--block_size", "64",
+                     "--train_file", str(demo_corpus), "--vocab_size", "400", "--max_seq_length", "64",
                      "--max_steps", "20", "--platform", "cpu", "--output_dir", str(pre.path))  # fmt: skip
     assert result.returncode == 0, result.stderr
     pairs = write_pairs(tmp_path / "pairs.csv")

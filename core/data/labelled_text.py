@@ -13,8 +13,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import DataError
-from . import saved_datasets
-from .text_files import load_table, require_column
+from .text_files import load_tables, require_column
 
 
 @dataclasses.dataclass
@@ -55,21 +54,15 @@ class LabelledText:
 
 
 def load_labelled_splits(spec) -> LabelledText:
-    train_ds = load_table(spec.train_file, "train_file", "train")
+    tables = load_tables(spec)
+    train_ds, source = tables.train, tables.train_source
     columns = _text_columns(spec, train_ds)
-    source = (spec.train_file, "train_file")
-    if spec.validation_file:
-        eval_source = (spec.validation_file, "validation_file")
-    elif "validation" in saved_datasets.splits(spec.train_file):
-        eval_source = source  # a saved dataset's own validation split
-    else:
-        eval_source = None  # held out of the training rows below
-    eval_ds = None if eval_source is None else load_table(*eval_source, "validation")
     regression = _is_regression(train_ds, spec.label_column)
     classes = () if regression else _classes(train_ds, spec.label_column, source)
     train = _examples(train_ds, columns, spec.label_column, classes, source)
-    if eval_ds is None:
-        return LabelledText(*_hold_out(train, spec), columns, classes)
+    if tables.eval is None:
+        return LabelledText(*_hold_out(train, spec, source), columns, classes)
+    eval_ds, eval_source = tables.eval, tables.eval_source
     for column in (*columns, spec.label_column):
         require_column(eval_ds, column, *eval_source, _column_flag(spec, column))
     if not regression:
@@ -164,12 +157,12 @@ def _examples(ds, columns, label: str, classes, source) -> Examples:
     return Examples(firsts, seconds if len(columns) > 1 else None, np.asarray(labels, dtype))
 
 
-def _hold_out(train: Examples, spec) -> tuple[Examples, Examples]:
+def _hold_out(train: Examples, spec, source) -> tuple[Examples, Examples]:
     """A seeded share of the training rows (shuffled: labelled files are often sorted)."""
     cut = max(1, len(train) * spec.validation_split_percentage // 100)
     if cut >= len(train):
         raise DataError(
-            f"--train_file {spec.train_file} has {len(train)} examples, too few to hold out "
+            f"--{source[1]} {source[0]} has {len(train)} examples, too few to hold out "
             "a validation split; add data or pass --validation_file"
         )
     order = np.random.default_rng(spec.seed).permutation(len(train))

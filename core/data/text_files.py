@@ -1,12 +1,17 @@
-"""Local text, json/jsonl and csv files and saved 🤗 datasets, loaded, split and checked."""
+"""The rows a run trains and evaluates on: local text, json/jsonl and csv files, saved 🤗
+datasets, or a dataset named as the HF scripts name one (--dataset_name: a Hub id or a local
+dataset folder, with --dataset_config_name), loaded, split and checked."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from pathlib import Path
+from typing import Any
 
 from ..errors import DataError
+from ..hub.repo_ids import hub_id, unreachable
 from . import file_checks, saved_datasets
 
 # Local data files by suffix, and the 🤗 datasets builder that reads each.
@@ -55,9 +60,8 @@ def require_column(ds, column: str, path: str, flag: str, column_flag: str) -> N
         )
 
 
-def _load(path: str, column: str, flag: str, split: str | None = None) -> list[str]:
-    """The texts of one column of a file or of a saved dataset's split."""
-    ds = load_table(path, flag, split)
+def _texts(ds, column: str, path: str, flag: str) -> list[str]:
+    """The texts of one column of a table."""
     require_column(ds, column, path, flag, "text_column")
     texts = [t for t in ds[column] if isinstance(t, str) and t.strip()]
     if not texts:
@@ -95,18 +99,130 @@ def _load_saved(path: str, flag: str, split: str | None):
     return ds
 
 
-def load_text_splits(spec) -> tuple[list[str], list[str]]:
-    """(train texts, validation texts). Validation comes from --validation_file, else the
-    saved dataset's "validation" split, else the first N% of the training texts."""
-    train = _load(spec.train_file, spec.text_column, "train_file", "train")
+@dataclasses.dataclass(frozen=True)
+class Tables:
+    """A run's training rows and its validation rows (None: hold a share of training out),
+    each with (where it came from, the flag that named it) for messages."""
+
+    train: Any  # a 🤗 Dataset
+    eval: Any | None
+    train_source: tuple[str, str]
+    eval_source: tuple[str, str] | None
+
+
+def load_tables(spec) -> Tables:
+    """Validation rows come from --validation_file, else the dataset's (or saved dataset's)
+    "validation" split, else none: the caller holds a share of the training rows out."""
+    if spec.dataset_name:
+        splits = _load_named(spec)
+        source = (spec.dataset_name, "dataset_name")
+        if "train" not in splits:
+            raise DataError(
+                f"--dataset_name {spec.dataset_name} has no 'train' split (splits: "
+                f"{', '.join(splits)}); pick a dataset or config with one"
+            )
+        held = splits.get("validation")
+        return Tables(splits["train"], held, source, None if held is None else source)
+    source = (spec.train_file, "train_file")
+    train = load_table(spec.train_file, "train_file", "train")
     if spec.validation_file:
-        return train, _load(spec.validation_file, spec.text_column, "validation_file", "validation")
-    if "validation" in saved_datasets.splits(spec.train_file):
-        return train, _load(spec.train_file, spec.text_column, "train_file", "validation")
+        held = (spec.validation_file, "validation_file")
+    elif "validation" in saved_datasets.splits(spec.train_file):
+        held = source  # a saved dataset's own validation split
+    else:
+        return Tables(train, None, source, None)
+    return Tables(train, load_table(*held, "validation"), source, held)
+
+
+def _load_named(spec):
+    """--dataset_name's splits through 🤗 datasets (a saved dataset folder through
+    load_from_disk), or a DataError naming the fix."""
+    import datasets
+    from huggingface_hub import constants
+
+    datasets.disable_progress_bars()
+    name, config = spec.dataset_name, spec.dataset_config_name
+    if saved_datasets.kind(name):
+        return datasets.load_from_disk(name)
+    down = bool(hub_id(name)) and not constants.HF_HUB_OFFLINE and _hub_unreachable(name)
+    try:
+        with _quiet("datasets"), _quiet("huggingface_hub"), _offline(down):
+            return datasets.load_dataset(name, config, cache_dir=spec.cache_dir)
+    except datasets.exceptions.DatasetNotFoundError:
+        raise DataError(
+            f"--dataset_name {name}: no such local folder, and no Hub dataset of that name at "
+            f"{constants.ENDPOINT} (a private or gated one needs a token: HF_TOKEN or "
+            "`hf auth login`); check the name"
+        ) from None
+    except ValueError as exc:
+        if "Couldn't find cache" in str(exc):  # offline, and this config never downloaded
+            raise _not_cached(name) from None
+        if "Config name is missing" not in str(exc) and "BuilderConfig" not in str(exc):
+            raise
+        configs = ", ".join(datasets.get_dataset_config_names(name))
+        given = f"has no config {config!r}" if config else "has several configs"
+        raise DataError(
+            f"--dataset_name {name} {given} ({configs}); pass one with --dataset_config_name"
+        ) from None
+    except Exception as exc:  # offline or unreachable, with nothing cached
+        if not (hub_id(name) and (down or constants.HF_HUB_OFFLINE or unreachable(exc))):
+            raise
+        raise _not_cached(name) from None
+
+
+def _not_cached(name: str) -> DataError:
+    from huggingface_hub import constants
+
+    why = (
+        "HF_HUB_OFFLINE is set"
+        if constants.HF_HUB_OFFLINE
+        else f"the Hub at {constants.ENDPOINT} cannot be reached"
+    )
+    return DataError(
+        f"--dataset_name {name} is not in the cache and {why}: download it once with the "
+        "network up (then HF_HUB_OFFLINE=1 works)"
+    )
+
+
+def _hub_unreachable(name: str) -> bool:
+    """One quick question to the Hub, where 🤗 datasets would retry for half a minute."""
+    from huggingface_hub import HfApi
+
+    try:
+        HfApi().dataset_info(name)
+    except Exception as exc:
+        return unreachable(exc)
+    return False
+
+
+@contextlib.contextmanager
+def _offline(offline: bool):
+    """huggingface_hub's and datasets' offline mode for one load, so that with the Hub
+    unreachable the cache answers at once."""
+    import datasets
+    from huggingface_hub import constants
+
+    saved = constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE
+    if offline:
+        constants.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved
+
+
+def load_text_splits(spec) -> tuple[list[str], list[str]]:
+    """(train texts, validation texts); without validation rows the first
+    --validation_split_percentage of the training texts, as the HF scripts split."""
+    tables = load_tables(spec)
+    train = _texts(tables.train, spec.text_column, *tables.train_source)
+    if tables.eval is not None:
+        return train, _texts(tables.eval, spec.text_column, *tables.eval_source)
     held_out = max(1, len(train) * spec.validation_split_percentage // 100)
     if held_out >= len(train):
+        location, flag = tables.train_source
         raise DataError(
-            f"--train_file {spec.train_file} has {len(train)} texts, too few to hold out "
+            f"--{flag} {location} has {len(train)} texts, too few to hold out "
             "a validation split; add data or pass --validation_file"
         )
     return train[held_out:], train[:held_out]

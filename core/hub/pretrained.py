@@ -17,7 +17,7 @@ from collections.abc import Callable
 from ..data.tokenizer import TOKENIZER_FILES
 from ..errors import SpecError
 from ..models.weights_file import FORMATS, NO_WEIGHTS, weights_name
-from .repo_ids import hub_id
+from .repo_ids import hub_id, unreachable
 
 # (the repo, bytes done, bytes in all) of a download, as it goes.
 Progress = Callable[[str, int, int], None]
@@ -112,22 +112,13 @@ def _listing(spec, repo: str) -> tuple[list[str], bool]:
             info = HfApi().model_info(repo, revision=spec.model_revision)
             return [f.rfilename for f in info.siblings or ()], True
         except Exception as exc:
-            if not _unreachable(exc):
+            if not unreachable(exc):
                 raise
     try:
         tree = get_cached_repo_tree(repo, revision=spec.model_revision, cache_dir=spec.cache_dir)
     except CachedRepoTreeNotFoundError:
         raise _Unreachable from None
     return [f.path for f in tree], False
-
-
-def _unreachable(exc: Exception) -> bool:
-    """Whether the Hub was not reached at all (offline, refused, timed out), as against
-    answering with an HTTP error."""
-    if getattr(exc, "response", None) is not None:
-        return False
-    transport = any(c.__name__ == "TransportError" for c in type(exc).__mro__)  # httpx's
-    return transport or isinstance(exc, OSError)  # OfflineModeIsEnabled is one
 
 
 def _progress_bars(progress: Progress | None, repo: str):

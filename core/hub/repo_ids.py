@@ -29,3 +29,12 @@ def cached_file(spec, repo: str, filename: str) -> Path | None:
         repo, filename, cache_dir=spec.cache_dir, revision=spec.model_revision
     )
     return Path(found) if isinstance(found, str) else None
+
+
+def unreachable(exc: Exception) -> bool:
+    """Whether the Hub was not reached at all (offline, refused, timed out), as against
+    answering with an HTTP error."""
+    if getattr(exc, "response", None) is not None:
+        return False
+    transport = any(c.__name__ == "TransportError" for c in type(exc).__mro__)  # httpx's
+    return transport or isinstance(exc, OSError)  # OfflineModeIsEnabled is one

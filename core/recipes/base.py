@@ -48,7 +48,8 @@ class TaskModel:
 
 
 # The spec fields naming text data and its tokenizer, which every text recipe shows.
-TEXT_DATA_FIELDS = ("tokenizer_name", "vocab_size", "train_file", "validation_file")
+TEXT_DATA_FIELDS = ("tokenizer_name", "vocab_size", "train_file", "validation_file",
+                    "dataset_name", "dataset_config_name")  # fmt: skip
 
 
 class Recipe(Protocol):

@@ -34,8 +34,8 @@ class MaskedLM:
     head = "masked_lm"
     inputs = "text"
     script = "run_mlm_flax.py"
-    data_fields = (*TEXT_DATA_FIELDS, "text_column", "block_size")
-    length_field = "block_size"
+    data_fields = (*TEXT_DATA_FIELDS, "text_column", "max_seq_length")
+    length_field = "max_seq_length"  # run_mlm_flax.py's name for the block size
     default_length = None
 
     def demo_data(self, folder) -> dict:

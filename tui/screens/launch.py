@@ -25,6 +25,7 @@ from tpudeck.core.data import image_folder
 from tpudeck.core.demo import demo_settings
 from tpudeck.core.devices.expected import expected_devices
 from tpudeck.core.errors import TpudeckError
+from tpudeck.core.hub.repo_ids import hub_id
 from tpudeck.core.registry import FAMILIES, RECIPES, families_for
 from tpudeck.core.runs.launch import start_script, start_training
 from tpudeck.core.spec import RunSpec, field_type, parse_field
@@ -256,10 +257,13 @@ class Form:
     script: str  # the script command, for recipe "script"
 
     def values(self) -> dict:
-        """Spec values; blank inputs take the defaults. SpecError names a bad field."""
+        """Spec values; blank inputs take the defaults, and the data fields of recipes not
+        picked (hidden) are left out. SpecError names a bad field."""
         values = {**self.hidden, **self.choices}
+        recipe = RECIPES.get(self.choices["recipe"])
+        hidden = DATA_DEPENDENT - set(recipe.data_fields if recipe else ())
         for name, text in self.texts.items():
-            if text.strip():
+            if text.strip() and name not in hidden:
                 values[name] = parse_field(name, text.strip())
         return values
 
@@ -305,6 +309,8 @@ def judge(form: Form, devices: tuple[int, str]) -> Verdict:
 
 
 def _preview(path: str) -> str:
+    if hub_id(path):
+        return f"[b]{escape(path)}[/b]  a Hub dataset: downloaded when the run prepares"
     try:
         heading, rows = preview(path)
     except (OSError, ValueError, KeyError, IndexError) as exc:
