@@ -60,6 +60,43 @@ def _add_spec_flags(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def _add_script_flags(parser: argparse.ArgumentParser) -> None:
+    """The HF scripts' flags that are not spec fields: none of them is "unrecognized"."""
+    from .script_flags import FLAGS
+
+    group = parser.add_argument_group("other flags of the Hugging Face scripts")
+    for name, flag in FLAGS.items():
+        switch = dict(nargs="?", const=True, metavar="BOOL") if flag.kind is bool else {}
+        does = f"another name for --{flag.field}" if flag.field else flag.instead or flag.refused
+        group.add_argument(
+            f"--{name}",
+            type=_switch_value if flag.kind is bool else flag.kind,
+            default=argparse.SUPPRESS,
+            help=does,
+            **switch,
+        )
+
+
+def _take_script_flags(given: dict, args: argparse.Namespace) -> dict:
+    """`given` with the HF scripts' own flags taken out: another name sets its field, the
+    rest print what tpudeck does instead, or refuse (a switch set false asks for nothing)."""
+    from .script_flags import FLAGS
+
+    for name in [n for n in given if n in FLAGS]:
+        flag, value = FLAGS[name], given.pop(name)
+        if flag.refused and value is not False:
+            raise TpudeckError(f"--{name}: {flag.refused}")
+        if flag.instead:
+            print(f"tpudeck: --{name}: {flag.instead}", file=sys.stderr)
+        elif flag.field == "hub_token":
+            args.hub_token = value
+        elif flag.field in given:
+            raise TpudeckError(f"--{name} is another name for --{flag.field}: pass one of them")
+        elif flag.field:
+            given[flag.field] = value
+    return given
+
+
 def _switch_value(text: str) -> bool:
     from .spec import parse_bool
 
@@ -90,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_launch_flags(train)
     _add_spec_flags(train)
+    _add_script_flags(train)
     train.set_defaults(handler=_train)
     demo = sub.add_parser("demo", help="open the app with the embedded demo ready to launch")
     _add_spec_flags(demo)  # e.g. `tpudeck demo --max_steps 3000` fills the form differently
@@ -216,6 +254,7 @@ def _train(args: argparse.Namespace) -> int:
     from .spec import RunSpec
 
     given = {k: v for k, v in vars(args).items() if k not in _LAUNCH_KEYS}
+    given = _take_script_flags(given, args)
     if args.hub_token:  # the environment carries it to a detached child; no file ever does
         os.environ["HF_TOKEN"] = args.hub_token
     if args.resume:

@@ -66,6 +66,10 @@ class RunSpec:
     dataset_config_name: str | None = _opt(
         None, "the --dataset_name config (e.g. a language of a multilingual corpus)", form=True
     )
+    max_train_samples: int | None = _opt(
+        None, "keep the first N training examples (blocks, sentences or images), to debug"
+    )
+    max_eval_samples: int | None = _opt(None, "keep the first N validation examples")
     validation_split_percentage: int = _opt(
         5, "percent of train_file held out when no validation_file"
     )
@@ -101,6 +105,7 @@ class RunSpec:
         "longer examples are truncated (default: 128 or the model's positions if fewer)",
         form=True,
     )
+    mlm_probability: float = _opt(0.15, "mlm: the share of tokens masked")
     per_device_train_batch_size: int | None = _opt(
         None, "examples per device per micro-step (default 8)", form=True
     )

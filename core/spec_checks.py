@@ -53,6 +53,8 @@ def _check_numbers(spec) -> None:
     for name in (
         "block_size",
         "max_seq_length",
+        "max_train_samples",
+        "max_eval_samples",
         "max_steps",
         "eval_steps",
         "per_device_train_batch_size",
@@ -75,6 +77,8 @@ def _check_numbers(spec) -> None:
         raise SpecError(f"--learning_rate must be positive, got {spec.learning_rate}")
     if spec.warmup_steps < 0 or spec.weight_decay < 0 or spec.max_grad_norm < 0:
         raise SpecError("--warmup_steps, --weight_decay and --max_grad_norm cannot be negative")
+    if not 0 < spec.mlm_probability < 1:
+        raise SpecError(f"--mlm_probability must be between 0 and 1, got {spec.mlm_probability}")
     if not 0 <= spec.dropout < 1:
         raise SpecError(f"--dropout must be in [0, 1), got {spec.dropout}")
     if not 0 < spec.validation_split_percentage < 100:

@@ -17,21 +17,23 @@ from .builders import tpudeck
 MASK_ID, SEPARATOR = 4, 3
 
 
-def test_masking_picks_15_percent_and_masks_80_randomises_10_keeps_10():
+@pytest.mark.parametrize("probability", [0.15, 0.4])  # HF's default, and --mlm_probability 0.4
+def test_masking_picks_the_share_asked_and_masks_80_randomises_10_keeps_10(probability):
     ids = np.random.default_rng(0).integers(5, 500, (64, 512)).astype(np.int32)
     ids[:, ::10] = SEPARATOR
     masked, selected = (
-        np.asarray(a) for a in mask_tokens(ids, jax.random.key(7), MASK_ID, 500, SEPARATOR)
+        np.asarray(a)
+        for a in mask_tokens(ids, jax.random.key(7), MASK_ID, 500, SEPARATOR, probability)
     )
     assert not selected[ids == SEPARATOR].any()  # document separators are never masked
     share = selected.sum() / (ids != SEPARATOR).sum()
-    assert 0.14 < share < 0.16
+    assert probability - 0.01 < share < probability + 0.01
     chosen, original = masked[selected], ids[selected]
     assert 0.78 < np.mean(chosen == MASK_ID) < 0.82
     assert 0.08 < np.mean(chosen == original) < 0.12
     assert 0.08 < np.mean((chosen != MASK_ID) & (chosen != original)) < 0.12
     assert (masked[~selected] == ids[~selected]).all()
-    again, _ = mask_tokens(ids, jax.random.key(7), MASK_ID, 500, SEPARATOR)
+    again, _ = mask_tokens(ids, jax.random.key(7), MASK_ID, 500, SEPARATOR, probability)
     assert (np.asarray(again) == masked).all()  # a pure function of the key: resume is exact
 
 

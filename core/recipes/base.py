@@ -26,6 +26,22 @@ class TaskData:
     tokenizer_dir: Path | None
     summary: str  # one line for the log: what was loaded
 
+    def limited(self, train: int | None, held_out: int | None) -> TaskData:
+        """The first `train` training and `held_out` validation examples (None: all), as
+        --max_train_samples and --max_eval_samples ask."""
+        if train is None and held_out is None:
+            return self
+        kept = dataclasses.replace(self, train=_first(self.train, train),
+                                   eval=_first(self.eval, held_out))  # fmt: skip
+        sizes = (len(next(iter(d.values()))) for d in (kept.train, kept.eval))
+        return dataclasses.replace(
+            kept, summary=self.summary + "; kept {:,} and {:,} of them".format(*sizes)
+        )
+
+
+def _first(arrays: dict[str, Any], n: int | None) -> dict[str, Any]:
+    return {name: array[:n] for name, array in arrays.items()}
+
 
 @dataclasses.dataclass
 class TaskModel:

@@ -12,16 +12,15 @@ from __future__ import annotations
 from ..errors import DataError
 from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, demo_corpus, weighted_sums
 
-MASK_PROBABILITY = 0.15
 
-
-def mask_tokens(ids_BxL, rng, mask_id: int, vocab_size: int, keep_id: int):
-    """(ids with masking applied, which positions the loss reads)."""
+def mask_tokens(ids_BxL, rng, mask_id: int, vocab_size: int, keep_id: int, probability: float):
+    """(ids with masking applied, which positions the loss reads): `probability` of the
+    tokens are picked; of those 80% become the mask, 10% a random token, 10% stay."""
     import jax
     import jax.numpy as jnp
 
     choose, action, random_ids = jax.random.split(rng, 3)
-    selected = (jax.random.uniform(choose, ids_BxL.shape) < MASK_PROBABILITY) & (ids_BxL != keep_id)
+    selected = (jax.random.uniform(choose, ids_BxL.shape) < probability) & (ids_BxL != keep_id)
     roll = jax.random.uniform(action, ids_BxL.shape)
     replacement = jax.random.randint(random_ids, ids_BxL.shape, 0, vocab_size)
     masked = jnp.where(selected & (roll < 0.8), mask_id, ids_BxL)
@@ -34,7 +33,7 @@ class MaskedLM:
     head = "masked_lm"
     inputs = "text"
     script = "run_mlm_flax.py"
-    data_fields = (*TEXT_DATA_FIELDS, "text_column", "max_seq_length")
+    data_fields = (*TEXT_DATA_FIELDS, "text_column", "max_seq_length", "mlm_probability")
     length_field = "max_seq_length"  # run_mlm_flax.py's name for the block size
     default_length = None
 
@@ -92,7 +91,8 @@ class MaskedLM:
                 mask_rng = jax.random.key(0)
             else:
                 mask_rng, dropout_rng = jax.random.split(rng)
-            masked, selected = mask_tokens(ids_BxL, mask_rng, mask_id, config.vocab_size, keep_id)
+            masked, selected = mask_tokens(ids_BxL, mask_rng, mask_id, config.vocab_size, keep_id,
+                                           spec.mlm_probability)  # fmt: skip
             rngs = None if dropout_rng is None else {"dropout": dropout_rng}
             logits = module.apply({"params": params}, masked, dropout_rng is None, rngs=rngs)
             losses = optax.softmax_cross_entropy_with_integer_labels(logits, ids_BxL)

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..data import packing, text_files
 from ..data import tokenizer as tokenizers_
 from ..errors import DataError
+from ..registry import RECIPES
 from .base import TaskModel
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind) -> Blocks:
         if len(blocks) == 0:
             raise DataError(
                 f"the {name} data has fewer than {block_size} tokens, not one block; "
-                "add data or lower --block_size"
+                f"add data or lower --{RECIPES[spec.recipe].length_field}"
             )
     return Blocks(train, held_out, block_size, tokenizer, eos, vocab)
 

@@ -92,6 +92,7 @@ FIXED_ON_RESUME = (
     "vocab_size",
     "block_size",
     "max_seq_length",
+    "max_train_samples",  # the examples, and so the data order
     "label_column",  # the classes, and so the classifier's shape
 )
 
