@@ -7,6 +7,7 @@ import dataclasses
 import difflib
 import logging
 import os
+import shlex
 import sys
 
 from .errors import TpudeckError
@@ -75,26 +76,6 @@ def _add_script_flags(parser: argparse.ArgumentParser) -> None:
             help=does,
             **switch,
         )
-
-
-def _take_script_flags(given: dict, args: argparse.Namespace) -> dict:
-    """`given` with the HF scripts' own flags taken out: another name sets its field, the
-    rest print what tpudeck does instead, or refuse (a switch set false asks for nothing)."""
-    from .script_flags import FLAGS
-
-    for name in [n for n in given if n in FLAGS]:
-        flag, value = FLAGS[name], given.pop(name)
-        if flag.refused and value is not False:
-            raise TpudeckError(f"--{name}: {flag.refused}")
-        if flag.instead:
-            print(f"tpudeck: --{name}: {flag.instead}", file=sys.stderr)
-        elif flag.field == "hub_token":
-            args.hub_token = value
-        elif flag.field in given:
-            raise TpudeckError(f"--{name} is another name for --{flag.field}: pass one of them")
-        elif flag.field:
-            given[flag.field] = value
-    return given
 
 
 def _switch_value(text: str) -> bool:
@@ -235,7 +216,7 @@ def _add_launch_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--hub_token", help=_TOKEN_HELP)
 
 
-_LAUNCH_KEYS = (
+LAUNCH_KEYS = (
     "command",
     "handler",
     "demo",
@@ -251,10 +232,14 @@ _TOKEN_HELP = "Hub token; default: $HF_TOKEN or `hf auth login`. Never written a
 
 def _train(args: argparse.Namespace) -> int:
     from .runs.targets import new_run_target, plan_resume
+    from .script_flags import take_script_flags
     from .spec import RunSpec
 
-    given = {k: v for k, v in vars(args).items() if k not in _LAUNCH_KEYS}
-    given = _take_script_flags(given, args)
+    given = {k: v for k, v in vars(args).items() if k not in LAUNCH_KEYS}
+    given, notes, token = take_script_flags(given)
+    for note in notes:
+        print(f"tpudeck: {note}", file=sys.stderr)
+    args.hub_token = token or args.hub_token
     if args.hub_token:  # the environment carries it to a detached child; no file ever does
         os.environ["HF_TOKEN"] = args.hub_token
     if args.resume:
@@ -283,6 +268,17 @@ def _train(args: argparse.Namespace) -> int:
     target.begin(spec)  # from here on a refused input puts the directory back
     print(f"run directory: {target.run_dir.path}", flush=True)
     return EXIT_CODES[run_training(spec, target.run_dir, resume=args.resume, wait=args.wait)]
+
+
+def _pasted(argv: list[str]) -> list[str]:
+    """`train [tpudeck flags] -- python run_mlm_flax.py --flag ...` as the tpudeck train
+    arguments it means, which are shown."""
+    from .pasted import train_arguments
+
+    cut = argv.index("--")
+    argv = argv[:cut] + train_arguments(argv[cut + 1 :])
+    print(f"tpudeck: as `{shlex.join(['tpudeck', *argv])}`", file=sys.stderr, flush=True)
+    return argv
 
 
 def _follow_hint(launched) -> None:
@@ -383,6 +379,13 @@ def _open_app(demo: bool, given: dict) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"] and "--" in argv:  # a pasted HF script command line
+        try:
+            argv = _pasted(argv)
+        except TpudeckError as exc:
+            print(f"tpudeck: error: {exc}", file=sys.stderr)
+            return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in (None, "ui", "demo"):

@@ -132,6 +132,28 @@ FLAGS = {
 }
 
 
+def take_script_flags(given: dict) -> tuple[dict, list[str], str | None]:
+    """(`given` with the scripts' own flags taken out, a note for each that tpudeck takes
+    otherwise, the Hub token if --token gave one). Another name sets its field; a refused
+    flag raises TpudeckError (a switch set false asks for nothing and passes)."""
+    from .errors import TpudeckError
+
+    given, notes, token = dict(given), [], None
+    for name in [n for n in given if n in FLAGS]:
+        flag, value = FLAGS[name], given.pop(name)
+        if flag.refused and value is not False:
+            raise TpudeckError(f"--{name}: {flag.refused}")
+        if flag.instead:
+            notes.append(f"--{name}: {flag.instead}")
+        elif flag.field == "hub_token":
+            token = value
+        elif flag.field in given:
+            raise TpudeckError(f"--{name} is another name for --{flag.field}: pass one of them")
+        elif flag.field:
+            given[flag.field] = value
+    return given, notes, token
+
+
 def readme_table(spec_fields: set[str]) -> str:
     """The README's table: every flag of the six scripts, which scripts have it, and what
     tpudeck does with it (`spec_fields`: the RunSpec fields and launch flags)."""

@@ -26,6 +26,7 @@ from tpudeck.core.demo import demo_settings
 from tpudeck.core.devices.expected import expected_devices
 from tpudeck.core.errors import TpudeckError
 from tpudeck.core.hub.repo_ids import hub_id
+from tpudeck.core.pasted import spec_values, split_line
 from tpudeck.core.registry import FAMILIES, RECIPES, families_for
 from tpudeck.core.runs.launch import start_script, start_training
 from tpudeck.core.spec import RunSpec, field_type, parse_field
@@ -88,6 +89,13 @@ class LaunchScreen(Screen):
                         id=name,
                         compact=True,
                     )
+            with Grid(id="paste"):
+                yield Label("paste an HF command")
+                yield Input(
+                    placeholder="python run_mlm_flax.py --model_type roberta ...  (enter fills "
+                    "the form)",
+                    id="pasted",
+                )
             with Grid(id="script"):
                 yield Label("script command")
                 yield Input(
@@ -194,14 +202,28 @@ class LaunchScreen(Screen):
         if recipe not in RECIPES:
             self.notify("pick a recipe first: the demo is a recipe's", severity="error")
             return
-        for name, value in demo_settings(recipe).items():
+        self.fill(demo_settings(recipe))
+        self.notify(f"the {recipe} demo: ctrl+l launches it")
+
+    @on(Input.Submitted, "#pasted")
+    def fill_from_pasted(self, event: Input.Submitted) -> None:
+        """An HF script's command line fills the form as `tpudeck train -- ...` reads it."""
+        try:
+            values, notes = spec_values(split_line(event.value))
+        except TpudeckError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.fill(values)
+        self.notify("\n".join(["filled from the pasted command", *notes]))
+
+    def fill(self, values: dict) -> None:
+        for name, value in values.items():
             if name in CHOICES:
                 self.query_one(f"#{name}", Select).value = value
             elif name in TEXT_FIELDS:
                 self.query_one(f"#{name}", Input).value = str(value)
             else:
                 self.hidden[name] = value
-        self.notify(f"the {recipe} demo: ctrl+l launches it")
 
     def action_pick_path(self) -> None:
         """Browse for the focused path field (data, checkpoint, config, tokenizer);
