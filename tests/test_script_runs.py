@@ -111,3 +111,58 @@ def test_tensorboard_tail_holds_a_step_back_until_its_scalars_are_complete(tmp_p
     write("b", [("train_learning_rate", 0.1, 1), ("train_loss", 1.0, 2)])
     assert tail.read_events() == [("step", {"step": 1, "loss": 2.0, "lr": pytest.approx(0.1)})]
     assert tail.read_events(final=True) == [("step", {"step": 2, "loss": 1.0})]
+
+
+HF_PRINTING_SCRIPT = textwrap.dedent(
+    """
+    import time
+    from tqdm import tqdm
+
+    # run_clm_flax.py without TensorFlow: no TensorBoard files, only what it prints
+    print("INFO - ***** Running training *****")
+    print("INFO -   Total optimization steps = 6", flush=True)
+    epochs = tqdm(range(2), desc="Epoch ... ", position=0)
+    for epoch in epochs:
+        for step in tqdm(range(1, 4), desc="Training...", position=1, leave=False):
+            cur_step = epoch * 3 + step
+            time.sleep(0.3)
+            epochs.write(f"Step... ({cur_step} | Loss: {5.0 / cur_step}, Learning Rate: 0.0003)")
+        epochs.desc = f"Step... ({cur_step} | Eval Loss: {2.0 / cur_step} | Eval Perplexity: 4.5)"
+        epochs.write(epochs.desc)
+    """
+)
+
+
+def test_an_hf_scripts_printed_metrics_become_steps_progress_and_evals(tpudeck_home, tmp_path):
+    script = tmp_path / "run_clm_flax.py"
+    script.write_text(HF_PRINTING_SCRIPT)
+    result = tpudeck("run", "--", sys.executable, str(script), "--output_dir", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    (record,) = RunStore().list()
+    steps = record.run_dir.read_events("step")
+    assert [(e["step"], e["loss"], e["total_steps"]) for e in steps] == [
+        (s, pytest.approx(5.0 / s), 6) for s in range(1, 7)
+    ]
+    assert 0.5 < steps[-1]["steps_per_s"] < 10  # a step each 0.3 s, read each second: an ETA
+    evals = record.run_dir.read_events("eval")
+    assert [(e["step"], e["loss"], e["perplexity"]) for e in evals] == [
+        (3, pytest.approx(2.0 / 3), 4.5),
+        (6, pytest.approx(2.0 / 6), 4.5),
+    ]
+    (row,) = json.loads(tpudeck("ls", "--json").stdout)
+    assert (row["step"], row["total_steps"], row["loss"]) == (6, 6, pytest.approx(5.0 / 6))
+
+
+def test_printed_metrics_wait_for_the_end_of_their_line_and_read_mlm_evals(tmp_path):
+    from tpudeck.core.runs.script_output import ScriptOutputTail
+
+    log = tmp_path / "stdout.log"
+    log.write_text("Training...:  10%|#  | 1/10 [00:01<00:09]\rStep... (20 | Loss: 3.5, Learn")
+    tail = ScriptOutputTail(log)
+    assert tail.read_events() == []  # the step line is not whole yet
+    with open(log, "a") as f:
+        f.write("ing Rate: 1e-04)\nStep... (20 | Loss: 3.25, Acc: 0.41)\r")
+    assert tail.read_events() == [
+        ("step", {"step": 20, "loss": 3.5, "lr": 1e-4}),
+        ("eval", {"step": 20, "loss": 3.25, "accuracy": 0.41}),
+    ]

@@ -2,7 +2,8 @@
 
 It takes the accelerator lock, starts the script with the locked descriptor inherited (so
 the lock is held as long as the script lives, even if the supervisor dies), turns its
-TensorBoard scalars into events, and records how it ended.
+TensorBoard scalars (or, without TensorBoard files, the metrics it prints, as the HF Flax
+scripts print them) into events, and records how it ended.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .guard import acquire_accelerator
 from .home import tpudeck_home
 from .launcher import report
 from .rundir import RunDir
+from .script_output import ScriptOutputTail
 from .tensorboard_tail import TensorBoardTail
 
 log = logging.getLogger(__name__)
@@ -51,11 +53,12 @@ def supervise(run_dir: RunDir, wait: bool = True, poll: float = 1.0) -> str:
         signal.SIGTERM, lambda signum, _f: (stop.append(signum), child.send_signal(signum))
     )
     tail = TensorBoardTail(Path(spec["tensorboard_dir"])) if spec["tensorboard_dir"] else None
+    printed = ScriptOutputTail(run_dir.log_path)
     try:
         while child.poll() is None:
-            _forward_metrics(run_dir, tail)
+            _forward_metrics(run_dir, tail, printed)
             time.sleep(poll)
-        _forward_metrics(run_dir, tail, final=True)
+        _forward_metrics(run_dir, tail, printed, final=True)
     finally:
         lock.release()
     code = child.returncode
@@ -71,10 +74,13 @@ def supervise(run_dir: RunDir, wait: bool = True, poll: float = 1.0) -> str:
     return "failed"
 
 
-def _forward_metrics(run_dir: RunDir, tail: TensorBoardTail | None, final: bool = False) -> None:
-    if tail is None or not tail.directory.is_dir():
-        return
-    for kind, fields in tail.read_events(final):
+def _forward_metrics(run_dir: RunDir, tail: TensorBoardTail | None, printed: ScriptOutputTail,
+                     final: bool = False) -> None:  # fmt: skip
+    """TensorBoard's scalars where the script writes them; else the metrics it prints (the
+    HF scripts print the same numbers: reading both would count each step twice)."""
+    tensorboard = tail is not None and any(tail.directory.rglob("events.out.tfevents.*"))
+    events = tail.read_events(final) if tensorboard else printed.read_events()
+    for kind, fields in events:
         run_dir.emit(kind, **fields)
 
 
