@@ -304,9 +304,11 @@ def _run_script(args: argparse.Namespace) -> int:
 
 
 def _train_tokenizer(args: argparse.Namespace) -> int:
+    from itertools import chain
     from pathlib import Path
 
     from .data.text_files import load_text_splits
+    from .data.token_blocks import text_batches
     from .data.tokenizer import train_byte_level_bpe
     from .spec import RunSpec
 
@@ -317,8 +319,10 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
             "vocab_size": args.vocab_size,
         }
     )
-    train, held_out = load_text_splits(spec)
-    tokenizer = train_byte_level_bpe(train + held_out, spec.vocab_size, Path(args.output_dir), 1024)
+    texts = chain.from_iterable(
+        text_batches(rows, spec.text_column) for rows in load_text_splits(spec)
+    )
+    tokenizer = train_byte_level_bpe(texts, spec.vocab_size, Path(args.output_dir), 1024)
     print(f"tokenizer with {tokenizer.get_vocab_size()} tokens written to {args.output_dir}")
     return 0
 

@@ -105,7 +105,7 @@ class RunSpec:
         "longer examples are truncated (default: 128 or the model's positions if fewer)",
         form=True,
     )
-    mlm_probability: float = _opt(0.15, "mlm: the share of tokens masked")
+    mlm_probability: float = _opt(0.15, "mlm: the share of tokens masked", form=True)
     per_device_train_batch_size: int | None = _opt(
         None, "examples per device per micro-step (default 8)", form=True
     )

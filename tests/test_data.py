@@ -4,7 +4,7 @@ import numpy as np
 
 from tpudeck.core.data.batching import StepBatches, eval_batches
 from tpudeck.core.data.demo_corpus import write_demo_corpus
-from tpudeck.core.data.packing import pack_blocks
+from tpudeck.core.data.token_blocks import packed_blocks
 from tpudeck.core.data.tokenizer import EOS, eos_id, load_tokenizer, train_byte_level_bpe
 
 
@@ -25,14 +25,24 @@ def test_trained_tokenizer_round_trips_from_its_directory(tmp_path, demo_corpus)
     assert eos_id(loaded) == loaded.token_to_id(EOS)
 
 
-def test_pack_blocks_joins_documents_with_eos_and_drops_the_tail(tmp_path, demo_corpus):
+def test_packing_joins_documents_with_eos_drops_the_tail_and_is_cached(tmp_path, demo_corpus):
+    import datasets
+
     texts = demo_corpus.read_text().splitlines()[:100]
     tok = train_byte_level_bpe(texts, 300, tmp_path / "tok", max_len=64)
     eos = eos_id(tok)
-    blocks = pack_blocks(texts[:3], tok, eos, block_size=8)
-    flat = sum((tok.encode(t).ids + [eos] for t in texts[:3]), [])
+    rows = datasets.Dataset.from_dict({"text": [texts[0], "  ", texts[1], texts[2]]})
+    cache = tmp_path / "cache"
+    blocks = packed_blocks(rows, "text", tok, eos, 8, cache)
+    flat = sum((tok.encode(t).ids + [eos] for t in texts[:3]), [])  # the blank row skipped
     assert blocks.shape == (len(flat) // 8, 8) and blocks.dtype == np.int32
+    assert isinstance(blocks, np.memmap)  # read from disk, not held in memory
     assert blocks.ravel().tolist() == flat[: blocks.size]
+    (written,) = cache.iterdir()
+    written.write_bytes(written.read_bytes()[:32])  # only a cached file can answer now
+    assert packed_blocks(rows, "text", tok, eos, 8, cache).shape == (1, 8)
+    other = packed_blocks(rows.select(range(2)), "text", tok, eos, 8, cache)  # other rows
+    assert other.ravel().tolist() == flat[: other.size] and len(list(cache.iterdir())) == 2
 
 
 def test_step_batches_are_a_pure_function_of_seed_and_step():

@@ -52,7 +52,7 @@ def test_a_local_dataset_folder_of_parquet_splits(tmp_path, demo_corpus):
     )
     spec = RunSpec.from_dict({"dataset_name": str(folder)})
     train, held = load_text_splits(spec)
-    assert (train, held) == (texts[:90], texts[90:99])  # its own validation split, not held out
+    assert (train["text"], held["text"]) == (texts[:90], texts[90:99])  # its own validation
     with pytest.raises(SpecError, match="pass --dataset_name or --train_file/--validation_file"):
         spec.replace(train_file=str(demo_corpus))
     with pytest.raises(SpecError, match="--dataset_name ./nowhere: no such folder"):

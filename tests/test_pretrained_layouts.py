@@ -14,7 +14,7 @@ import transformers
 from tokenizers import BertWordPieceTokenizer
 
 from tpudeck.core.data import sentence_pairs
-from tpudeck.core.data.packing import pack_blocks
+from tpudeck.core.data.token_blocks import packed_blocks
 from tpudeck.core.data.tokenizer import load_tokenizer
 from tpudeck.core.models.family import get_family
 from tpudeck.core.recipes.mlm import RECIPE as MLM
@@ -106,11 +106,14 @@ def padding_tokenizer(request, tmp_path, demo_corpus):
     return folder, texts, tokens
 
 
-def test_packing_ignores_the_tokenizers_own_padding_and_truncation(padding_tokenizer):
+def test_packing_ignores_the_tokenizers_own_padding_and_truncation(padding_tokenizer, tmp_path):
+    import datasets
+
     folder, texts, tokens = padding_tokenizer
     tokenizer = load_tokenizer(folder)
     sep = tokenizer.token_to_id(tokens["sep"])
-    blocks = pack_blocks(texts[:50], tokenizer, sep, 64)
+    rows = datasets.Dataset.from_dict({"text": texts[:50]})
+    blocks = packed_blocks(rows, "text", tokenizer, sep, 64, tmp_path / "cache")
     pad = tokenizer.token_to_id(tokens["pad"])
     assert (blocks != pad).all()  # not one padding token packed
     words = sum(len(tokenizer.encode(t, add_special_tokens=False).ids) + 1 for t in texts[:50])

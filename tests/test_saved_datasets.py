@@ -41,7 +41,7 @@ def test_a_saved_dataset_dict_gives_its_train_and_validation_splits(tmp_path, de
     assert saved_datasets.splits(folder) == ["train", "validation"]
     train, held_out = load_text_splits(RunSpec(train_file=str(folder)))
     assert len(held_out) == 20 and len(train) > 100
-    assert held_out[0] == stories_of(demo_corpus)[0]
+    assert held_out[0]["text"] == stories_of(demo_corpus)[0]
 
 
 def test_a_saved_dataset_without_validation_holds_out_a_share(tmp_path, demo_corpus):

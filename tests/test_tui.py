@@ -366,16 +366,22 @@ async def test_the_form_is_judged_off_the_ui_thread_and_the_newest_edit_wins(
         assert threads and threading.main_thread() not in threads
 
 
-async def test_run_screen_shows_a_download_while_the_run_prepares(tpudeck_home, sleeper):
+async def test_run_screen_shows_downloads_and_tokenising_while_the_run_prepares(
+    tpudeck_home, sleeper
+):
     run = fake_run(tpudeck_home, "20260101-000000-hub-0001", "preparing", sleeper.pid, steps=0)
     run.emit("prepare", stage="downloading", what="org/tiny-gpt2", done=12_000_000,
-             total=48_000_000)  # fmt: skip
+             total=48_000_000, unit="B")  # fmt: skip
     app = TpudeckApp()
     async with app.run_test(size=SIZE) as pilot:
         app.open_run(run.run_id)
         line = "downloading org/tiny-gpt2: 12.0 of 48.0 MB"
         await wait_for(pilot, lambda: line in text_of(app, "#summary"), 10)
         assert app.screen.query_one("ProgressBar").percentage == 0.25
+        run.emit("prepare", stage="tokenising", what="training texts", done=20_000,
+                 total=1_500_000, unit="texts")  # fmt: skip
+        line = "tokenising training texts: 20,000 of 1,500,000 texts"
+        await wait_for(pilot, lambda: line in text_of(app, "#summary"), 10)
 
 
 async def test_a_hub_id_launches_without_the_network_sized_when_downloaded(demo_corpus):

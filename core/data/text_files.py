@@ -60,15 +60,6 @@ def require_column(ds, column: str, path: str, flag: str, column_flag: str) -> N
         )
 
 
-def _texts(ds, column: str, path: str, flag: str) -> list[str]:
-    """The texts of one column of a table."""
-    require_column(ds, column, path, flag, "text_column")
-    texts = [t for t in ds[column] if isinstance(t, str) and t.strip()]
-    if not texts:
-        raise DataError(f"--{flag} {path} has no text in column {column!r}; add data to it")
-    return texts
-
-
 @contextlib.contextmanager
 def _quiet(name: str):
     logger = logging.getLogger(name)
@@ -211,18 +202,21 @@ def _offline(offline: bool):
         constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved
 
 
-def load_text_splits(spec) -> tuple[list[str], list[str]]:
-    """(train texts, validation texts); without validation rows the first
-    --validation_split_percentage of the training texts, as the HF scripts split."""
+def load_text_splits(spec):
+    """(train rows, validation rows) as 🤗 Datasets with --text_column, read lazily from
+    Arrow; without validation rows the first --validation_split_percentage of the training
+    rows, as the HF scripts split."""
     tables = load_tables(spec)
-    train = _texts(tables.train, spec.text_column, *tables.train_source)
+    require_column(tables.train, spec.text_column, *tables.train_source, "text_column")
     if tables.eval is not None:
-        return train, _texts(tables.eval, spec.text_column, *tables.eval_source)
-    held_out = max(1, len(train) * spec.validation_split_percentage // 100)
-    if held_out >= len(train):
+        require_column(tables.eval, spec.text_column, *tables.eval_source, "text_column")
+        return tables.train, tables.eval
+    rows = len(tables.train)
+    held_out = max(1, rows * spec.validation_split_percentage // 100)
+    if held_out >= rows:
         location, flag = tables.train_source
         raise DataError(
-            f"--{flag} {location} has {len(train)} texts, too few to hold out "
+            f"--{flag} {location} has {rows} rows, too few to hold out "
             "a validation split; add data or pass --validation_file"
         )
-    return train[held_out:], train[:held_out]
+    return tables.train.select(range(held_out, rows)), tables.train.select(range(held_out))

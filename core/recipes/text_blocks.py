@@ -14,10 +14,12 @@ import math
 import shutil
 from pathlib import Path
 
-from ..data import packing, text_files
+from ..data import text_files
 from ..data import tokenizer as tokenizers_
+from ..data.token_blocks import packed_blocks, text_batches
 from ..errors import DataError
 from ..registry import RECIPES
+from ..runs.home import tpudeck_home
 from .base import TaskModel
 
 log = logging.getLogger(__name__)
@@ -41,26 +43,42 @@ class Blocks:
 
 
 def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind) -> Blocks:
-    block_size = spec.example_length()
-    train_texts, eval_texts = text_files.load_text_splits(spec)
-    tokenizer = run_tokenizer(spec, run_dir, train_texts, kind, block_size)
+    """Blocks of the run's texts, tokenised once into the store's cache (a relaunch or a
+    resume on the same data and tokenizer reads them again) and memory-mapped."""
+    block_size, column = spec.example_length(), spec.text_column
+    train_rows, eval_rows = text_files.load_text_splits(spec)
+    tokenizer = run_tokenizer(spec, run_dir, text_batches(train_rows, column), kind, block_size)
     eos = tokenizers_.eos_id(tokenizer)
-    vocab = tokenizer.get_vocab_size()
-    train = packing.pack_blocks(train_texts, tokenizer, eos, block_size)
-    held_out = packing.pack_blocks(eval_texts, tokenizer, eos, block_size)
-    for name, blocks in (("training", train), ("validation", held_out)):
-        if len(blocks) == 0:
+    blocks = {}
+    for name, rows in (("training", train_rows), ("validation", eval_rows)):
+        blocks[name] = packed_blocks(rows, column, tokenizer, eos, block_size,
+                                     tpudeck_home() / "cache" / "blocks",
+                                     _tokenising(run_dir, name))  # fmt: skip
+        if len(blocks[name]) == 0:
             raise DataError(
-                f"the {name} data has fewer than {block_size} tokens, not one block; "
+                f"the {name} data has no text in column {column!r}; add data to it"
+                if next(text_batches(rows, column), None) is None
+                else f"the {name} data has fewer than {block_size} tokens, not one block; "
                 f"add data or lower --{RECIPES[spec.recipe].length_field}"
             )
-    return Blocks(train, held_out, block_size, tokenizer, eos, vocab)
+    vocab = tokenizer.get_vocab_size()
+    return Blocks(blocks["training"], blocks["validation"], block_size, tokenizer, eos, vocab)
+
+
+def _tokenising(run_dir, name: str):
+    def report(done: int, total: int) -> None:
+        run_dir.emit("prepare", stage="tokenising", what=f"{name} texts", done=done,
+                     total=total, unit="texts")  # fmt: skip
+        log.info("tokenising the %s texts: %s of %s", name, f"{done:,}", f"{total:,}")
+
+    return report
 
 
 def run_tokenizer(spec, run_dir, texts, kind: tokenizers_.TokenizerKind, max_len: int):
     """The run's tokenizer, copied into its run directory: --tokenizer_name's, else the one
     this run trained before (a resume), else the checkpoint's own (--model_name_or_path,
-    as the HF scripts default to), else a byte-level BPE trained now on `texts`."""
+    as the HF scripts default to), else a byte-level BPE trained now on `texts` (an
+    iterable of texts or batches of them, read only if it is trained)."""
     tokenizer_dir = run_dir.tokenizer_dir
     given = spec.tokenizer_name
     if not given and spec.model_name_or_path and not tokenizer_dir.is_dir():

@@ -118,7 +118,7 @@ def _fetch_pretrained(spec, run_dir: RunDir):
     from ..hub.pretrained import fetch
 
     def downloading(repo: str, done: int, total: int) -> None:
-        run_dir.emit("prepare", stage="downloading", what=repo, done=done, total=total)
+        run_dir.emit("prepare", stage="downloading", what=repo, done=done, total=total, unit="B")
         log.info("downloading %s: %.1f of %.1f MB", repo, done / 1e6, total / 1e6)
 
     local = fetch(spec, downloading)

@@ -220,11 +220,15 @@ class RunScreen(Screen):
 
 
 def preparation(event: dict) -> str:
-    """A `prepare` event in words: "downloading org/name: 12.0 of 480.0 MB"."""
-    return (
-        f"{event['stage']} {event.get('what', '')}: "
-        f"{event['done'] / 1e6:,.1f} of {event['total'] / 1e6:,.1f} MB"
+    """A `prepare` event in words: "downloading org/name: 12.0 of 480.0 MB", "tokenising
+    training texts: 20,000 of 1,500,000 texts"."""
+    done, total, unit = event["done"], event["total"], event.get("unit", "B")
+    amount = (
+        f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB"
+        if unit == "B"
+        else f"{done:,} of {total:,} {unit}"
     )
+    return f"{event['stage']} {event.get('what', '')}: {amount}"
 
 
 def _asked_for_accelerator(run_dir) -> bool:
