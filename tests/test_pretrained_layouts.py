@@ -181,3 +181,17 @@ def test_a_bert_base_model_with_its_wordpiece_tokenizer_pretrains_further_with_m
     config, params = ours.load(run.model_dir)
     logits = ours.module(config).apply({"params": params}, jnp.asarray(ids))
     np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-4)
+
+
+def test_a_checkpoint_with_only_a_slow_tokenizer_is_refused_not_replaced(tmp_path, demo_corpus):
+    """Training a new tokenizer for it would feed the pre-trained model other ids."""
+    from tpudeck.core.errors import DataError
+
+    config = transformers.BertConfig(vocab_size=101, **BASES["bert"][2])
+    transformers.BertModel(config).save_pretrained(tmp_path / "bert")
+    (tmp_path / "bert" / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n")
+    spec = RunSpec.from_dict({"recipe": "mlm", "model_type": "bert", "max_seq_length": 32,
+                              "model_name_or_path": str(tmp_path / "bert"),
+                              "train_file": str(demo_corpus)})  # fmt: skip
+    with pytest.raises(DataError, match="comes as vocab.txt without the tokenizer.json"):
+        MLM.prepare(spec, RunDir(tmp_path / "run"))

@@ -19,6 +19,9 @@ from ..errors import DataError
 EOS = "<|endoftext|>"
 # What a tokenizer directory holds for AutoTokenizer (a checkpoint's other files stay).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+# What a checkpoint without a tokenizer.json may carry instead (transformers' slow tokenizers)
+SLOW_TOKENIZER_FILES = ("vocab.json", "merges.txt", "vocab.txt", "spiece.model",
+                        "sentencepiece.bpe.model")  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from ..data.tokenizer import TOKENIZER_FILES
+from ..data.tokenizer import SLOW_TOKENIZER_FILES, TOKENIZER_FILES
 from ..errors import SpecError
 from ..models.weights_file import FORMATS, NO_WEIGHTS, weights_name
 from .repo_ids import hub_id, unreachable
@@ -27,7 +27,7 @@ def _model_files(names: list[str]) -> list[str]:
     weights = weights_name(names)
     if weights is None:
         raise LookupError(NO_WEIGHTS)
-    return ["config.json", *TOKENIZER_FILES, *FORMATS[weights]]
+    return ["config.json", *TOKENIZER_FILES, *SLOW_TOKENIZER_FILES, *FORMATS[weights]]
 
 
 # The spec fields that may name a Hub repo -> the files of it a run reads.

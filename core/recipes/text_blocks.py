@@ -84,6 +84,7 @@ def run_tokenizer(spec, run_dir, texts, kind: tokenizers_.TokenizerKind, max_len
     if not given and spec.model_name_or_path and not tokenizer_dir.is_dir():
         own = Path(spec.model_name_or_path, "tokenizer.json")
         given = spec.model_name_or_path if own.is_file() else None
+        _refuse_slow_only(spec.model_name_or_path, given)
     if given:
         tokenizer = tokenizers_.load_tokenizer(given)
         if not tokenizer_dir.exists():
@@ -102,6 +103,18 @@ def run_tokenizer(spec, run_dir, texts, kind: tokenizers_.TokenizerKind, max_len
         )
     check_vocab(spec, tokenizer.get_vocab_size())
     return tokenizer
+
+
+def _refuse_slow_only(checkpoint: str, given: str | None) -> None:
+    """A checkpoint whose tokenizer tpudeck cannot read must not get a new one silently:
+    its pre-training would be fed other ids."""
+    slow = [n for n in tokenizers_.SLOW_TOKENIZER_FILES if Path(checkpoint, n).is_file()]
+    if slow and not given:
+        raise DataError(
+            f"the checkpoint's tokenizer comes as {', '.join(slow)} without the tokenizer.json "
+            "tpudeck reads: save it once with transformers (AutoTokenizer.from_pretrained(ID)"
+            ".save_pretrained(DIR)) and pass --tokenizer_name DIR"
+        )
 
 
 def check_vocab(spec, vocab: int) -> None:
