@@ -68,7 +68,11 @@ def _add_script_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("other flags of the Hugging Face scripts")
     for name, flag in FLAGS.items():
         switch = dict(nargs="?", const=True, metavar="BOOL") if flag.kind is bool else {}
-        does = f"another name for --{flag.field}" if flag.field else flag.instead or flag.refused
+        does = (
+            f"another name for --{flag.field}"
+            if flag.field
+            else flag.instead or flag.refused or flag.sets[1]
+        )
         group.add_argument(
             f"--{name}",
             type=_switch_value if flag.kind is bool else flag.kind,

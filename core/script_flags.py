@@ -10,6 +10,7 @@ table is written from this module (tests/test_script_flags.py keeps them equal).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 _MODEL = "model_name_or_path model_type config_name tokenizer_name cache_dir model_revision \
 use_fast_tokenizer dtype token use_auth_token trust_remote_code"
@@ -45,13 +46,15 @@ max_train_samples max_eval_samples overwrite_cache preprocessing_num_workers",
 @dataclasses.dataclass(frozen=True)
 class ScriptFlag:
     """A script's flag that is not a RunSpec field: exactly one of `field` (it sets that
-    field), `instead` (accepted: what tpudeck does instead) or `refused` (why not, and
-    what to do)."""
+    field), `sets` (it sets several), `instead` (accepted: what tpudeck does instead) or
+    `refused` (why not, and what to do)."""
 
     kind: type  # what its value parses as; a bool flag also works alone
     field: str | None = None
     instead: str | None = None
     refused: str | None = None
+    # (fields it sets, from its value; what that means) where it sets more than one field
+    sets: tuple[Callable[[object], dict], str] | None = None
 
 
 _NO_PREDICT = "tpudeck has no prediction pass: evaluate a test file as --validation_file"
@@ -92,8 +95,10 @@ FLAGS = {
     ),
     "task_name": ScriptFlag(
         str,
-        refused="GLUE by task name is not built in: pass --dataset_name nyu-mll/glue "
-        "--dataset_config_name TASK",
+        sets=(
+            lambda task: {"dataset_name": "nyu-mll/glue", "dataset_config_name": task},
+            "GLUE from the Hub: `--dataset_name nyu-mll/glue --dataset_config_name TASK`",
+        ),
     ),
     "adafactor": ScriptFlag(
         bool, refused="tpudeck trains with AdamW only (--weight_decay, --adam_beta1/2) for now"
@@ -145,6 +150,8 @@ def take_script_flags(given: dict) -> tuple[dict, list[str], str | None]:
             raise TpudeckError(f"--{name}: {flag.refused}")
         if flag.instead:
             notes.append(f"--{name}: {flag.instead}")
+        elif flag.sets:
+            given.update(flag.sets[0](value))
         elif flag.field == "hub_token":
             token = value
         elif flag.field in given:
@@ -166,6 +173,8 @@ def readme_table(spec_fields: set[str]) -> str:
         flag = FLAGS.get(name)
         if name in spec_fields:
             does = "the same"
+        elif flag.sets:
+            does = flag.sets[1]
         elif flag.field:
             does = f"another name for `--{flag.field}`"
         else:

@@ -235,7 +235,7 @@ class RunSpec:
         """Where the training data is: --train_dir for images, else --dataset_name or
         --train_file."""
         if RECIPES[self.recipe].inputs == "images":
-            return self.train_dir
+            return self.dataset_name or self.train_dir
         return self.dataset_name or self.train_file
 
     def family_config(self):

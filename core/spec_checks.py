@@ -150,6 +150,11 @@ def _check_dataset_name(spec) -> None:
 
 
 def _check_image_folders(spec) -> None:
+    if spec.dataset_name:
+        if spec.train_dir or spec.validation_dir:
+            raise SpecError("pass --dataset_name or --train_dir/--validation_dir, not both")
+        _check_dataset_name(spec)
+        return
     if not spec.train_dir:
         raise SpecError(
             f"--train_dir is required for {spec.recipe}: a folder with one subfolder "

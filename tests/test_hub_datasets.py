@@ -53,6 +53,16 @@ def test_a_local_dataset_folder_of_parquet_splits(tmp_path, demo_corpus):
     spec = RunSpec.from_dict({"dataset_name": str(folder)})
     train, held = load_text_splits(spec)
     assert (train["text"], held["text"]) == (texts[:90], texts[90:99])  # its own validation
+    import datasets
+
+    mnli = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": texts[:90]}),
+                                 "validation_matched": datasets.Dataset.from_dict(
+                                     {"text": texts[90:99]})})  # fmt: skip
+    mnli.save_to_disk(tmp_path / "mnli")  # GLUE's mnli names its validation split so
+    assert (
+        load_text_splits(spec.replace(dataset_name=str(tmp_path / "mnli")))[1]["text"]
+        == (texts[90:99])
+    )
     with pytest.raises(SpecError, match="pass --dataset_name or --train_file/--validation_file"):
         spec.replace(train_file=str(demo_corpus))
     with pytest.raises(SpecError, match="--dataset_name ./nowhere: no such folder"):

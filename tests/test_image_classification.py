@@ -148,3 +148,39 @@ def test_a_checkpoint_with_other_classes_fine_tunes_with_a_new_head(tmp_path):
     np.testing.assert_array_equal(
         params["patch_projection"]["kernel"], pretrained["patch_projection"]["kernel"]
     )
+
+
+@pytest.mark.slow
+def test_train_a_vit_on_an_image_dataset_with_an_image_column(tmp_path):
+    """What the imagefolder builder and Hub image datasets give: an Image column and a
+    ClassLabel, here as parquet splits in a local dataset folder."""
+    import datasets
+
+    images = make_image_folder(tmp_path / "images", per_class=12)
+    features = datasets.Features({"image": datasets.Image(),
+                                  "label": datasets.ClassLabel(names=["red", "green", "blue"])})  # fmt: skip
+    folder = tmp_path / "colours" / "data"
+    folder.mkdir(parents=True)
+    for split, rows in (("train", slice(0, 9)), ("validation", slice(9, 12))):
+        paths = {n: sorted((images / n).glob("*.png"))[rows] for n in ("red", "green", "blue")}
+        table = datasets.Dataset.from_dict(
+            {"image": [str(p) for n in paths for p in paths[n]],
+             "label": [i for i, n in enumerate(paths) for _ in paths[n]]}, features=features)  # fmt: skip
+        table.to_parquet(folder / f"{split}-00000.parquet")
+    run = tmp_path / "run"
+    result = tpudeck("train", "--recipe", "image_classification", "--model_type", "vit",
+                     "--model_size", "demo", "--dataset_name", str(tmp_path / "colours"),
+                     "--per_device_train_batch_size", "2", "--max_steps", "3",
+                     "--platform", "cpu", "--output_dir", str(run))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "27 training and 9 validation images of 3 classes (red, green, blue)" in result.stderr
+    config = json.loads((run / "model" / "config.json").read_text())
+    assert config["id2label"] == {"0": "red", "1": "green", "2": "blue"}
+    text_only = tmp_path / "texts"
+    text_only.mkdir()
+    (text_only / "train.csv").write_text("text,label\na,0\nb,1\n")
+    refused = tpudeck("train", "--recipe", "image_classification", "--model_type", "vit",
+                      "--dataset_name", str(text_only), "--platform", "cpu")  # fmt: skip
+    assert (
+        refused.returncode == 2 and "has no image column (columns: text, label)" in refused.stderr
+    )

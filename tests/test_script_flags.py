@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tpudeck.core.cli import build_parser
-from tpudeck.core.script_flags import FLAGS, SCRIPTS, readme_table
+from tpudeck.core.script_flags import FLAGS, SCRIPTS, readme_table, take_script_flags
 from tpudeck.core.spec import RunSpec, field_type
 
 from .builders import one_line_error, tpudeck
@@ -37,7 +37,7 @@ def test_every_flag_of_the_six_scripts_parses(name):
     args = build_parser().parse_args(["train", f"--{name}", *example(name)])
     assert hasattr(args, name)
     flag = FLAGS.get(name)
-    assert flag is None or [flag.field, flag.instead, flag.refused].count(None) == 2, name
+    assert flag is None or [flag.field, flag.instead, flag.refused, flag.sets].count(None) == 3
 
 
 def test_the_readme_table_is_the_codes():
@@ -62,6 +62,8 @@ def test_other_names_set_their_field_notes_say_what_happens_and_refusals_name_th
     spec = RunSpec.load(run / "spec.json")
     assert (spec.max_steps, spec.warmup_steps, spec.max_train_samples) == (2, 1, 64)
     assert "trains with AdamW only" in one_line_error(tpudeck("train", "--demo", "--adafactor"))
+    glue, _, _ = take_script_flags({"task_name": "mnli"})  # mnli's validation_matched: below
+    assert glue == {"dataset_name": "nyu-mll/glue", "dataset_config_name": "mnli"}
     assert "another name for --max_steps: pass one" in one_line_error(
         tpudeck("train", "--demo", "--max_train_steps", "3", "--max_steps", "3")
     )

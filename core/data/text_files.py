@@ -103,7 +103,8 @@ class Tables:
 
 def load_tables(spec) -> Tables:
     """Validation rows come from --validation_file, else the dataset's (or saved dataset's)
-    "validation" split, else none: the caller holds a share of the training rows out."""
+    "validation" split (else its first validation_* split, as GLUE's mnli has), else none:
+    the caller holds a share of the training rows out."""
     if spec.dataset_name:
         splits = _load_named(spec)
         source = (spec.dataset_name, "dataset_name")
@@ -112,7 +113,8 @@ def load_tables(spec) -> Tables:
                 f"--dataset_name {spec.dataset_name} has no 'train' split (splits: "
                 f"{', '.join(splits)}); pick a dataset or config with one"
             )
-        held = splits.get("validation")
+        named = sorted(s for s in splits if s.startswith("validation"))  # mnli: _matched
+        held = splits["validation" if "validation" in splits else named[0]] if named else None
         return Tables(splits["train"], held, source, None if held is None else source)
     source = (spec.train_file, "train_file")
     train = load_table(spec.train_file, "train_file", "train")

@@ -1,7 +1,8 @@
-"""Image classification (run_image_classification.py): a ViT on an image folder.
+"""Image classification (run_image_classification.py): a ViT on an image folder, or on an
+image dataset (--dataset_name: a Hub id or a local dataset folder with an Image column).
 
-Classes are the folder's subfolders; without --validation_dir a seeded share of the
-images is held out. Evaluation reports loss and accuracy. The export opens in
+Classes are the folder's subfolders (or the dataset's label names); without a validation
+folder or split a seeded share of the images is held out. Evaluation reports loss and accuracy. The export opens in
 transformers as ViTForImageClassification with its preprocessor_config.json. A checkpoint
 with other classes fine-tunes with a new classifier head.
 """
@@ -21,7 +22,8 @@ class ImageClassification:
     head = "image_classification"
     inputs = "images"
     script = "run_image_classification.py"
-    data_fields = ("train_dir", "validation_dir")
+    data_fields = ("train_dir", "validation_dir", "dataset_name", "dataset_config_name",
+                   "label_column")  # fmt: skip
     length_field = None
     default_length = None
 
@@ -38,20 +40,27 @@ class ImageClassification:
 
         config = spec.model_config()
         size = config["image_size"]
-        classes = image_folder.class_names(spec.train_dir)
-        pixels, labels = image_folder.load_images(spec.train_dir, classes, size, "train_dir")
-        if spec.validation_dir:
-            held_out = image_folder.load_images(
-                spec.validation_dir, classes, size, "validation_dir"
-            )
+        if spec.dataset_name:
+            classes, (pixels, labels), held_out = _dataset_images(spec, size)
+            source = f"--dataset_name {spec.dataset_name}"
+        else:
+            classes = image_folder.class_names(spec.train_dir)
+            pixels, labels = image_folder.load_images(spec.train_dir, classes, size, "train_dir")
+            held_out = None
+            if spec.validation_dir:
+                held_out = image_folder.load_images(
+                    spec.validation_dir, classes, size, "validation_dir"
+                )
+            source = f"--train_dir {spec.train_dir}"
+        if held_out is not None:
             train = (pixels, labels)
         else:
             order = np.random.default_rng(spec.seed).permutation(len(labels))
             cut = max(1, len(labels) * spec.validation_split_percentage // 100)
             if cut >= len(labels):
                 raise DataError(
-                    f"--train_dir {spec.train_dir} has {len(labels)} images, too few to hold "
-                    "out a validation split; add images or pass --validation_dir"
+                    f"{source} has {len(labels)} images, too few to hold out a validation "
+                    "split; add images or give it a validation split"
                 )
             held_out = (pixels[order[:cut]], labels[order[:cut]])
             train = (pixels[order[cut:]], labels[order[cut:]])
@@ -110,6 +119,23 @@ class ImageClassification:
             param_count=config.param_count(self.head),
             export=export,
         )
+
+
+def _dataset_images(spec, size: int):
+    """(classes, training pixels and labels, validation ones or None) of --dataset_name."""
+    from ..data import image_rows
+    from ..data.text_files import load_tables
+
+    tables = load_tables(spec)
+    classes = image_rows.class_names(tables.train, spec.label_column, tables.train_source)
+    train = image_rows.load_rows(tables.train, classes, size, spec.label_column,
+                                 tables.train_source)  # fmt: skip
+    if tables.eval is None:
+        return classes, train, None
+    held_out = image_rows.load_rows(
+        tables.eval, classes, size, spec.label_column, tables.eval_source
+    )
+    return classes, train, held_out
 
 
 RECIPE = ImageClassification()

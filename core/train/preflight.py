@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..devices.expected import expected_devices
 from ..errors import DataError
+from ..registry import RECIPES
 from . import checkpoints
 
 
@@ -18,11 +19,12 @@ def check_global_batch(spec, n_examples: int, n_devices: int) -> None:
     per_device = spec.per_device_batch(n_devices)
     global_batch = n_devices * spec.gradient_accumulation_steps * per_device
     if n_examples < global_batch:
+        length = RECIPES[spec.recipe].length_field  # shorter examples make more of them
         raise DataError(
             f"the training data has {n_examples} examples, fewer than one global batch of "
             f"{global_batch} ({n_devices} devices x {spec.gradient_accumulation_steps} "
-            f"accumulation x {per_device} per device); lower the batch size or --block_size, "
-            "or add data"
+            f"accumulation x {per_device} per device); lower the batch size"
+            f"{f' or --{length}' if length else ''}, or add data"
         )
 
 
