@@ -133,6 +133,9 @@ def test_kill_9_then_resume_continues_the_same_loss_curve(tmp_path):
     assert min(after) == events[resume_at]["step"] + 1 and max(after) == 200
     np.testing.assert_allclose([after[s] for s in after], [expected[s] for s in after], rtol=1e-6)
     assert run.read_status()["state"] == "finished"
+    # jax's persistent compilation cache in the store: only the first run compiled the step
+    assert reference.read_events("compile")[0]["cached"] is False
+    assert [e["cached"] for e in events[resume_at:] if e["kind"] == "compile"] == [True]
 
 
 def test_sigterm_finishes_the_step_checkpoints_and_stops(tmp_path):

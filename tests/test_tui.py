@@ -382,6 +382,8 @@ async def test_run_screen_shows_downloads_and_tokenising_while_the_run_prepares(
                  total=1_500_000, unit="texts")  # fmt: skip
         line = "tokenising training texts: 20,000 of 1,500,000 texts"
         await wait_for(pilot, lambda: line in text_of(app, "#summary"), 10)
+        run.emit("compile", seconds=0.52, devices=8, cached=True)  # jax's cache had the step
+        await wait_for(pilot, lambda: "compile 0.5s (cached)" in text_of(app, "#summary"), 10)
 
 
 async def test_a_hub_id_launches_without_the_network_sized_when_downloaded(demo_corpus):

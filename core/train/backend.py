@@ -1,23 +1,31 @@
-"""Start jax on the backend a run asked for, and fail loudly on any other.
+"""Start jax on the backend a run asked for, and fail loudly on any other; with jax's
+persistent compilation cache in the run store.
 
 When the TPU is held by another process jax may log the error and fall back to CPU, so a
 run "works" a hundred times slower; pinning JAX_PLATFORMS and checking prevents that.
+The compilation cache (keyed by jax: program, shapes, devices, versions) lets a relaunch or
+resume of the same shape, by anyone sharing the store, load its step instead of compiling.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ..devices.tpu_runtime import enable_metrics
 from ..errors import BackendError
 
 
-def start_backend(platform: str) -> list:
-    """Import jax pinned to `platform` ("auto" takes jax's default) and return local devices."""
+def start_backend(platform: str, compile_cache: Path) -> list:
+    """Import jax pinned to `platform` ("auto" takes jax's default), compiling through the
+    persistent cache in `compile_cache`, and return the local devices."""
     if platform != "auto":
         os.environ["JAX_PLATFORMS"] = platform
     enable_metrics(os.environ)  # per-chip duty cycle and HBM for `tpudeck devices` and the app
     import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(compile_cache))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # CPU steps too
 
     try:
         devices = jax.local_devices()

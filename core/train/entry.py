@@ -14,6 +14,7 @@ import traceback
 from ..errors import TpudeckError
 from ..registry import get_recipe
 from ..runs.attempt import LaunchAttempt
+from ..runs.home import tpudeck_home
 from ..runs.launcher import report
 from ..runs.rundir import RunDir, remove_stale_temps
 from .preflight import preflight
@@ -58,7 +59,7 @@ def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True)
         lock = _take_accelerator(spec, run_dir, wait)
         from .backend import start_backend
 
-        devices = start_backend(spec.platform)
+        devices = start_backend(spec.platform, tpudeck_home() / "cache" / "jax")
         log.info("devices: %d x %s (%s)", len(devices), devices[0].device_kind, devices[0].platform)
         model = recipe.build(spec, data)
         log.info("model: %s, %s parameters", spec.model_type, f"{model.param_count:,}")
@@ -150,7 +151,6 @@ def _take_accelerator(spec, run_dir: RunDir, wait: bool):
     if spec.platform == "cpu":
         return None
     from ..runs.guard import acquire_accelerator
-    from ..runs.home import tpudeck_home
 
     def cancel(signum, _frame):
         raise RunCancelled(signal.Signals(signum).name)

@@ -19,6 +19,7 @@ import numpy as np
 from ..data.batching import StepBatches, eval_batches
 from ..errors import DiskFull, is_disk_full
 from . import checkpoints
+from .compile_cache import CacheLookups
 from .mfu import mfu
 from .optimizer import make_optimizer, make_schedule
 from .parallel import make_parallel
@@ -94,10 +95,16 @@ class Trainer:
     def _compile(self, state, start: int) -> None:
         self.run_dir.write_status("compiling", step=start, total_steps=self.total_steps)
         began = time.perf_counter()
-        self.parallel.compile(state, self.batches.batch(start, self.micro_shape), self.dropout_key)
+        with CacheLookups() as lookups:
+            self.parallel.compile(
+                state, self.batches.batch(start, self.micro_shape), self.dropout_key
+            )
         seconds = time.perf_counter() - began
-        log.info("compiled the train step in %.1f s", seconds)
-        self.run_dir.emit("compile", seconds=round(seconds, 3), devices=len(self.devices))
+        cached = lookups.hits > 0 and lookups.hits == lookups.requests
+        log.info("compiled the train step in %.1f s%s", seconds, " (from the cache)" * cached)
+        self.run_dir.emit(
+            "compile", seconds=round(seconds, 3), devices=len(self.devices), cached=cached
+        )
 
     # -- the loop ----------------------------------------------------------------------
 

@@ -193,7 +193,7 @@ class RunScreen(Screen):
             eval_scores(evaluation),
             f"{step['tokens_per_s']:,.0f} tok/s" if step.get("tokens_per_s") else "- tok/s",
             f"MFU {mfu:.1%}" if mfu is not None else "MFU n/a",
-            f"compile {compile_event['seconds']:.1f}s" if compile_event else "compile -",
+            compiled(compile_event),
             f"ETA {format_duration(eta)}" if eta is not None else "",
             f"owner {self.record.owner}",
         ]
@@ -217,6 +217,14 @@ class RunScreen(Screen):
 
     def action_stop(self) -> None:
         self.app.stop_with_confirmation(self.record)
+
+
+def compiled(event: dict) -> str:
+    """The compile event in words: "compile 2.4s", or "compile 0.5s (cached)" when jax's
+    persistent cache had the step."""
+    if not event:
+        return "compile -"
+    return f"compile {event['seconds']:.1f}s" + (" (cached)" if event.get("cached") else "")
 
 
 def preparation(event: dict) -> str:
