@@ -384,6 +384,10 @@ async def test_run_screen_shows_downloads_and_tokenising_while_the_run_prepares(
         await wait_for(pilot, lambda: line in text_of(app, "#summary"), 10)
         run.emit("compile", seconds=0.52, devices=8, cached=True)  # jax's cache had the step
         await wait_for(pilot, lambda: "compile 0.5s (cached)" in text_of(app, "#summary"), 10)
+        run.emit("startup", imports=1.25, data=3.0, wait=0.0, jax=0.6, model=0.3, init=0.8,
+                 replicate=0.1, compile=0.52)  # fmt: skip
+        breakdown = "startup 6.6s: imports 1.2 · data 3.0 · wait 0.0 · jax 0.6 · model 0.3"
+        await wait_for(pilot, lambda: breakdown in text_of(app, "#summary"), 10)
 
 
 async def test_a_hub_id_launches_without_the_network_sized_when_downloaded(demo_corpus):

@@ -18,6 +18,7 @@ from ..runs.home import tpudeck_home
 from ..runs.launcher import report
 from ..runs.rundir import RunDir, remove_stale_temps
 from .preflight import preflight
+from .startup import Startup
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True)
     Until the input is accepted (data prepared, every check passed) a refusal undoes the
     launch (runs/attempt.py) and raises RunRefused; after it, failures are the run's own.
     """
+    startup = Startup()
     attempt = LaunchAttempt.pending(run_dir) or LaunchAttempt.begin(run_dir, spec.to_json())
     log_file = _log_to_run_dir(run_dir)
     run_dir.write_status("preparing")
@@ -46,9 +48,11 @@ def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True)
     accepted = False
     try:
         hub = _open_hub(spec, run_dir)
-        spec = _fetch_pretrained(spec, run_dir)
-        recipe = get_recipe(spec.recipe)
-        data = recipe.prepare(spec, run_dir).limited(spec.max_train_samples, spec.max_eval_samples)
+        with startup.phase("data"):  # downloads, reading, tokenising
+            spec = _fetch_pretrained(spec, run_dir)
+            recipe = get_recipe(spec.recipe)
+            data = recipe.prepare(spec, run_dir)
+        data = data.limited(spec.max_train_samples, spec.max_eval_samples)
         log.info("data: %s", data.summary)
         preflight(spec, run_dir, data, resume)
         attempt.accept()
@@ -56,16 +60,18 @@ def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True)
         report(prepared=True)
         if hub:
             hub.start()
-        lock = _take_accelerator(spec, run_dir, wait)
-        from .backend import start_backend
+        with startup.phase("wait"):
+            lock = _take_accelerator(spec, run_dir, wait)
+        with startup.phase("jax"):
+            from .backend import start_backend
 
-        devices = start_backend(spec.platform, tpudeck_home() / "cache" / "jax")
+            devices = start_backend(spec.platform, tpudeck_home() / "cache" / "jax")
         log.info("devices: %d x %s (%s)", len(devices), devices[0].device_kind, devices[0].platform)
-        model = recipe.build(spec, data)
+        with startup.phase("model"):  # the trainer's imports, reading a checkpoint's weights
+            model = recipe.build(spec, data)
+            from .loop import Trainer
         log.info("model: %s, %s parameters", spec.model_type, f"{model.param_count:,}")
-        from .loop import Trainer
-
-        trainer = Trainer(spec, run_dir, data, model, devices, spec.parallelism, hub)
+        trainer = Trainer(spec, run_dir, data, model, devices, startup, spec.parallelism, hub)
         return trainer.run(resume)
     except RunCancelled:
         run_dir.write_status("stopped", message="cancelled before it held the accelerator")

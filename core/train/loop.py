@@ -24,6 +24,7 @@ from .mfu import mfu
 from .optimizer import make_optimizer, make_schedule
 from .parallel import make_parallel
 from .preflight import check_global_batch
+from .startup import Startup
 from .step import TrainState, make_eval_step, make_train_step
 from .tensorboard import TensorBoardSink
 
@@ -33,8 +34,10 @@ log = logging.getLogger(__name__)
 class Trainer:
     """Trains one TaskModel on one TaskData over `devices`, writing into `run_dir`."""
 
-    def __init__(self, spec, run_dir, data, model, devices, mode: str = "pmap", hub=None):
+    def __init__(self, spec, run_dir, data, model, devices, startup: Startup, mode: str = "pmap",
+                 hub=None):  # fmt: skip
         self.spec, self.run_dir, self.data, self.model = spec, run_dir, data, model
+        self.startup = startup  # the phases before the first step, reported after compiling
         self.devices = devices
         self.hub = hub  # a HubSync with --push_to_hub: it uploads, we only snapshot
         per_device = spec.per_device_batch(len(devices))
@@ -60,12 +63,16 @@ class Trainer:
 
     def run(self, resume: bool) -> str:
         """Train to the end or to a stop signal; returns the final state name."""
-        host_state, start = self._initial_state(resume)
-        state = self.parallel.put_state(host_state)
+        with self.startup.phase("init"):  # fresh weights, or the checkpoint a resume reads
+            host_state, start = self._initial_state(resume)
+        with self.startup.phase("replicate"):
+            state = self.parallel.put_state(host_state)
         self._install_signal_handlers()
         self.tb = TensorBoardSink(self.run_dir.tensorboard_dir)
         try:
-            self._compile(state, start)
+            with self.startup.phase("compile"):
+                self._compile(state, start)
+            self.startup.report(self.run_dir)
             return self._train(state, start)
         finally:
             self.tb.close()

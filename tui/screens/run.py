@@ -197,13 +197,16 @@ class RunScreen(Screen):
             f"ETA {format_duration(eta)}" if eta is not None else "",
             f"owner {self.record.owner}",
         ]
+        lines = ["   ".join(f for f in fields if f)]
+        if self.latest.get("startup"):
+            lines.append(startup_line(self.latest["startup"]))
         message = update.status.get("message") or update.status.get("waiting_for")
         preparing = self.latest.get("prepare") if update.state == "preparing" else None
         if preparing:  # a download (or other preparation) with a size: its own progress
             message = preparation(preparing)
             total, done = preparing["total"], preparing["done"]
         self.query_one("#summary", Static).update(
-            "   ".join(f for f in fields if f) + (f"\n{escape(message)}" if message else "")
+            "\n".join(lines) + (f"\n{escape(message)}" if message else "")
         )
         bar = self.query_one(ProgressBar)
         bar.update(total=total or None, progress=done)
@@ -217,6 +220,13 @@ class RunScreen(Screen):
 
     def action_stop(self) -> None:
         self.app.stop_with_confirmation(self.record)
+
+
+def startup_line(event: dict) -> str:
+    """The `startup` event in words: "startup 9.1s: imports 1.2 · data 3.1 · ... compile 2.4"."""
+    phases = {k: v for k, v in event.items() if k not in ("t", "kind")}
+    parts = " · ".join(f"{name} {seconds:.1f}" for name, seconds in phases.items())
+    return f"startup {sum(phases.values()):.1f}s: {parts}"
 
 
 def compiled(event: dict) -> str:

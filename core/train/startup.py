@@ -1,0 +1,28 @@
+"""Where a run's time goes before its first step: the seconds of each phase (the imports
+before the trainer's code ran, the data, the wait for the accelerator, starting jax,
+building the model, initialising, placing the state on the devices, compiling), reported
+once as a `startup` event that the Run screen shows as a short breakdown."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import psutil
+
+
+class Startup:
+    def __init__(self):
+        # Interpreter start and imports: from the process's creation to now
+        self.seconds = {"imports": time.time() - psutil.Process().create_time()}
+
+    @contextlib.contextmanager
+    def phase(self, name: str):
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - began
+
+    def report(self, run_dir) -> None:
+        run_dir.emit("startup", **{name: round(s, 3) for name, s in self.seconds.items()})
