@@ -59,10 +59,11 @@ def test_a_local_dataset_folder_of_parquet_splits(tmp_path, demo_corpus):
                                  "validation_matched": datasets.Dataset.from_dict(
                                      {"text": texts[90:99]})})  # fmt: skip
     mnli.save_to_disk(tmp_path / "mnli")  # GLUE's mnli names its validation split so
-    assert (
-        load_text_splits(spec.replace(dataset_name=str(tmp_path / "mnli")))[1]["text"]
-        == (texts[90:99])
-    )
+    matched = load_text_splits(spec.replace(dataset_name=str(tmp_path / "mnli")))[1]
+    assert matched["text"] == texts[90:99]
+    mnli["train"].save_to_disk(tmp_path / "one")  # a single saved Dataset: it trains
+    held_out = load_text_splits(spec.replace(dataset_name=str(tmp_path / "one")))[1]
+    assert held_out["text"] == texts[:4]  # 5% of 90 rows held out, as without a validation
     with pytest.raises(SpecError, match="pass --dataset_name or --train_file/--validation_file"):
         spec.replace(train_file=str(demo_corpus))
     with pytest.raises(SpecError, match="--dataset_name ./nowhere: no such folder"):

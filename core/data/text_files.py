@@ -135,7 +135,10 @@ def _load_named(spec):
 
     datasets.disable_progress_bars()
     name, config = spec.dataset_name, spec.dataset_config_name
-    if saved_datasets.kind(name):
+    saved = saved_datasets.kind(name)
+    if saved == "dataset":  # one saved Dataset: its rows train
+        return {"train": _load_saved(name, "dataset_name", None)}
+    if saved == "dict":
         return datasets.load_from_disk(name)
     down = bool(hub_id(name)) and not constants.HF_HUB_OFFLINE and _hub_unreachable(name)
     try:
