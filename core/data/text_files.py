@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from ..hub.repo_ids import hub_id, unreachable
+from ..hub.repo_ids import hub_id, not_cached, unreachable
 from . import file_checks, saved_datasets
 
 # Local data files by suffix, and the 🤗 datasets builder that reads each.
@@ -152,7 +152,7 @@ def _load_named(spec):
         ) from None
     except ValueError as exc:
         if "Couldn't find cache" in str(exc):  # offline, and this config never downloaded
-            raise _not_cached(name) from None
+            raise DataError(not_cached(f"--dataset_name {name}")) from None
         if "Config name is missing" not in str(exc) and "BuilderConfig" not in str(exc):
             raise
         configs = ", ".join(datasets.get_dataset_config_names(name))
@@ -163,21 +163,7 @@ def _load_named(spec):
     except Exception as exc:  # offline or unreachable, with nothing cached
         if not (hub_id(name) and (down or constants.HF_HUB_OFFLINE or unreachable(exc))):
             raise
-        raise _not_cached(name) from None
-
-
-def _not_cached(name: str) -> DataError:
-    from huggingface_hub import constants
-
-    why = (
-        "HF_HUB_OFFLINE is set"
-        if constants.HF_HUB_OFFLINE
-        else f"the Hub at {constants.ENDPOINT} cannot be reached"
-    )
-    return DataError(
-        f"--dataset_name {name} is not in the cache and {why}: download it once with the "
-        "network up (then HF_HUB_OFFLINE=1 works)"
-    )
+        raise DataError(not_cached(f"--dataset_name {name}")) from None
 
 
 def _hub_unreachable(name: str) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from ..data.tokenizer import SLOW_TOKENIZER_FILES, TOKENIZER_FILES
 from ..errors import SpecError
 from ..models.weights_file import FORMATS, NO_WEIGHTS, weights_name
-from .repo_ids import hub_id, unreachable
+from .repo_ids import hub_id, not_cached, unreachable
 
 # (the repo, bytes done, bytes in all) of a download, as it goes.
 Progress = Callable[[str, int, int], None]
@@ -83,15 +83,7 @@ def _snapshot(spec, field: str, repo: str, files, progress: Progress | None) -> 
         raise SpecError(f"{where}: the Hub repo has no revision {revision!r}; "
                         "check --model_revision") from None  # fmt: skip
     except (LocalEntryNotFoundError, _Unreachable):
-        why = (
-            "HF_HUB_OFFLINE is set"
-            if constants.HF_HUB_OFFLINE
-            else f"the Hub at {constants.ENDPOINT} cannot be reached"
-        )
-        raise SpecError(
-            f"{where} is not in the cache ({spec.cache_dir or constants.HF_HUB_CACHE}) and "
-            f"{why}: download it once with the network up (then HF_HUB_OFFLINE=1 works)"
-        ) from None
+        raise SpecError(not_cached(where, spec.cache_dir or constants.HF_HUB_CACHE)) from None
     except HfHubHTTPError as exc:
         raise SpecError(f"{where}: the Hub answered {exc.response.status_code}; "
                         "try again later") from None  # fmt: skip

@@ -31,6 +31,22 @@ def cached_file(spec, repo: str, filename: str) -> Path | None:
     return Path(found) if isinstance(found, str) else None
 
 
+def not_cached(what: str, cache: str | None = None) -> str:
+    """Why a Hub repo that the cache lacks cannot be had now, and the fix."""
+    from huggingface_hub import constants
+
+    why = (
+        "HF_HUB_OFFLINE is set"
+        if constants.HF_HUB_OFFLINE
+        else f"the Hub at {constants.ENDPOINT} cannot be reached"
+    )
+    where = f" ({cache})" if cache else ""
+    return (
+        f"{what} is not in the cache{where} and {why}: download it once with the network up "
+        "(then HF_HUB_OFFLINE=1 works)"
+    )
+
+
 def unreachable(exc: Exception) -> bool:
     """Whether the Hub was not reached at all (offline, refused, timed out), as against
     answering with an HTTP error."""

@@ -78,8 +78,9 @@ def _forward_metrics(run_dir: RunDir, tail: TensorBoardTail | None, printed: Scr
                      final: bool = False) -> None:  # fmt: skip
     """TensorBoard's scalars where the script writes them; else the metrics it prints (the
     HF scripts print the same numbers: reading both would count each step twice)."""
-    tensorboard = tail is not None and any(tail.directory.rglob("events.out.tfevents.*"))
-    events = tail.read_events(final) if tensorboard else printed.read_events()
+    events = tail.read_events(final) if tail else []
+    if not (tail and tail.offsets):  # the tail found no event file: one scan, not two
+        events = printed.read_events()
     for kind, fields in events:
         run_dir.emit(kind, **fields)
 
