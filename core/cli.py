@@ -3,99 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import difflib
 import logging
 import os
 import shlex
 import sys
 
+from .cli_flags import TOKEN_HELP, Parser, add_launch_flags, add_script_flags, add_spec_flags
 from .errors import TpudeckError
 from .runs.home import open_store
-
-
-class _Parser(argparse.ArgumentParser):
-    """Errors in one line, with the closest flag for a typo, and exit code 2.
-
-    Flags are never abbreviated: a typo must be an error, not silently another flag.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, allow_abbrev=False, **kwargs)
-
-    def error(self, message: str):
-        if "unrecognized arguments:" in message:
-            wrong = [w for w in message.split(":", 1)[1].split() if w.startswith("--")]
-            options = list(_option_strings(self))
-            close = difflib.get_close_matches(wrong[0].split("=")[0], options, n=1) if wrong else []
-            if close:
-                message += f" (did you mean {close[0]}?)"
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _option_strings(parser: argparse.ArgumentParser):
-    """Every flag of a parser and its subcommands (argparse reports strays at the top)."""
-    for action in parser._actions:
-        yield from action.option_strings
-        if isinstance(action, argparse._SubParsersAction):
-            for subparser in action.choices.values():
-                yield from _option_strings(subparser)
-
-
-def _add_spec_flags(parser: argparse.ArgumentParser) -> None:
-    from .spec import RunSpec, field_type
-
-    group = parser.add_argument_group("run spec (Hugging Face example script names)")
-    for field in dataclasses.fields(RunSpec):
-        default = "" if field.default is None else f" (default: {field.default})"
-        kind = field_type(field.name)
-        # A switch works alone (`--push_to_hub`) or with a value (`--push_to_hub false`).
-        switch = dict(nargs="?", const=True, metavar="BOOL") if kind is bool else {}
-        group.add_argument(
-            f"--{field.name}",
-            type=_switch_value if kind is bool else kind,
-            choices=field.metadata["choices"],
-            default=argparse.SUPPRESS,  # absent flags must not override demo or resumed values
-            help=field.metadata["help"] + default,
-            **switch,
-        )
-
-
-def _add_script_flags(parser: argparse.ArgumentParser) -> None:
-    """The HF scripts' flags that are not spec fields: none of them is "unrecognized"."""
-    from .script_flags import FLAGS
-
-    group = parser.add_argument_group("other flags of the Hugging Face scripts")
-    for name, flag in FLAGS.items():
-        switch = dict(nargs="?", const=True, metavar="BOOL") if flag.kind is bool else {}
-        does = (
-            f"another name for --{flag.field}"
-            if flag.field
-            else flag.instead or flag.refused or flag.sets[1]
-        )
-        group.add_argument(
-            f"--{name}",
-            type=_switch_value if flag.kind is bool else flag.kind,
-            default=argparse.SUPPRESS,
-            help=does,
-            **switch,
-        )
-
-
-def _switch_value(text: str) -> bool:
-    from .spec import parse_bool
-
-    try:
-        return parse_bool(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"wants true or false, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
     from . import cli_runs
 
-    parser = _Parser(prog="tpudeck", description="Train on a shared accelerator VM.")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    parser = Parser(prog="tpudeck", description="Train on a shared accelerator VM.")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
     train = sub.add_parser("train", help="train a model (foreground, or --detach)")
     train.add_argument(
         "--demo", action="store_true", help="the embedded demo: tiny GPT-2, offline corpus"
@@ -110,17 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace the run in a non-empty --output_dir (other files there stay)",
     )
-    _add_launch_flags(train)
-    _add_spec_flags(train)
-    _add_script_flags(train)
+    add_launch_flags(train)
+    add_spec_flags(train)
+    add_script_flags(train)
     train.set_defaults(handler=_train)
     demo = sub.add_parser("demo", help="open the app with the embedded demo ready to launch")
-    _add_spec_flags(demo)  # e.g. `tpudeck demo --max_steps 3000` fills the form differently
+    add_spec_flags(demo)  # e.g. `tpudeck demo --max_steps 3000` fills the form differently
     ui = sub.add_parser("ui", help="open the app (the same as no subcommand)")
     ui.add_argument(
         "--demo", action="store_true", help="open on the Launch screen, filled with the demo"
     )
-    _add_spec_flags(ui)
+    add_spec_flags(ui)
 
     child = sub.add_parser("_run")  # what a detached launch runs: the spec in a run directory
     child.add_argument("run_dir")
@@ -161,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--hub_model_id", help="namespace/name of the Hub repo; default: the run's, or its name"
     )
     push.add_argument("--hub_private", action="store_true", help="create the repo private")
-    push.add_argument("--hub_token", help=_TOKEN_HELP)
+    push.add_argument("--hub_token", help=TOKEN_HELP)
     push.add_argument(
         "--timeout", type=float, default=300.0, help="seconds to keep retrying a dead Hub"
     )
@@ -203,23 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_launch_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("launch")
-    group.add_argument(
-        "--detach", action="store_true", help="run in the background; survives the terminal"
-    )
-    group.add_argument(
-        "--wait", dest="wait", action="store_true", default=True, help="queue if busy (default)"
-    )
-    group.add_argument(
-        "--no-wait",
-        dest="wait",
-        action="store_false",
-        help="fail at once if the accelerator is busy",
-    )
-    group.add_argument("--hub_token", help=_TOKEN_HELP)
-
-
 LAUNCH_KEYS = (
     "command",
     "handler",
@@ -231,7 +136,6 @@ LAUNCH_KEYS = (
     "hub_token",
 )
 _LAUNCHES = ("train", "run", "_run", "_script")  # the commands that create runs and queue
-_TOKEN_HELP = "Hub token; default: $HF_TOKEN or `hf auth login`. Never written anywhere"
 
 
 def _train(args: argparse.Namespace) -> int:
