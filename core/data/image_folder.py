@@ -39,14 +39,23 @@ def load_images(folder: str | Path, classes: list[str], size: int, flag: str):
         for path in images_in(Path(folder) / name):
             try:
                 with Image.open(path) as image:
-                    rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+                    pixels.append(to_pixels(image, size))
             except (UnidentifiedImageError, OSError) as exc:
                 raise DataError(
                     f"--{flag} {folder}: cannot read {path} ({exc}); fix or remove it"
                 ) from None
-            pixels.append(np.asarray(rgb, np.uint8))
             labels.append(label)
     return np.stack(pixels), np.asarray(labels, np.int32)
+
+
+def to_pixels(image, size: int):
+    """A Pillow image as the model's square RGB input: [size, size, 3] uint8."""
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(
+        image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR), np.uint8
+    )
 
 
 def normalise(pixels):

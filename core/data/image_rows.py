@@ -5,6 +5,7 @@ made RGB and resized as image_folder does for a folder of class subfolders."""
 from __future__ import annotations
 
 from ..errors import DataError
+from .image_folder import to_pixels
 
 
 def image_column(ds, source: tuple[str, str]) -> str:
@@ -33,7 +34,6 @@ def class_names(ds, label: str, source: tuple[str, str]) -> list[str]:
 def load_rows(ds, classes: list[str], size: int, label: str, source: tuple[str, str]):
     """(pixels [N, size, size, 3] uint8, labels [N] int32) of every row."""
     import numpy as np
-    from PIL import Image
 
     column = image_column(ds, source)
     named = bool(getattr(ds.features[label], "names", None))
@@ -44,7 +44,6 @@ def load_rows(ds, classes: list[str], size: int, label: str, source: tuple[str, 
         if value not in ids:
             raise DataError(f"--{source[1]} {source[0]}: label {value!r} is not one of the "
                             f"training classes; fix that row")  # fmt: skip
-        rgb = row[column].convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-        pixels.append(np.asarray(rgb, np.uint8))
+        pixels.append(to_pixels(row[column], size))
         labels.append(ids[value])
     return np.stack(pixels), np.asarray(labels, np.int32)
