@@ -12,16 +12,23 @@ from .models.descriptor import FamilyDescriptor
 from .models.gpt2_config import GPT2
 from .models.llama_config import LLAMA
 from .models.qwen2_config import QWEN2
+from .models.t5_config import T5
 from .models.vit_config import VIT
-from .recipes import clm, image_classification, mlm, text_classification
+from .recipes import clm, image_classification, mlm, t5_mlm, text_classification
 
 FAMILIES: dict[str, FamilyDescriptor] = {
-    f.name: f for f in (GPT2, LLAMA, QWEN2, BERT, ROBERTA, VIT)
+    f.name: f for f in (GPT2, LLAMA, QWEN2, BERT, ROBERTA, VIT, T5)
 }
 
 RECIPES = {
     r.name: r
-    for r in (clm.RECIPE, mlm.RECIPE, text_classification.RECIPE, image_classification.RECIPE)
+    for r in (
+        clm.RECIPE,
+        mlm.RECIPE,
+        t5_mlm.RECIPE,
+        text_classification.RECIPE,
+        image_classification.RECIPE,
+    )
 }
 
 

@@ -58,7 +58,7 @@ class ScriptFlag:
 
 
 _NO_PREDICT = "tpudeck has no prediction pass: evaluate a test file as --validation_file"
-_NO_T5 = "tpudeck has no t5_mlm or summarization recipe yet"
+_NO_T5 = "tpudeck has no summarization recipe yet"
 _FAST = "tpudeck always uses the fast tokenizer (the tokenizers library)"
 
 FLAGS = {
@@ -123,7 +123,6 @@ FLAGS = {
     **{
         name: ScriptFlag(kind, refused=_NO_T5)
         for name, kind in (
-            ("mean_noise_span_length", float),
             ("summary_column", str),
             ("max_source_length", int),
             ("max_target_length", int),

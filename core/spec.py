@@ -101,11 +101,17 @@ class RunSpec:
     )
     max_seq_length: int | None = _opt(
         None,
-        "mlm: tokens per training example (default: model positions); text_classification: "
-        "longer examples are truncated (default: 128 or the model's positions if fewer)",
+        "mlm: tokens per training example (default: model positions); t5_mlm: input tokens "
+        "after span corruption (default 512); text_classification: longer examples are "
+        "truncated (default: 128 or the model's positions if fewer)",
         form=True,
     )
-    mlm_probability: float = _opt(0.15, "mlm: the share of tokens masked", form=True)
+    mlm_probability: float = _opt(
+        0.15, "mlm: the share of tokens masked; t5_mlm: the share in noise spans", form=True
+    )
+    mean_noise_span_length: float = _opt(
+        3.0, "t5_mlm: the mean length of a noise span, in tokens", form=True
+    )
     per_device_train_batch_size: int | None = _opt(
         None, "examples per device per micro-step (default 8)", form=True
     )

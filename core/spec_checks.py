@@ -79,6 +79,10 @@ def _check_numbers(spec) -> None:
         raise SpecError("--warmup_steps, --weight_decay and --max_grad_norm cannot be negative")
     if not 0 < spec.mlm_probability < 1:
         raise SpecError(f"--mlm_probability must be between 0 and 1, got {spec.mlm_probability}")
+    if spec.mean_noise_span_length < 1:
+        raise SpecError(
+            f"--mean_noise_span_length must be at least 1 token, got {spec.mean_noise_span_length}"
+        )
     if not 0 <= spec.dropout < 1:
         raise SpecError(f"--dropout must be in [0, 1), got {spec.dropout}")
     if not 0 < spec.validation_split_percentage < 100:

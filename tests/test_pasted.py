@@ -30,8 +30,11 @@ def test_a_pasted_command_line_runs_as_the_script_would(tmp_path, demo_corpus):
     assert shown in done.stderr
     spec = RunSpec.load(run / "spec.json")
     assert (spec.recipe, spec.max_steps, spec.block_size) == ("clm", 2, 32)
-    t5 = one_line_error(tpudeck("train", "--", "python", "run_t5_mlm_flax.py", "--do_train"))
-    assert "no recipe for run_t5_mlm_flax.py yet" in t5 and "tpudeck run -- python" in t5
+    summarization = one_line_error(
+        tpudeck("train", "--", "python", "run_summarization_flax.py", "--do_train")
+    )
+    assert "no recipe for run_summarization_flax.py yet" in summarization
+    assert "tpudeck run -- python" in summarization
     other = one_line_error(tpudeck("train", "--", "python", "train.py"))
     assert "train.py is not one of the HF Flax scripts" in other
 

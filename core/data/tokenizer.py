@@ -30,6 +30,7 @@ class TokenizerKind:
 
     tokenizer_class: str
     roles: dict  # "bos_token" etc. -> token
+    algorithm: str = "byte-level BPE"  # or "unigram", SentencePiece's (T5's)
 
     @property
     def special_tokens(self) -> list[str]:
@@ -43,6 +44,64 @@ MASKED_LM_KIND = TokenizerKind(
     {"bos_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>",
      "mask_token": "<mask>", "cls_token": "<s>", "sep_token": "</s>"},
 )  # fmt: skip
+
+
+# T5's: <pad> 0, </s> 1, <unk> 2, and (added after training) its sentinels, <extra_id_0>
+# the last id, as T5's own tokenizer has them.
+T5_KIND = TokenizerKind(
+    "T5Tokenizer", {"pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>"}, "unigram"
+)
+EXTRA_IDS = 100
+
+
+def sentinel_token(n: int) -> str:
+    return f"<extra_id_{n}>"
+
+
+def train_unigram(texts: Iterable[str], vocab_size: int, out_dir: Path, max_len: int) -> Tokenizer:
+    """Train a SentencePiece-style unigram tokenizer with T5's special tokens and
+    EXTRA_IDS sentinels (as run_t5_mlm_flax.py's README does with t5_tokenizer_model.py,
+    sentinels included), appending </s> to each text as T5's does, and save it."""
+    from tokenizers.implementations import SentencePieceUnigramTokenizer
+    from tokenizers.processors import TemplateProcessing
+
+    unigram = SentencePieceUnigramTokenizer()
+    unigram.train_from_iterator(texts, vocab_size=max(vocab_size - EXTRA_IDS, 16),
+                                special_tokens=T5_KIND.special_tokens, unk_token="<unk>",
+                                show_progress=False)  # fmt: skip
+    tokenizer = unigram._tokenizer
+    tokenizer.add_special_tokens([sentinel_token(n) for n in reversed(range(EXTRA_IDS))])
+    eos = T5_KIND.roles["eos_token"]
+    tokenizer.post_processor = TemplateProcessing(
+        single=f"$A {eos}", pair=f"$A {eos} $B {eos}",
+        special_tokens=[(eos, tokenizer.token_to_id(eos))],
+    )  # fmt: skip
+    extra = {"extra_ids": EXTRA_IDS,
+             "additional_special_tokens": [sentinel_token(n) for n in range(EXTRA_IDS)]}  # fmt: skip
+    save_tokenizer(tokenizer, out_dir, max_len, T5_KIND, extra)
+    return tokenizer
+
+
+def sentinel_ids(tokenizer: Tokenizer, count: int) -> list[int]:
+    """The ids of <extra_id_0> .. <extra_id_{count-1}>, which span corruption puts in place
+    of its spans; a DataError if the tokenizer has fewer."""
+    ids = [tokenizer.token_to_id(sentinel_token(n)) for n in range(count)]
+    if None in ids:
+        have = ids.index(None)
+        raise DataError(
+            f"the tokenizer has {have} sentinel tokens (<extra_id_N>) but span corruption "
+            f"needs {count}: pass a T5 tokenizer with enough extra ids, or lower "
+            "--max_seq_length or --mlm_probability (fewer spans)"
+        )
+    return ids
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: Path, max_len: int,
+                    kind: TokenizerKind) -> Tokenizer:  # fmt: skip
+    """A new tokenizer of `kind`'s algorithm and special tokens, trained on `texts`, saved."""
+    if kind.algorithm == "unigram":
+        return train_unigram(texts, vocab_size, out_dir, max_len)
+    return train_byte_level_bpe(texts, vocab_size, out_dir, max_len, kind)
 
 
 def train_byte_level_bpe(
@@ -61,7 +120,8 @@ def train_byte_level_bpe(
     return bpe._tokenizer
 
 
-def save_tokenizer(tokenizer: Tokenizer, out_dir: Path, max_len: int, kind=GPT2_KIND) -> None:
+def save_tokenizer(tokenizer: Tokenizer, out_dir: Path, max_len: int, kind=GPT2_KIND,
+                   extra: dict | None = None) -> None:  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(out_dir / "tokenizer.json"))
     config = {
@@ -69,6 +129,7 @@ def save_tokenizer(tokenizer: Tokenizer, out_dir: Path, max_len: int, kind=GPT2_
         **kind.roles,
         "model_max_length": max_len,
         "add_prefix_space": False,
+        **(extra or {}),
     }
     (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out_dir / "special_tokens_map.json").write_text(json.dumps(kind.roles, indent=2) + "\n")

@@ -127,7 +127,7 @@ class BertForSequenceClassification(nn.Module):
 
 
 def dummy_input(_cfg: BertConfig, length: int):
-    return jnp.zeros((1, max(length, 1)), jnp.int32)
+    return (jnp.zeros((1, max(length, 1)), jnp.int32),)
 
 
 def _names(model: str, head: dict, ignored: tuple) -> LayeredNames:

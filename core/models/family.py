@@ -35,9 +35,10 @@ class FlaxBinding:
     head_modules: dict[str, tuple[str, ...]]
     to_hf: hf_io.ToHF
     from_hf: hf_io.FromHF
-    dummy_input: Any  # (config, length) -> one example input, to shape the params
+    dummy_input: Any  # (config, length) -> the module's arguments for one example, a tuple
     to_hf_layout: hf_io.Layout = hf_io.same_layout
     from_hf_layout: hf_io.Layout = hf_io.same_layout
+    tied: hf_io.Tied = dataclasses.field(default_factory=dict)
 
 
 class Family:
@@ -66,7 +67,7 @@ class Family:
 
     def init_params(self, config, rng, seq_len: int, head: str | None = None) -> dict:
         example = self.binding.dummy_input(config, seq_len)
-        return jax.jit(self.module(config, head).init)(rng, example)["params"]
+        return jax.jit(self.module(config, head).init)(rng, *example)["params"]
 
     def load(self, directory: str | os.PathLike, head: str | None = None):
         """(config, params) of an HF checkpoint directory with `head` (the family's first
@@ -86,7 +87,8 @@ class Family:
         modules = self.binding.head_modules
         others = tuple(m for h, names in modules.items() if h != head for m in names)
         return hf_io.read_params(directory, self.binding.from_hf, template,
-                                 self.binding.from_hf_layout, (modules[head], others))  # fmt: skip
+                                 self.binding.from_hf_layout, (modules[head], others),
+                                 self.binding.tied)  # fmt: skip
 
     def save(self, directory: str | os.PathLike, config, params, head: str | None = None) -> None:
         values = {

@@ -137,7 +137,7 @@ def param_from_hf(name: str) -> tuple[str, ...] | None:
 
 
 def token_ids(_config, length: int):
-    return jnp.zeros((1, length), jnp.int32)
+    return (jnp.zeros((1, length), jnp.int32),)
 
 
 def score_layout(path: tuple[str, ...], array):

@@ -26,6 +26,9 @@ FromHF = Callable[[str], "tuple[str, ...] | None"]
 Layout = Callable[[tuple[str, ...], np.ndarray], np.ndarray]
 # (the top-level modules a model's head owns, those every other head of the family owns)
 HeadModules = tuple[tuple[str, ...], tuple[str, ...]]
+# Tensors a checkpoint may leave out because transformers tied them to another: flax path
+# -> the other's HF name (T5's LM head, which transformers 5 ties to the embedding).
+Tied = dict[tuple[str, ...], str]
 
 
 def same_layout(_path: tuple[str, ...], array: np.ndarray) -> np.ndarray:
@@ -43,8 +46,8 @@ def read_config(directory: str | os.PathLike) -> dict:
 
 
 def read_params(directory: str | os.PathLike, from_hf: FromHF, template: dict,
-                from_hf_layout: Layout = same_layout,
-                heads: HeadModules | None = None) -> tuple[dict, tuple[str, ...]]:  # fmt: skip
+                from_hf_layout: Layout = same_layout, heads: HeadModules | None = None,
+                tied: Tied | None = None) -> tuple[dict, tuple[str, ...]]:  # fmt: skip
     """Load the directory's weights into a params tree shaped like `template`.
 
     With `heads` (what the template's head owns, what other heads own; top-level module
@@ -79,6 +82,9 @@ def read_params(directory: str | os.PathLike, from_hf: FromHF, template: dict,
                 "the config.json does not match the weights"
             )
         found[key] = array.astype(np.float32)
+    for key, source in (tied or {}).items():
+        if key in wanted and key not in found and source in tensors:
+            found[key] = from_hf_layout(key, tensors[source]).astype(np.float32)
     fresh = tuple(m for m in own if any(k[0] == m and k not in found for k in wanted))
     missing = sorted(k for k in set(wanted) - set(found) if k[0] not in fresh)
     if missing:

@@ -177,7 +177,7 @@ def param_from_hf(name: str) -> tuple[str, ...] | None:
 
 
 def token_ids(_config, length: int):
-    return jnp.zeros((1, max(length, 1)), jnp.int32)
+    return (jnp.zeros((1, max(length, 1)), jnp.int32),)
 
 
 BINDING = FlaxBinding(

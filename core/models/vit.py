@@ -90,7 +90,7 @@ class ViTForImageClassification(nn.Module):
 
 
 def dummy_input(cfg: ViTConfig, _length: int):
-    return jnp.zeros((1, cfg.image_size, cfg.image_size, cfg.num_channels), jnp.float32)
+    return (jnp.zeros((1, cfg.image_size, cfg.image_size, cfg.num_channels), jnp.float32),)
 
 
 NAMES = LayeredNames(

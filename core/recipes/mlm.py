@@ -10,7 +10,7 @@ pure function of (seed, step), which keeps resume exact; evaluation uses one fix
 from __future__ import annotations
 
 from ..errors import DataError
-from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, demo_corpus, weighted_sums
+from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, demo_corpus
 
 
 def mask_tokens(ids_BxL, rng, mask_id: int, vocab_size: int, keep_id: int, probability: float):
@@ -76,7 +76,7 @@ class MaskedLM:
         import optax
 
         from ..models.family import get_family
-        from .text_blocks import language_model
+        from .text_blocks import language_model, loss_and_accuracy
 
         family = get_family(spec.model_type)
         start = family.start(spec, data.model_config, self.head)
@@ -100,14 +100,7 @@ class MaskedLM:
             correct = (jnp.argmax(logits, -1) == ids_BxL) & selected
             return (losses * selected).sum(-1) / count_B, correct.sum(-1) / count_B
 
-        def loss(params, batch, rng):
-            return masked_losses(params, batch["input_ids"], rng)[0].mean(), {}
-
-        def eval_sums(params, batch):
-            losses_B, accuracy_B = masked_losses(params, batch["input_ids"], None)
-            return weighted_sums(batch["weights"], loss=losses_B, accuracy=accuracy_B)
-
-        return language_model(start, data, loss, eval_sums)
+        return language_model(start, data, *loss_and_accuracy(masked_losses))
 
 
 RECIPE = MaskedLM()

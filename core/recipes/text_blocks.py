@@ -42,12 +42,16 @@ class Blocks:
         )
 
 
-def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind) -> Blocks:
-    """Blocks of the run's texts, tokenised once into the store's cache (a relaunch or a
-    resume on the same data and tokenizer reads them again) and memory-mapped."""
-    block_size, column = spec.example_length(), spec.text_column
+def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind,
+                   block_size: int | None = None) -> Blocks:  # fmt: skip
+    """Blocks of the run's texts (of `block_size` tokens, else the example length),
+    tokenised once into the store's cache (a relaunch or a resume on the same data and
+    tokenizer reads them again) and memory-mapped."""
+    block_size, column = block_size or spec.example_length(), spec.text_column
     train_rows, eval_rows = text_files.load_text_splits(spec)
-    tokenizer = run_tokenizer(spec, run_dir, text_batches(train_rows, column), kind, block_size)
+    tokenizer = run_tokenizer(
+        spec, run_dir, text_batches(train_rows, column), kind, spec.example_length()
+    )
     eos = tokenizers_.eos_id(tokenizer)
     blocks = {}
     for name, rows in (("training", train_rows), ("validation", eval_rows)):
@@ -95,12 +99,10 @@ def run_tokenizer(spec, run_dir, texts, kind: tokenizers_.TokenizerKind, max_len
     elif tokenizer_dir.is_dir():
         tokenizer = tokenizers_.load_tokenizer(tokenizer_dir)
     else:
-        log.info(
-            "training a byte-level BPE tokenizer (vocab %d) on the training data", spec.vocab_size
-        )
-        tokenizer = tokenizers_.train_byte_level_bpe(
-            texts, spec.vocab_size, tokenizer_dir, max_len, kind
-        )
+        log.info("training a %s tokenizer (vocab %d) on the training data", kind.algorithm,
+                 spec.vocab_size)  # fmt: skip
+        tokenizer = tokenizers_.train_tokenizer(texts, spec.vocab_size, tokenizer_dir, max_len,
+                                                kind)  # fmt: skip
     check_vocab(spec, tokenizer.get_vocab_size())
     return tokenizer
 
@@ -155,6 +157,22 @@ def language_model(start, data, loss, eval_sums) -> TaskModel:
         param_count=config.param_count(start.head),
         export=export,
     )
+
+
+def loss_and_accuracy(example_losses):
+    """(loss, eval_sums) of a recipe whose `example_losses(params, ids, rng)` gives each
+    example's mean loss and token accuracy [B] (rng None: evaluation, the same noise every
+    time)."""
+    from .base import weighted_sums
+
+    def loss(params, batch, rng):
+        return example_losses(params, batch["input_ids"], rng)[0].mean(), {}
+
+    def eval_sums(params, batch):
+        losses_B, accuracy_B = example_losses(params, batch["input_ids"], None)
+        return weighted_sums(batch["weights"], loss=losses_B, accuracy=accuracy_B)
+
+    return loss, eval_sums
 
 
 def copy_tokenizer(tokenizer_dir, directory) -> None:

@@ -1,0 +1,94 @@
+"""T5 span-corruption pre-training (run_t5_mlm_flax.py): the encoder reads a block with
+random spans each replaced by a sentinel, the decoder writes those spans back.
+
+Blocks are cut long enough that their corrupted form is exactly --max_seq_length tokens
+(span_corruption.SpanLengths); the spans are drawn on the device inside the step from the
+step's random key, so a step is a pure function of (seed, step) and resume stays exact.
+"""
+
+from __future__ import annotations
+
+from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, demo_corpus
+from .span_corruption import SpanLengths
+
+
+class SpanCorruption:
+    name = "t5_mlm"
+    head = "seq2seq_lm"
+    inputs = "text"
+    script = "run_t5_mlm_flax.py"
+    data_fields = (*TEXT_DATA_FIELDS, "text_column", "max_seq_length", "mlm_probability",
+                   "mean_noise_span_length")  # fmt: skip
+    length_field = "max_seq_length"  # the corrupted inputs' length, as the script has it
+    default_length = 512
+
+    def demo_data(self, folder) -> dict:
+        return demo_corpus(folder)
+
+    def prepare(self, spec, run_dir) -> TaskData:
+        from ..data.tokenizer import T5_KIND, sentinel_ids, special_token_id
+        from .text_blocks import prepare_blocks
+
+        lengths = self.lengths(spec)
+        blocks = prepare_blocks(spec, run_dir, T5_KIND, lengths.block)
+        pad = special_token_id(blocks.tokenizer, "pad_token", run_dir.tokenizer_dir) or 0
+        config = {"vocab_size": blocks.vocab, "pad_token_id": pad, "eos_token_id": blocks.eos,
+                  "decoder_start_token_id": pad}  # fmt: skip
+        return TaskData(
+            train={"input_ids": blocks.train},
+            eval={"input_ids": blocks.held_out},
+            tokens_per_example=lengths.inputs,
+            model_config={
+                **config,
+                **spec.model_config(),
+                "sentinel_ids": sentinel_ids(blocks.tokenizer, lengths.spans),
+            },  # fmt: skip
+            tokenizer_dir=run_dir.tokenizer_dir,
+            summary=f"{blocks.summary}, corrupted to {lengths.inputs} input and "
+            f"{lengths.targets} target tokens ({lengths.spans} spans)",
+        )
+
+    @staticmethod
+    def lengths(spec) -> SpanLengths:
+        return SpanLengths.for_inputs(spec.example_length(), spec.mlm_probability,
+                                      spec.mean_noise_span_length)  # fmt: skip
+
+    def build(self, spec, data: TaskData) -> TaskModel:
+        import dataclasses
+
+        import jax
+        import jax.numpy as jnp
+        import optax
+
+        from ..models.family import get_family
+        from .span_corruption import corrupt, shift_right
+        from .text_blocks import language_model, loss_and_accuracy
+
+        family = get_family(spec.model_type)
+        start = family.start(spec, data.model_config, self.head)
+        config = start.config
+        module = family.module(config, self.head, spec.dtype)
+        lengths = self.lengths(spec)
+        sentinels_P = jnp.asarray(data.model_config["sentinel_ids"], jnp.int32)
+
+        def span_losses(params, ids_BxN, rng):
+            """Per-example mean loss and token accuracy over the targets."""
+            dropout_rng = None
+            if rng is None:  # evaluation: the same spans every time
+                span_rng = jax.random.key(0)
+            else:
+                span_rng, dropout_rng = jax.random.split(rng)
+            inputs, targets = corrupt(ids_BxN, span_rng, lengths, sentinels_P, config.eos_token_id)
+            rngs = None if dropout_rng is None else {"dropout": dropout_rng}
+            logits = module.apply({"params": params}, inputs,
+                                  shift_right(targets, config.decoder_start_token_id),
+                                  dropout_rng is None, rngs=rngs)  # fmt: skip
+            losses = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+            return losses.mean(-1), (jnp.argmax(logits, -1) == targets).mean(-1)
+
+        model = language_model(start, data, *loss_and_accuracy(span_losses))
+        flops = config.flops_per_example(lengths.inputs, self.head, targets=lengths.targets)
+        return dataclasses.replace(model, flops_per_example=flops)
+
+
+RECIPE = SpanCorruption()
