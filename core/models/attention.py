@@ -40,6 +40,14 @@ def causal_attention(q_BxLxHxK, k_BxLxGxK, v_BxLxGxK, dropout: nn.Dropout, imple
     return attend(q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, causal_LxL, dropout)
 
 
+def cached_attention(q_BxLxHxK, k_BxSxGxK, v_BxSxGxK, mask_LxS):
+    """Decoding: this call's queries over the cached keys and values (kv_cache.extend),
+    each of G key/value heads serving H/G query heads; no dropout."""
+    repeat = q_BxLxHxK.shape[2] // k_BxSxGxK.shape[2]
+    k_BxSxHxK, v_BxSxHxK = (jnp.repeat(t, repeat, axis=2) for t in (k_BxSxGxK, v_BxSxGxK))
+    return attend(q_BxLxHxK, k_BxSxHxK, v_BxSxHxK, mask_LxS, lambda weights: weights)
+
+
 def _kernel(implementation: str, dtype) -> str:
     """cuDNN takes half precision on a GPU only: elsewhere (parameter init in float32, a
     CPU or TPU run) "cudnn" is XLA's sdpa and "auto" eager, the faster of the two there

@@ -56,9 +56,13 @@ class Family:
     def config(self, values: dict, dropout: float | None = None):
         return self.descriptor.config(values, dropout)
 
-    def module(self, config, head: str | None = None, dtype: str = "float32"):
-        """The Flax module of `head` (the family's first when not named)."""
+    def module(self, config, head: str | None = None, dtype: str = "float32",
+               decode_length: int = 0):  # fmt: skip
+        """The Flax module of `head` (the family's first when not named); with
+        `decode_length` > 0 a generating head that caches keys and values (kv_cache.py)."""
         module_cls = self.binding.heads[head or self.default_head]
+        if decode_length:
+            return module_cls(config, dtype=jnp.dtype(dtype), decode_length=decode_length)
         return module_cls(config, dtype=jnp.dtype(dtype))
 
     @property

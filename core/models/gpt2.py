@@ -13,8 +13,9 @@ import math
 import flax.linen as nn
 import jax.numpy as jnp
 
+from . import kv_cache
 from .activations import activation
-from .attention import attend
+from .attention import attend, cached_attention
 from .family import FlaxBinding
 from .gpt2_config import GPT2Config
 from .last_token import LastTokenClassifier
@@ -32,9 +33,10 @@ def _dense(cfg: GPT2Config, features: int, dtype, name: str, std: float | None =
 class Attention(nn.Module):
     cfg: GPT2Config
     dtype: jnp.dtype = jnp.float32
+    decode_length: int = 0  # > 0: keys and values are cached (kv_cache.py)
 
     @nn.compact
-    def __call__(self, x_BxLxD, deterministic: bool):
+    def __call__(self, x_BxLxD, deterministic: bool, start=0):
         cfg = self.cfg
         batch, length, width = x_BxLxD.shape
         heads, head_width = cfg.n_head, width // cfg.n_head
@@ -42,9 +44,14 @@ class Attention(nn.Module):
         q, k, v = (
             t.reshape(batch, length, heads, head_width) for t in jnp.split(qkv_BxLx3D, 3, axis=-1)
         )
-        causal_LxL = jnp.tril(jnp.ones((length, length), dtype=bool))
-        dropout = nn.Dropout(cfg.attn_pdrop, deterministic=deterministic)
-        out_BxLxD = attend(q, k, v, causal_LxL, dropout).reshape(batch, length, width)
+        if self.decode_length:
+            k, v, mask_LxS = kv_cache.extend(self, self.decode_length, k, v, start)
+            out_BxLxHxK = cached_attention(q, k, v, mask_LxS)
+        else:
+            causal_LxL = jnp.tril(jnp.ones((length, length), dtype=bool))
+            dropout = nn.Dropout(cfg.attn_pdrop, deterministic=deterministic)
+            out_BxLxHxK = attend(q, k, v, causal_LxL, dropout)
+        out_BxLxD = out_BxLxHxK.reshape(batch, length, width)
         proj_std = cfg.initializer_range / math.sqrt(2 * cfg.n_layer)
         out_BxLxD = _dense(cfg, width, self.dtype, "c_proj", proj_std)(out_BxLxD)
         return nn.Dropout(cfg.resid_pdrop)(out_BxLxD, deterministic=deterministic)
@@ -67,12 +74,14 @@ class MLP(nn.Module):
 class Block(nn.Module):
     cfg: GPT2Config
     dtype: jnp.dtype = jnp.float32
+    decode_length: int = 0
 
     @nn.compact
-    def __call__(self, x_BxLxD, deterministic: bool):
+    def __call__(self, x_BxLxD, deterministic: bool, start=0):
         eps = self.cfg.layer_norm_epsilon
         h = nn.LayerNorm(epsilon=eps, dtype=self.dtype, name="ln_1")(x_BxLxD)
-        x_BxLxD = x_BxLxD + Attention(self.cfg, self.dtype, name="attn")(h, deterministic)
+        attention = Attention(self.cfg, self.dtype, self.decode_length, name="attn")
+        x_BxLxD = x_BxLxD + attention(h, deterministic, start)
         h = nn.LayerNorm(epsilon=eps, dtype=self.dtype, name="ln_2")(x_BxLxD)
         return x_BxLxD + MLP(self.cfg, self.dtype, name="mlp")(h, deterministic)
 
@@ -84,11 +93,13 @@ def transformer(module: nn.Module, ids_BxL, deterministic: bool):
     init = nn.initializers.normal(cfg.initializer_range)
     wte = nn.Embed(cfg.vocab_size, cfg.n_embd, embedding_init=init, dtype=dtype, name="wte")
     wpe = nn.Embed(cfg.n_positions, cfg.n_embd, embedding_init=init, dtype=dtype, name="wpe")
-    positions_L = jnp.arange(ids_BxL.shape[1])
-    x_BxLxD = wte(ids_BxL) + wpe(positions_L)[None]
+    decode_length = getattr(module, "decode_length", 0)  # classifiers never decode
+    length = ids_BxL.shape[1]
+    start = kv_cache.start_position(module, length) if decode_length else 0
+    x_BxLxD = wte(ids_BxL) + wpe(start + jnp.arange(length))[None]
     x_BxLxD = nn.Dropout(cfg.embd_pdrop)(x_BxLxD, deterministic=deterministic)
     for i in range(cfg.n_layer):
-        x_BxLxD = Block(cfg, dtype, name=f"h_{i}")(x_BxLxD, deterministic)
+        x_BxLxD = Block(cfg, dtype, decode_length, name=f"h_{i}")(x_BxLxD, deterministic, start)
     norm = nn.LayerNorm(epsilon=cfg.layer_norm_epsilon, dtype=dtype, name="ln_f")
     return norm(x_BxLxD), wte
 
@@ -98,6 +109,7 @@ class GPT2LMHead(nn.Module):
 
     cfg: GPT2Config
     dtype: jnp.dtype = jnp.float32
+    decode_length: int = 0  # > 0: keys and values are cached (kv_cache.py)
 
     @nn.compact
     def __call__(self, ids_BxL, deterministic: bool = True):

@@ -54,5 +54,13 @@ def kept(module: nn.Module, name: str, compute, decoding: bool):
 
 def reorder(cache, rows_B):
     """The cache with its batch rows taken in `rows_B`'s order (beam search keeps the
-    caches of the beams it continues); the position counter is shared."""
-    return jax.tree.map(lambda a: a if a.ndim == 0 else jnp.take(a, rows_B, axis=0), cache)
+    caches of the beams it continues, each row another beam of the same example). The
+    position counter is shared, and what `kept` holds is the same for every beam of an
+    example, so neither is copied."""
+
+    def taken(path, array):
+        if array.ndim == 0 or any(getattr(key, "key", None) == "memory" for key in path):
+            return array
+        return jnp.take(array, rows_B, axis=0)
+
+    return jax.tree_util.tree_map_with_path(taken, cache)

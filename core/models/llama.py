@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .attention import causal_attention
+from . import kv_cache
+from .attention import cached_attention, causal_attention
 from .family import FlaxBinding
 from .last_token import LastTokenClassifier
 from .llama_config import LlamaConfig
@@ -67,9 +68,10 @@ def _dense(cfg: LlamaConfig, features: int, bias: bool, dtype, name: str):
 class Attention(nn.Module):
     cfg: LlamaConfig
     dtype: jnp.dtype = jnp.float32
+    decode_length: int = 0  # > 0: keys and values are cached (kv_cache.py)
 
     @nn.compact
-    def __call__(self, x_BxLxD, cos_LxK, sin_LxK, deterministic: bool):
+    def __call__(self, x_BxLxD, cos_LxK, sin_LxK, deterministic: bool, start=0):
         cfg, (batch, length, _) = self.cfg, x_BxLxD.shape
         heads, groups, k = cfg.num_attention_heads, cfg.kv_heads, cfg.head_width
         bias = cfg.qkv_bias
@@ -78,8 +80,14 @@ class Attention(nn.Module):
         q_BxLxHxK = rotate(q.reshape(batch, length, heads, k), cos_LxK, sin_LxK)
         k_BxLxGxK = rotate(kv[0].reshape(batch, length, groups, k), cos_LxK, sin_LxK)
         v_BxLxGxK = kv[1].reshape(batch, length, groups, k)
-        dropout = nn.Dropout(cfg.attention_dropout, deterministic=deterministic)
-        out = causal_attention(q_BxLxHxK, k_BxLxGxK, v_BxLxGxK, dropout, cfg.attn_implementation)
+        if self.decode_length:
+            cached = kv_cache.extend(self, self.decode_length, k_BxLxGxK, v_BxLxGxK, start)
+            out = cached_attention(q_BxLxHxK, *cached)
+        else:
+            dropout = nn.Dropout(cfg.attention_dropout, deterministic=deterministic)
+            out = causal_attention(
+                q_BxLxHxK, k_BxLxGxK, v_BxLxGxK, dropout, cfg.attn_implementation
+            )
         return _dense(cfg, cfg.hidden_size, cfg.output_bias, self.dtype, "o_proj")(
             out.reshape(batch, length, heads * k)
         )
@@ -104,13 +112,14 @@ class MLP(nn.Module):
 class DecoderLayer(nn.Module):
     cfg: LlamaConfig
     dtype: jnp.dtype = jnp.float32
+    decode_length: int = 0
 
     @nn.compact
-    def __call__(self, x_BxLxD, cos_LxK, sin_LxK, deterministic: bool):
+    def __call__(self, x_BxLxD, cos_LxK, sin_LxK, deterministic: bool, start=0):
         eps = self.cfg.rms_norm_eps
         h = RMSNorm(eps, self.dtype, name="input_layernorm")(x_BxLxD)
-        x_BxLxD = x_BxLxD + Attention(self.cfg, self.dtype, name="self_attn")(
-            h, cos_LxK, sin_LxK, deterministic
+        x_BxLxD = x_BxLxD + Attention(self.cfg, self.dtype, self.decode_length, name="self_attn")(
+            h, cos_LxK, sin_LxK, deterministic, start
         )
         h = RMSNorm(eps, self.dtype, name="post_attention_layernorm")(x_BxLxD)
         return x_BxLxD + MLP(self.cfg, self.dtype, name="mlp")(h)
@@ -123,14 +132,25 @@ def decoder(module: nn.Module, ids_BxL, deterministic: bool):
     init = nn.initializers.normal(cfg.initializer_range)
     embed = nn.Embed(cfg.vocab_size, cfg.hidden_size, embedding_init=init, dtype=dtype,
                      name="embed_tokens")  # fmt: skip
-    angles_LxK2 = np.arange(ids_BxL.shape[1])[:, None] * inverse_frequencies(cfg)[None]
-    angles_LxK = np.concatenate([angles_LxK2, angles_LxK2], axis=-1)
-    cos_LxK = jnp.asarray(np.cos(angles_LxK), dtype)
-    sin_LxK = jnp.asarray(np.sin(angles_LxK), dtype)
+    decode_length = getattr(module, "decode_length", 0)  # classifiers never decode
+    length = ids_BxL.shape[1]
+    if decode_length:  # positions after the cached ones: known only when the call runs
+        start = kv_cache.start_position(module, length)
+        angles_LxK2 = (start + jnp.arange(length))[:, None] * jnp.asarray(
+            inverse_frequencies(cfg), jnp.float32
+        )[None]
+        angles_LxK = jnp.concatenate([angles_LxK2, angles_LxK2], axis=-1)
+        cos_LxK, sin_LxK = jnp.cos(angles_LxK).astype(dtype), jnp.sin(angles_LxK).astype(dtype)
+    else:
+        start = 0
+        angles_LxK2 = np.arange(length)[:, None] * inverse_frequencies(cfg)[None]
+        angles_LxK = np.concatenate([angles_LxK2, angles_LxK2], axis=-1)
+        cos_LxK = jnp.asarray(np.cos(angles_LxK), dtype)
+        sin_LxK = jnp.asarray(np.sin(angles_LxK), dtype)
     x_BxLxD = embed(ids_BxL)
     for i in range(cfg.num_hidden_layers):
-        layer = DecoderLayer(cfg, dtype, name=f"layers_{i}")
-        x_BxLxD = layer(x_BxLxD, cos_LxK, sin_LxK, deterministic)
+        layer = DecoderLayer(cfg, dtype, decode_length, name=f"layers_{i}")
+        x_BxLxD = layer(x_BxLxD, cos_LxK, sin_LxK, deterministic, start)
     return RMSNorm(cfg.rms_norm_eps, dtype, name="norm")(x_BxLxD), embed
 
 
@@ -139,6 +159,7 @@ class LlamaForCausalLM(nn.Module):
 
     cfg: LlamaConfig
     dtype: jnp.dtype = jnp.float32
+    decode_length: int = 0  # > 0: keys and values are cached (kv_cache.py)
 
     @nn.compact
     def __call__(self, ids_BxL, deterministic: bool = True):
