@@ -6,8 +6,8 @@ ours/theirs is the figure; our compile seconds are printed apart (once per shape
 
     python bench/generation.py [--new 64] [--platform cpu|gpu] [--quick]
 
-transformers runs on this machine's CPU (its torch is the CPU wheel); on --platform gpu
-the ratio compares our GPU with their CPU, and says so.
+On --platform gpu, transformers runs on the GPU too where its torch has CUDA (else on the
+CPU, and the header says so).
 """
 
 from __future__ import annotations
@@ -33,17 +33,19 @@ def main() -> None:
     parser.add_argument("--platform", default="cpu", choices=("cpu", "gpu"))
     parser.add_argument("--quick", action="store_true", help="batch 1, greedy only")
     args = parser.parse_args()
-    os.environ["JAX_PLATFORMS"] = args.platform
+    os.environ["JAX_PLATFORMS"] = {"cpu": "cpu", "gpu": "cuda"}[args.platform]
 
     import jax
     import torch
 
+    where = "cuda" if args.platform == "gpu" and torch.cuda.is_available() else "cpu"
     print(f"jax on {jax.devices()[0].device_kind}; transformers on torch {torch.__version__} "
-          f"CPU, {torch.get_num_threads()} threads; {args.new} new tokens a row")  # fmt: skip
+          f"{where}, {torch.get_num_threads()} CPU threads; {args.new} new tokens a row")  # fmt: skip
     print(f"{'model':6} {'batch':>5} {'search':>7} {'ours tok/s':>11} {'HF tok/s':>10} "
           f"{'ratio':>6} {'compile s':>9}")  # fmt: skip
     for name in MODELS:
         theirs, decoder, params = same_weights(name)
+        theirs = theirs.to(where)
         for batch in (1,) if args.quick else (1, 8):
             for beams in (1,) if args.quick else (1, 4):
                 ours, compiled = our_speed(decoder, params, batch, beams, args.new)
@@ -97,7 +99,7 @@ def our_speed(decoder, params, batch: int, beams: int, new: int) -> tuple[float,
 def their_speed(theirs, batch: int, beams: int, new: int) -> float:
     import torch
 
-    ids = torch.tensor(prompt(batch))
+    ids = torch.tensor(prompt(batch), device=theirs.device)
     settings = dict(max_new_tokens=new, min_new_tokens=new, num_beams=beams, do_sample=False,
                     pad_token_id=0, eos_token_id=None)  # fmt: skip
     with torch.no_grad():
@@ -105,6 +107,8 @@ def their_speed(theirs, batch: int, beams: int, new: int) -> float:
         runs, start = 3, time.perf_counter()
         for _ in range(runs):
             theirs.generate(ids, **settings)
+        if ids.is_cuda:
+            torch.cuda.synchronize()
     return runs * batch * new / (time.perf_counter() - start)
 
 

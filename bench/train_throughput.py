@@ -3,7 +3,8 @@
 Rows: the demo size and a GPT-2-small shape (on 1 and 8 fake CPU devices), a Llama shape
 (grouped-query attention, SwiGLU, RoPE) with attention computed three ways (eager einsum,
 jax.nn.dot_product_attention "sdpa", its cuDNN flash kernel where a GPU runs it), and a
-RoBERTa-base sequence-classification step (text_classification, GLUE-sized: 128 tokens).
+RoBERTa-base sequence-classification step (text_classification, GLUE-sized: 128 tokens),
+and a t5-v1_1-small span-corruption step (t5_mlm: tokens/s counts the corrupted inputs).
 With --vs-hf (default on, CPU only) the GPT-2 rows also run through Hugging Face's
 run_clm_flax.py train step (FlaxGPT2LMHeadModel, transformers 4.57 in a venv this script
 makes once under bench/.hf-venv) in the same run, and the ratio ours/theirs is printed.
@@ -47,6 +48,9 @@ LLAMA_SMALL = {"vocab_size": 32000, "hidden_size": 768, "intermediate_size": 204
 ROBERTA_BASE = {"vocab_size": 50265, "hidden_size": 768, "num_hidden_layers": 12,
                 "num_attention_heads": 12, "intermediate_size": 3072,
                 "max_position_embeddings": 514, "type_vocab_size": 1, "pad_token_id": 1}  # fmt: skip
+T5_SMALL = {"vocab_size": 32128, "d_model": 512, "d_kv": 64, "d_ff": 1024, "num_layers": 8,
+            "num_heads": 6, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False,
+            "sentinel_ids": list(range(32127, 32027, -1))}  # t5-v1_1-small; <extra_id_N>  # fmt: skip
 
 # name -> the row's job: recipe, family, config, per-device batch, sequence, timed steps,
 # CPU device counts, dropout. GPT-2 small runs on one CPU device only: replicated on 8 fake
@@ -63,6 +67,9 @@ CONFIGS = {
        for kind in ("eager", "sdpa", "cudnn")},  # "auto" is cudnn on a GPU, else eager
     "roberta-cls": dict(recipe="text_classification", family="roberta", config=ROBERTA_BASE,
                         per_device=4, seq=128, steps=3, devices=(1,)),
+    # span corruption: seq is the corrupted input length (--max_seq_length)
+    "t5-small-mlm": dict(recipe="t5_mlm", family="t5", config=T5_SMALL, per_device=2, seq=128,
+                         steps=3, devices=(1,)),
 }  # fmt: skip
 GPU_ONLY = {"llama-cudnn"}  # cuDNN runs on GPUs only
 GPU_SHAPES = {  # name -> (per-device batch, sequence, timed steps) on one GPU
@@ -72,6 +79,7 @@ GPU_SHAPES = {  # name -> (per-device batch, sequence, timed steps) on one GPU
     "llama-sdpa": (16, 1024, 20),
     "llama-cudnn": (16, 1024, 20),
     "roberta-cls": (64, 128, 20),
+    "t5-small-mlm": (64, 512, 20),
 }
 
 
@@ -81,8 +89,13 @@ def task_data(recipe: str, cfg: dict, shape: tuple, seq: int):
 
     from tpudeck.core.models.labels import ClassLabels
     from tpudeck.core.recipes.base import TaskData
+    from tpudeck.core.recipes.span_corruption import SpanLengths
 
     rng = np.random.default_rng(0)
+    if recipe == "t5_mlm":  # blocks long enough to corrupt into `seq` input tokens
+        block = SpanLengths.for_inputs(seq, 0.15, 3.0).block
+        ids = rng.integers(2, cfg["vocab_size"] - 100, (*shape, block), dtype=np.int32)
+        return TaskData({"input_ids": ids}, {"input_ids": ids}, seq, cfg, None, "")
     ids = rng.integers(2, cfg["vocab_size"], (*shape, seq), dtype=np.int32)
     if recipe == "clm":
         return TaskData({"input_ids": ids}, {"input_ids": ids}, seq, cfg, None, "")
@@ -110,7 +123,8 @@ def ours(job: dict) -> dict:
         spec = RunSpec.from_dict(
             {"recipe": job["recipe"], "train_file": f.name, "dropout": job.get("dropout", 0.1),
              "max_grad_norm": 0.0, "model_type": job["family"], "model_size": "demo",
-             "dtype": job["dtype"]}
+             "dtype": job["dtype"],
+             **({"max_seq_length": job["seq"]} if job["recipe"] == "t5_mlm" else {})}
         )  # fmt: skip
     n, per_device, seq = jax.device_count(), job["per_device"], job["seq"]
     data = task_data(job["recipe"], job["config"], (n, 1, per_device), seq)

@@ -32,11 +32,6 @@ def train_arguments(words: list[str]) -> list[str]:
         )
     name = Path(script).name
     recipe = next((r.name for r in RECIPES.values() if r.script == name), None)
-    if recipe is None and name in SCRIPTS:
-        raise TpudeckError(
-            f"tpudeck has no recipe for {name} yet: run the script itself under the "
-            f"accelerator lock with `tpudeck run -- python {script} ...`"
-        )
     if recipe is None:
         raise TpudeckError(
             f"{name} is not one of the HF Flax scripts ({', '.join(SCRIPTS)}): run it with "

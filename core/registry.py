@@ -14,7 +14,14 @@ from .models.llama_config import LLAMA
 from .models.qwen2_config import QWEN2
 from .models.t5_config import T5
 from .models.vit_config import VIT
-from .recipes import clm, image_classification, mlm, t5_mlm, text_classification
+from .recipes import (
+    clm,
+    image_classification,
+    mlm,
+    summarization,
+    t5_mlm,
+    text_classification,
+)
 
 FAMILIES: dict[str, FamilyDescriptor] = {
     f.name: f for f in (GPT2, LLAMA, QWEN2, BERT, ROBERTA, VIT, T5)
@@ -26,6 +33,7 @@ RECIPES = {
         clm.RECIPE,
         mlm.RECIPE,
         t5_mlm.RECIPE,
+        summarization.RECIPE,
         text_classification.RECIPE,
         image_classification.RECIPE,
     )

@@ -90,6 +90,12 @@ class RunSpec:
         "text_classification: the labels; strings or integers are classes, floats a regression",
         form=True,
     )
+    summary_column: str | None = _opt(
+        None, "summarization: the summaries; default: summary, else the second column", form=True
+    )
+    source_prefix: str | None = _opt(
+        None, "summarization: text put before every input (T5's 'summarize: ')", form=True
+    )
     train_dir: str | None = _opt(
         None, "image_classification: a folder with one subfolder of images per class", form=True
     )
@@ -106,6 +112,24 @@ class RunSpec:
         "truncated (default: 128 or the model's positions if fewer)",
         form=True,
     )
+    max_source_length: int | None = _opt(
+        None,
+        "summarization: input tokens, longer inputs truncated (default: 1024 or the model's "
+        "positions if fewer)",
+        form=True,
+    )
+    max_target_length: int = _opt(
+        128, "summarization: summary tokens trained on, longer ones truncated", form=True
+    )
+    val_max_target_length: int | None = _opt(
+        None, "summarization: tokens generated at evaluation (default: max_target_length)"
+    )
+    num_beams: int | None = _opt(
+        None,
+        "summarization: beams of the evaluation's beam search (default 1: greedy)",
+        form=True,
+    )
+    label_smoothing_factor: float = _opt(0.0, "summarization: label smoothing of the loss")
     mlm_probability: float = _opt(
         0.15, "mlm: the share of tokens masked; t5_mlm: the share in noise spans", form=True
     )

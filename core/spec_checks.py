@@ -53,6 +53,10 @@ def _check_numbers(spec) -> None:
     for name in (
         "block_size",
         "max_seq_length",
+        "max_source_length",
+        "max_target_length",
+        "val_max_target_length",
+        "num_beams",
         "max_train_samples",
         "max_eval_samples",
         "max_steps",
@@ -82,6 +86,10 @@ def _check_numbers(spec) -> None:
     if spec.mean_noise_span_length < 1:
         raise SpecError(
             f"--mean_noise_span_length must be at least 1 token, got {spec.mean_noise_span_length}"
+        )
+    if not 0 <= spec.label_smoothing_factor < 1:
+        raise SpecError(
+            f"--label_smoothing_factor must be in [0, 1), got {spec.label_smoothing_factor}"
         )
     if not 0 <= spec.dropout < 1:
         raise SpecError(f"--dropout must be in [0, 1), got {spec.dropout}")
@@ -216,6 +224,9 @@ def _check_model(spec) -> None:
             f"--{flag} {length} is larger than the model's {model.positions} positions: "
             f"lower --{flag} or pick a larger model"
         )
+    recipe_check = getattr(RECIPES[spec.recipe], "check", None)
+    if recipe_check:  # what only the recipe knows (summarization's target lengths)
+        recipe_check(spec, model)
 
 
 def _check_length_flag(spec) -> None:

@@ -42,6 +42,6 @@ async def test_ctrl_d_fills_the_form_with_the_picked_recipes_demo(recipe):
         assert form.query_one("#model_size").value == "demo"
         data = RECIPES[recipe].demo_data(app.store.home / "demo")
         for name, value in data.items():
-            assert form.query_one(f"#{name}").value == value
+            assert form.query_one(f"#{name}").value == str(value)
         assert f"{recipe} {families_for(recipe)[0]}-demo" in text_of(app, "#summary")
         assert text_of(app, "#preview").strip()

@@ -2,6 +2,8 @@
 ...` runs what the script would, its recipe picked from the script's name and the tpudeck
 command shown; the Launch screen fills its form from a pasted line."""
 
+from tpudeck.core.pasted import train_arguments
+from tpudeck.core.registry import RECIPES
 from tpudeck.core.spec import RunSpec
 from tpudeck.tui.app import TpudeckApp
 
@@ -30,11 +32,9 @@ def test_a_pasted_command_line_runs_as_the_script_would(tmp_path, demo_corpus):
     assert shown in done.stderr
     spec = RunSpec.load(run / "spec.json")
     assert (spec.recipe, spec.max_steps, spec.block_size) == ("clm", 2, 32)
-    summarization = one_line_error(
-        tpudeck("train", "--", "python", "run_summarization_flax.py", "--do_train")
-    )
-    assert "no recipe for run_summarization_flax.py yet" in summarization
-    assert "tpudeck run -- python" in summarization
+    for recipe in RECIPES.values():  # each of the six scripts has its recipe
+        line = ["python", f"examples/{recipe.script}", "--num_train_epochs", "3"]
+        assert train_arguments(line) == ["--recipe", recipe.name, "--num_train_epochs", "3"]
     other = one_line_error(tpudeck("train", "--", "python", "train.py"))
     assert "train.py is not one of the HF Flax scripts" in other
 

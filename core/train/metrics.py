@@ -1,5 +1,6 @@
 """Evaluation metrics that are not sums over examples, as the GLUE metric reports them:
-accuracy, F1 and Matthews correlation for classes; MSE, Pearson and Spearman for scores.
+accuracy, F1 and Matthews correlation for classes; MSE, Pearson and Spearman for scores;
+and ROUGE for generated summaries (the rouge-score package, as 🤗 evaluate uses).
 
 Computed on the host from every validation example's prediction. Small enough to write in
 numpy (tested against scikit-learn); the correlations are scipy's, which jax depends on.
@@ -8,6 +9,7 @@ numpy (tested against scikit-learn); the correlations are scipy's, which jax dep
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -53,3 +55,22 @@ def regression_scores(predicted, labels) -> dict[str, float]:
         scores["pearson"] = float(stats.pearsonr(predicted, labels)[0])
         scores["spearman"] = float(stats.spearmanr(predicted, labels)[0])
     return scores
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def rouge_scores(predictions: list[str], references: list[str]) -> dict[str, float]:
+    """ROUGE-1, -2, -L and -Lsum F-measures x 100, means over examples, with the Porter
+    stemmer, as run_summarization_flax.py reports them. Lsum reads sentences split after
+    . ! or ? (the script splits them with nltk, whose sentence model is a download)."""
+    from rouge_score import rouge_scorer
+
+    kinds = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+    scorer = rouge_scorer.RougeScorer(list(kinds), use_stemmer=True)
+    totals = dict.fromkeys(kinds, 0.0)
+    for predicted, reference in zip(predictions, references, strict=True):
+        lines = ("\n".join(_SENTENCE_END.split(t.strip())) for t in (reference, predicted))
+        for kind, score in scorer.score(*lines).items():
+            totals[kind] += score.fmeasure
+    return {kind: 100 * total / max(len(predictions), 1) for kind, total in totals.items()}

@@ -65,7 +65,8 @@ def reduce_events(events: list[dict]) -> tuple[list, list, dict, list]:
 # The scores a recipe's evaluation may report beyond its loss, as the summary shows them.
 EVAL_SCORES = (("accuracy", "accuracy", "{:.1%}"), ("f1", "F1", "{:.3f}"),
                ("matthews_correlation", "MCC", "{:.3f}"), ("pearson", "Pearson", "{:.3f}"),
-               ("spearman", "Spearman", "{:.3f}"))  # fmt: skip
+               ("spearman", "Spearman", "{:.3f}"), ("rouge1", "ROUGE-1", "{:.1f}"),
+               ("rouge2", "ROUGE-2", "{:.1f}"), ("rougeL", "ROUGE-L", "{:.1f}"))  # fmt: skip
 
 
 def eval_scores(evaluation: dict) -> str:
