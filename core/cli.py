@@ -14,7 +14,7 @@ from .runs.home import open_store
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import cli_runs
+    from . import cli_runs, cli_try
 
     parser = Parser(prog="tpudeck", description="Train on a shared accelerator VM.")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     devices.add_argument("--watch", action="store_true", help="keep sampling until interrupted")
     devices.add_argument("--interval", type=float, default=1.0, help="seconds between readings")
     devices.set_defaults(handler=cli_runs.cmd_devices)
+    cli_try.add_try_command(sub)
     return parser
 
 

@@ -98,7 +98,7 @@ def test_greedy_search_equals_transformers(pair):
     assert ours[0][-1] == eos and len(ours[0]) == step + 1  # stopped at eos
 
 
-@pytest.mark.parametrize("length_penalty", [1.0, 0.6, 2.0])
+@pytest.mark.parametrize("length_penalty", [0.6, 2.0])
 def test_beam_search_equals_transformers(pair, length_penalty):
     name, theirs, decoder, params = pair
     ids, mask = inputs(name)

@@ -101,6 +101,8 @@ def test_pushes_retry_through_errors_and_an_outage_and_the_final_one_lands(runs)
     assert any(name.startswith("runs/events.out.tfevents") for name in files)
     card = files["README.md"].decode()
     assert "| 2000 |" in card and "for 2000 steps" in card
+    # the Hub's inference widget runs it: its task, and a prompt from the run's own data
+    assert 'pipeline_tag: text-generation\nwidget:\n- text: "On ' in card
     assert not (pushed.path / "hub" / "pending").exists()
 
 

@@ -32,8 +32,8 @@ def test_label_smoothing_is_zero_for_the_smoothed_target_and_plain_without_it():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     run = RunDir(tmp_path_factory.mktemp("summaries") / "run")
-    result = tpudeck("train", "--demo", "--recipe", "summarization", "--max_steps", "150",
-                     "--eval_steps", "150", "--num_beams", "2", "--output_dir", str(run.path))  # fmt: skip
+    result = tpudeck("train", "--demo", "--recipe", "summarization", "--max_steps", "100",
+                     "--eval_steps", "100", "--num_beams", "2", "--output_dir", str(run.path))  # fmt: skip
     assert result.returncode == 0, result.stderr
     return run
 

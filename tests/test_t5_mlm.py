@@ -93,12 +93,12 @@ def test_a_tiny_span_corruption_run_exports_a_t5_that_transformers_opens(tmp_pat
     from tpudeck.core.models.family import get_family
 
     run = RunDir(tmp_path / "t5")
-    result = tpudeck("train", "--demo", "--recipe", "t5_mlm", "--max_steps", "150",
-                     "--eval_steps", "150", "--output_dir", str(run.path))  # fmt: skip
+    result = tpudeck("train", "--demo", "--recipe", "t5_mlm", "--max_steps", "100",
+                     "--eval_steps", "100", "--output_dir", str(run.path))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "8 x cpu" in run.log_path.read_text()  # the step ran over 8 devices
     [evaluation] = run.read_events("eval")
-    assert evaluation["accuracy"] > 0.3 and evaluation["loss"] < 2.5
+    assert evaluation["accuracy"] > 0.25 and evaluation["loss"] < 3.0
     tokenizer = AutoTokenizer.from_pretrained(run.model_dir)
     text = "On Monday Ada and the <extra_id_0> cat went to the <extra_id_1>."
     batch = tokenizer(text, return_tensors="pt")

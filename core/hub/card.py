@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..errors import SpecError
 from ..runs.events import last_event
 from ..runs.rundir import RunDir
 
@@ -23,7 +24,7 @@ def model_card(run_dir: RunDir, repo_id: str) -> str:
     final = f"{evals[-1]['loss']:.4f}" if evals else "n/a"
     return f"""---
 library_name: transformers
-tags:
+{_widget(run_dir, spec)}tags:
 - tpudeck
 - flax
 - {spec.get("model_type", "model")}
@@ -45,3 +46,52 @@ Final evaluation loss: {final}. TensorBoard traces are under `runs/`.
 
 {settings}
 """
+
+
+def _widget(run_dir: RunDir, spec: dict) -> str:
+    """pipeline_tag and an example input from the run's own data, so that the Hub's
+    inference widget runs the model (nothing where the export says no task)."""
+    from ..trying.tasks import TASKS, family_and_head
+
+    try:
+        config = json.loads((run_dir.model_dir / "config.json").read_text())
+        task = TASKS[family_and_head(config, "the export")[1]]
+    except (OSError, ValueError, SpecError):
+        return ""
+    text = _example_text(spec)
+    if not text or task == "image-classification":
+        return f"pipeline_tag: {task}\n"
+    words = text.split()
+    if task == "text-generation":
+        text = " ".join(words[:8])
+    elif task == "fill-mask":
+        middle = len(words) // 2
+        text = " ".join([*words[:middle], _mask_token(run_dir), *words[middle + 1 :]])
+    return f"pipeline_tag: {task}\nwidget:\n- text: {json.dumps(text)}\n"
+
+
+def _example_text(spec: dict) -> str | None:
+    """The first text of the run's validation (else training) file: a .txt line, or a JSON
+    row's text column."""
+    path = spec.get("validation_file") or spec.get("train_file")
+    if not path or not str(path).endswith((".txt", ".json", ".jsonl")):
+        return None
+    try:
+        with open(path) as f:
+            line = next((row for row in f if row.strip()), "").strip()
+        if not str(path).endswith(".txt"):
+            row = json.loads(line)
+            columns = (spec.get("text_column"), spec.get("sentence1_column"), "sentence")
+            line = next((row[c] for c in columns if c in row), "")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return " ".join(str(line).split()[:60]) or None
+
+
+def _mask_token(run_dir: RunDir) -> str:
+    try:
+        config = json.loads((run_dir.model_dir / "tokenizer_config.json").read_text())
+        token = config.get("mask_token", "<mask>")
+        return token.get("content", "<mask>") if isinstance(token, dict) else str(token)
+    except (OSError, ValueError):
+        return "<mask>"

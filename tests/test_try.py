@@ -1,0 +1,125 @@
+"""`tpudeck try`: a run's model (or any checkpoint folder) run on an input by the task its
+head does, printed or as JSON; generated text streams as it is produced; it never takes
+the accelerator from a run (held: the CPU, said in one line) and holds the run lock while
+it uses it; bad inputs are one line."""
+
+import json
+
+import jax
+import pytest
+
+from tpudeck.core.data.tokenizer import train_unigram
+from tpudeck.core.errors import DataError
+from tpudeck.core.models.family import get_family
+from tpudeck.core.runs.lock import AcceleratorLock
+from tpudeck.core.trying.model import Generation, TriedModel
+
+from .builders import make_run, one_line_error, tpudeck
+
+PROMPT = "On Monday Ada and the small cat went to the"
+
+
+def test_a_runs_model_generates_the_same_text_streamed_printed_and_as_json(finished_run):
+    args = ("try", str(finished_run), "--text", PROMPT, "--max_new_tokens", "12")
+    printed, as_json = tpudeck(*args), tpudeck(*args, "--json")
+    assert printed.returncode == 0 and as_json.returncode == 0, printed.stderr + as_json.stderr
+    answer = json.loads(as_json.stdout.splitlines()[-1])
+    assert answer["task"] == "text-generation" and answer["model"].endswith("model")
+    written = answer["result"]["text"]
+    assert written and printed.stdout.strip() == written.strip()
+    pieces = []
+    result = TriedModel(finished_run / "model").generate(PROMPT, Generation(max_new_tokens=12),
+                                                          pieces.append)  # fmt: skip
+    assert result["text"] == written
+    assert len(pieces) in (result["tokens"], result["tokens"] + 1)  # one per step, its end too
+    assert all(
+        later.startswith(earlier) for earlier, later in zip(pieces, pieces[1:], strict=False)
+    )
+    assert pieces[-1] == written  # streamed piece by piece, ending with the whole text
+
+
+def test_a_held_accelerator_sends_the_model_to_the_cpu_and_a_free_one_is_locked(
+    finished_run, tpudeck_home
+):
+    lock = AcceleratorLock(tpudeck_home)
+    assert lock.try_acquire("20260101-000000-someones-run")
+    held = tpudeck("try", str(finished_run), "--text", PROMPT, "--max_new_tokens", "4")
+    lock.release()
+    assert held.returncode == 0, held.stderr
+    assert "the accelerator is held by 20260101-000000-someones-run" in held.stderr
+    assert "trying on the CPU" in held.stderr
+    free = tpudeck("try", str(finished_run), "--text", PROMPT, "--max_new_tokens", "4")
+    assert free.returncode == 0 and "CPU" not in free.stderr
+    log = [json.loads(line) for line in lock.log_path.read_text().splitlines()]
+    tried = [e for e in log if str(e.get("run_id")).startswith("try-")]
+    assert [e["event"] for e in tried] == ["acquired", "released"]  # held while it ran
+    assert not lock.is_held()
+
+
+def test_bad_inputs_are_one_line(finished_run, tpudeck_home, tmp_path):
+    empty = tpudeck("try", str(finished_run), "--text", "  ")
+    assert empty.returncode == 2 and "the prompt is empty" in one_line_error(empty)
+    long = tpudeck("try", str(finished_run), "--text", PROMPT * 40, "--max_new_tokens", "8")
+    assert long.returncode == 0
+    assert "the input was cut to the last 120 of its" in long.stderr  # 128 positions - 8
+    make_run(tpudeck_home, "20260101-000000-young-0001", "training")
+    young = one_line_error(tpudeck("try", "20260101-000000-young-0001", "--text", PROMPT))
+    assert "run 20260101-000000-young-0001 has no model yet" in young
+    nowhere = one_line_error(tpudeck("try", str(tmp_path / "nothing"), "--text", PROMPT))
+    assert "is not a checkpoint folder or Hub id, and no run" in nowhere
+
+
+def test_an_image_classifier_says_which_image_it_cannot_read(tmp_path):
+    vit = get_family("vit")
+    config = vit.config({"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                         "intermediate_size": 64, "image_size": 32, "patch_size": 8,
+                         "id2label": {"0": "cat", "1": "dog"}})  # fmt: skip
+    vit.save(tmp_path / "vit", config, vit.init_params(config, jax.random.key(0), 1))
+    (tmp_path / "notes.txt").write_text("not an image")
+    bad = tpudeck("try", str(tmp_path / "vit"), "--image", str(tmp_path / "notes.txt"))
+    assert bad.returncode == 2 and "cannot be read as an image" in one_line_error(bad)
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), (200, 30, 30)).save(tmp_path / "red.png")
+    labels = TriedModel(tmp_path / "vit").classify_image(tmp_path / "red.png")
+    assert sorted(row["label"] for row in labels) == ["cat", "dog"]
+    assert abs(sum(row["score"] for row in labels) - 1) < 1e-5
+
+
+def test_a_t5_summarizes_with_beam_search_and_streams_its_greedy_text(tmp_path, demo_corpus):
+    texts = demo_corpus.read_text().splitlines()[:400]
+    tokenizer = train_unigram(texts, 300, tmp_path / "t5", 64)
+    t5 = get_family("t5")
+    config = t5.config({**t5.descriptor.sizes["demo"], "vocab_size": tokenizer.get_vocab_size()})
+    t5.save(tmp_path / "t5", config, t5.init_params(config, jax.random.key(0), 8))
+    model = TriedModel(tmp_path / "t5")
+    assert model.task == "summarization"
+    pieces = []
+    greedy = model.generate(texts[0], Generation(max_new_tokens=6), pieces.append)
+    assert pieces[-1] == greedy["text"] and greedy["tokens"] <= 6
+    beams = model.generate(texts[0], Generation(max_new_tokens=6, num_beams=3))
+    assert beams["tokens"] <= 6 and isinstance(beams["text"], str)
+    with pytest.raises(DataError, match="the prompt is empty"):
+        model.generate("", Generation())
+
+
+@pytest.mark.parametrize(
+    ("architecture", "family", "widget"),
+    [("RobertaForMaskedLM", "roberta", 'pipeline_tag: fill-mask\nwidget:\n- text: "On Monday <mask>'),
+     ("T5ForConditionalGeneration", "t5", 'pipeline_tag: summarization\nwidget:\n- text: "On'),
+     ("ViTForImageClassification", "vit", "pipeline_tag: image-classification\ntags:")],
+)  # fmt: skip
+def test_the_pushed_card_names_the_task_and_an_example_for_the_hub_widget(
+    architecture, family, widget, tmp_path
+):
+    from tpudeck.core.hub.card import model_card
+    from tpudeck.core.runs.rundir import RunDir
+
+    (tmp_path / "data.txt").write_text("\nOn Monday Ada went\n")
+    run = RunDir(tmp_path / "run")
+    run.create(json.dumps({"model_type": family, "train_file": str(tmp_path / "data.txt")}))
+    run.model_dir.mkdir()
+    config = {"model_type": family, "architectures": [architecture]}
+    (run.model_dir / "config.json").write_text(json.dumps(config))
+    (run.model_dir / "tokenizer_config.json").write_text(json.dumps({"mask_token": "<mask>"}))
+    assert widget in model_card(run, "tester/model")
