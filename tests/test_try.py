@@ -123,3 +123,33 @@ def test_the_pushed_card_names_the_task_and_an_example_for_the_hub_widget(
     (run.model_dir / "config.json").write_text(json.dumps(config))
     (run.model_dir / "tokenizer_config.json").write_text(json.dumps({"mask_token": "<mask>"}))
     assert widget in model_card(run, "tester/model")
+
+
+async def test_the_try_screen_streams_a_runs_model_in_its_own_process(
+    finished_run_template, tpudeck_home
+):
+    import shutil
+
+    from tpudeck.tui.app import TpudeckApp
+    from tpudeck.tui.screens.try_model import TryScreen
+
+    from .builders import text_of, wait_for
+
+    run_id = "20260101-000000-demo-gpt2-0001"
+    shutil.copytree(finished_run_template, tpudeck_home / "runs" / run_id, symlinks=True)
+    expected = TriedModel(tpudeck_home / "runs" / run_id / "model").generate(PROMPT)["text"]
+    app = TpudeckApp()
+    async with app.run_test(size=(140, 45)) as pilot:
+        app.open_run(run_id)
+        await pilot.pause()
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TryScreen), 10)
+        screen = app.screen
+        await wait_for(pilot, lambda: "text-generation" in text_of(app, "#try-status"), 120)
+        assert "on the cpu" in text_of(app, "#try-status")
+        assert AcceleratorLock(tpudeck_home).is_held()  # the worker holds it while open
+        await pilot.press(*PROMPT, "enter")
+        await wait_for(pilot, lambda: text_of(app, "#try-answer").strip() == expected.strip(), 60)
+        assert screen.pieces >= 2  # it came in pieces, as produced
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not AcceleratorLock(tpudeck_home).is_held(), 20)

@@ -78,7 +78,11 @@ def eval_scores(evaluation: dict) -> str:
 
 
 class RunScreen(Screen):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("s", "stop", "Stop")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("s", "stop", "Stop"),
+        Binding("t", "try_model", "Try"),
+    ]
 
     def __init__(self, run_id: str):
         super().__init__()
@@ -221,6 +225,16 @@ class RunScreen(Screen):
 
     def action_stop(self) -> None:
         self.app.stop_with_confirmation(self.record)
+
+    def action_try_model(self) -> None:
+        """Its exported model, as of the run's latest save, on what you type."""
+        from .try_model import TryScreen
+
+        model = self.record.run_dir.model_dir
+        if not (model / "config.json").is_file():
+            self.notify("no model yet: the run exports one at each save and when it ends")
+            return
+        self.app.push_screen(TryScreen(model, self.record.run_id))
 
 
 def startup_line(event: dict) -> str:

@@ -1,0 +1,96 @@
+"""A model kept warm in its own process while the app's Try screen is open, so the app
+itself never imports an ML library. It speaks JSON lines over a pipe:
+
+    app -> worker   {"open": FOLDER}               then {"try": {"text": ..., settings}}
+    worker -> app   {"ready": {"task", "device", "note"}} or {"error": why}
+                    {"piece": text so far} ... then {"result": ...} or {"error": why}
+
+It runs on the accelerator only when the run lock is free, holding it until it exits
+(end of input: the screen closed), else on the CPU (placement.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ..errors import TpudeckError
+from ..runs.home import tpudeck_home
+from .placement import place
+
+
+class TryWorker:
+    """The app's side: starts the worker, sends it requests, reads its messages."""
+
+    def __init__(self, folder: str | Path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tpudeck.core.trying.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, bufsize=1,
+        )  # fmt: skip
+        self.send({"open": str(folder)})
+
+    def send(self, message: dict) -> None:
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+
+    def read(self) -> dict:
+        line = self.process.stdout.readline()
+        if not line:
+            return {"error": "the model's process ended"}
+        return json.loads(line)
+
+    def close(self) -> None:
+        """End of input: the worker exits, releasing the accelerator if it held it."""
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+
+
+def serve(requests, replies) -> None:
+    def reply(message: dict) -> None:
+        replies.write(json.dumps(message) + "\n")
+        replies.flush()
+
+    opening = json.loads(requests.readline() or "{}")
+    lock, note = place(tpudeck_home())  # before jax is imported: it may pick the CPU
+    try:
+        from .model import Generation, TriedModel
+
+        try:
+            model = TriedModel(opening["open"])
+        except (TpudeckError, KeyError) as exc:
+            reply({"error": str(exc)})
+            return
+        import jax
+
+        reply({"ready": {"task": model.task, "device": jax.devices()[0].platform, "note": note}})
+        for line in requests:
+            asked = json.loads(line)["try"]
+            try:
+                reply({"result": _answer(model, asked, Generation, reply)})
+            except TpudeckError as exc:
+                reply({"error": str(exc)})
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _answer(model, asked: dict, generation, reply):
+    text = asked.get("text", "")
+    if model.task in ("text-generation", "summarization"):
+        settings = generation(**{k: v for k, v in asked.items() if k != "text"})
+        return model.generate(text, settings, lambda piece: reply({"piece": piece}))
+    if model.task == "fill-mask":
+        return model.fill_mask(text)
+    if model.task == "image-classification":
+        return model.classify_image(text)
+    return model.classify(text)
+
+
+if __name__ == "__main__":
+    serve(sys.stdin, sys.stdout)
