@@ -28,13 +28,30 @@ def add_try_command(sub) -> None:
     tried.add_argument("--top_p", type=float, default=1.0, help="sampling: nucleus share")
     tried.add_argument("--num_beams", type=int, default=1, help="beam search with N beams")
     tried.add_argument("--seed", type=int, default=0, help="sampling's random seed")
-    tried.add_argument("--json", action="store_true", help="one JSON object, nothing streamed")
+    tried.add_argument(
+        "--step", type=int, action="append",
+        help="a run's checkpoint at this step instead of its export; twice: side by side",
+    )  # fmt: skip
+    tried.add_argument(
+        "--json", action="store_true", help="one JSON object per model, nothing streamed"
+    )
     tried.set_defaults(handler=cmd_try)
 
 
+def model_folders(target: str, steps: list[int] | None) -> list[tuple[str | None, Path]]:
+    """(a label, the checkpoint folder) of each model `target` names: a folder with a
+    config.json, a run's exported model or its checkpoints at `steps` (exported now if
+    not before), or a Hub id's snapshot (fetched into the cache if missing)."""
+    if not steps:
+        return [(None, model_folder(target))]
+    from .runs.store import RunStore
+    from .trying.checkpoints import checkpoint_model
+
+    run_dir = RunStore().find(target).run_dir
+    return [(f"step {step}", checkpoint_model(run_dir, step)) for step in steps]
+
+
 def model_folder(target: str) -> Path:
-    """The checkpoint folder `target` names: a folder with a config.json, a run's exported
-    model, or a Hub id's snapshot (fetched into the cache if missing)."""
     from .hub.repo_ids import hub_id
     from .runs.store import RunStore
 
@@ -67,18 +84,22 @@ def cmd_try(args: argparse.Namespace) -> int:
     for flag in ("max_new_tokens", "num_beams"):
         if getattr(args, flag) < 1:
             raise SpecError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
-    folder = model_folder(args.target)
+    models = model_folders(args.target, args.step)
     lock, note = place(tpudeck_home())  # before jax is imported: it may pick the CPU
     try:
         if note:
             print(f"tpudeck: {note}", file=sys.stderr)
-        return _try(args, folder)
+        for label, folder in models:
+            if label and not args.json:
+                print(f"== {label} ({folder})")
+            _try(args, folder, label)
+        return 0
     finally:
         if lock is not None:
             lock.release()
 
 
-def _try(args: argparse.Namespace, folder: Path) -> int:
+def _try(args: argparse.Namespace, folder: Path, label: str | None) -> None:
     from .trying.model import Generation, TriedModel
 
     model = TriedModel(folder)
@@ -97,10 +118,10 @@ def _try(args: argparse.Namespace, folder: Path) -> int:
     else:
         result = model.classify(args.text)
     if args.json:
-        print(json.dumps({"task": model.task, "model": str(folder), "result": result}))
+        labelled = {"checkpoint": label} if label else {}
+        print(json.dumps({"task": model.task, "model": str(folder), **labelled, "result": result}))
     else:
         _show(model.task, result)
-    return 0
 
 
 def _printer():

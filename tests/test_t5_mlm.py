@@ -94,7 +94,7 @@ def test_a_tiny_span_corruption_run_exports_a_t5_that_transformers_opens(tmp_pat
 
     run = RunDir(tmp_path / "t5")
     result = tpudeck("train", "--demo", "--recipe", "t5_mlm", "--max_steps", "100",
-                     "--eval_steps", "100", "--output_dir", str(run.path))  # fmt: skip
+                     "--eval_steps", "100", "--max_eval_samples", "48", "--output_dir", str(run.path))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "8 x cpu" in run.log_path.read_text()  # the step ran over 8 devices
     [evaluation] = run.read_events("eval")

@@ -12,6 +12,7 @@ from tpudeck.core.data.tokenizer import train_unigram
 from tpudeck.core.errors import DataError
 from tpudeck.core.models.family import get_family
 from tpudeck.core.runs.lock import AcceleratorLock
+from tpudeck.core.runs.queue import RunQueue
 from tpudeck.core.trying.model import Generation, TriedModel
 
 from .builders import make_run, one_line_error, tpudeck
@@ -38,7 +39,7 @@ def test_a_runs_model_generates_the_same_text_streamed_printed_and_as_json(finis
     assert pieces[-1] == written  # streamed piece by piece, ending with the whole text
 
 
-def test_a_held_accelerator_sends_the_model_to_the_cpu_and_a_free_one_is_locked(
+def test_a_held_or_awaited_accelerator_sends_the_model_to_the_cpu_and_a_free_one_is_locked(
     finished_run, tpudeck_home
 ):
     lock = AcceleratorLock(tpudeck_home)
@@ -46,8 +47,13 @@ def test_a_held_accelerator_sends_the_model_to_the_cpu_and_a_free_one_is_locked(
     held = tpudeck("try", str(finished_run), "--text", PROMPT, "--max_new_tokens", "4")
     lock.release()
     assert held.returncode == 0, held.stderr
-    assert "the accelerator is held by 20260101-000000-someones-run" in held.stderr
+    assert "the accelerator is held by run 20260101-000000-someones-run of" in held.stderr
     assert "trying on the CPU" in held.stderr
+    queue = RunQueue(tpudeck_home)
+    queue.add("20260101-000000-waiting-run")  # a run waits: trying must not go before it
+    waited = tpudeck("try", str(finished_run), "--text", PROMPT, "--max_new_tokens", "4")
+    queue.remove("20260101-000000-waiting-run")
+    assert "1 run(s) wait for the accelerator: trying on the CPU" in waited.stderr
     free = tpudeck("try", str(finished_run), "--text", PROMPT, "--max_new_tokens", "4")
     assert free.returncode == 0 and "CPU" not in free.stderr
     log = [json.loads(line) for line in lock.log_path.read_text().splitlines()]
@@ -130,6 +136,8 @@ async def test_the_try_screen_streams_a_runs_model_in_its_own_process(
 ):
     import shutil
 
+    from textual.widgets import DataTable
+
     from tpudeck.tui.app import TpudeckApp
     from tpudeck.tui.screens.try_model import TryScreen
 
@@ -140,9 +148,8 @@ async def test_the_try_screen_streams_a_runs_model_in_its_own_process(
     expected = TriedModel(tpudeck_home / "runs" / run_id / "model").generate(PROMPT)["text"]
     app = TpudeckApp()
     async with app.run_test(size=(140, 45)) as pilot:
-        app.open_run(run_id)
-        await pilot.pause()
-        await pilot.press("t")
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, 10)
+        await pilot.press("t")  # on the Runs screen's selected run
         await wait_for(pilot, lambda: isinstance(app.screen, TryScreen), 10)
         screen = app.screen
         await wait_for(pilot, lambda: "text-generation" in text_of(app, "#try-status"), 120)
@@ -153,3 +160,78 @@ async def test_the_try_screen_streams_a_runs_model_in_its_own_process(
         assert screen.pieces >= 2  # it came in pieces, as produced
         await pilot.press("escape")
         await wait_for(pilot, lambda: not AcceleratorLock(tpudeck_home).is_held(), 20)
+
+
+async def test_the_run_screen_opens_try_and_a_run_without_a_model_says_so(
+    finished_run_template, tpudeck_home
+):
+    import shutil
+
+    from tpudeck.tui.app import TpudeckApp
+    from tpudeck.tui.screens.run import RunScreen
+    from tpudeck.tui.screens.try_model import TryScreen
+
+    from .builders import wait_for
+
+    shutil.copytree(finished_run_template, tpudeck_home / "runs" / "20260101-000000-done-0001")
+    make_run(tpudeck_home, "20260101-000000-young-0001", "training")
+    app = TpudeckApp()
+    async with app.run_test(size=(140, 45)) as pilot:
+        app.open_run("20260101-000000-young-0001")
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, RunScreen)  # nothing to try: a note instead
+        await pilot.press("escape")
+        app.open_run("20260101-000000-done-0001")
+        await pilot.pause()
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TryScreen), 10)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), 10)
+
+
+def test_fill_mask_and_classification_answer_with_the_models_own_tokens_and_labels(
+    tmp_path, demo_corpus
+):
+    from tpudeck.core.data.tokenizer import MASKED_LM_KIND, train_byte_level_bpe
+
+    texts = demo_corpus.read_text().splitlines()[:400]
+    tokenizer = train_byte_level_bpe(texts, 400, tmp_path / "mlm", 64, MASKED_LM_KIND)
+    roberta = get_family("roberta")
+    values = {**roberta.descriptor.sizes["demo"], "vocab_size": tokenizer.get_vocab_size(),
+              "id2label": {"0": "negative", "1": "positive"}}  # fmt: skip
+    for head in ("masked_lm", "sequence_classification"):
+        config = roberta.config(values)
+        params = roberta.init_params(config, jax.random.key(0), 8, head)
+        roberta.save(tmp_path / head, config, params, head)
+        train_byte_level_bpe(texts, 400, tmp_path / head, 64, MASKED_LM_KIND)
+    filled = tpudeck("try", str(tmp_path / "masked_lm"), "--json",
+                     "--text", "On Monday Ada and the <mask> cat went to the forest.")  # fmt: skip
+    assert filled.returncode == 0, filled.stderr
+    answer = json.loads(filled.stdout.splitlines()[-1])
+    assert answer["task"] == "fill-mask" and len(answer["result"]) == 5
+    scores = [row["score"] for row in answer["result"]]
+    assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1 + 1e-6
+    for row in answer["result"]:  # the token put where the mask was
+        sequence = row["sequence"]
+        assert sequence.startswith("On Monday Ada and the")
+        assert sequence.endswith(" cat went to the forest.") and row["token"] in sequence
+    unmasked = tpudeck("try", str(tmp_path / "masked_lm"), "--text", "no mask here")
+    assert unmasked.returncode == 2 and "the text has no <mask>" in one_line_error(unmasked)
+    labels = TriedModel(tmp_path / "sequence_classification").classify("A lovely day.")
+    assert {row["label"] for row in labels} == {"negative", "positive"}
+    assert labels[0]["score"] >= labels[1]["score"]
+
+
+def test_any_checkpoint_is_exported_on_demand_and_two_answer_side_by_side(finished_run):
+    args = ("try", str(finished_run), "--text", PROMPT, "--max_new_tokens", "8", "--json")
+    final = json.loads(tpudeck(*args).stdout.splitlines()[-1])
+    both = tpudeck(*args, "--step", "2", "--step", "4")
+    assert both.returncode == 0, both.stderr
+    answers = [json.loads(line) for line in both.stdout.splitlines()[-2:]]
+    assert [a["checkpoint"] for a in answers] == ["step 2", "step 4"]
+    assert answers[1]["result"] == final["result"]  # step 4 is what the run exported last
+    assert sorted(p.name for p in (finished_run / "tried").iterdir()) == ["step-2", "step-4"]
+    missing = one_line_error(tpudeck(*args, "--step", "3"))
+    assert "has no checkpoint at step 3 (it has: 2, 4); pass one of those" in missing

@@ -62,6 +62,16 @@ class TpudeckApp(App):
     def open_run(self, run_id: str) -> None:
         self.push_screen(RunScreen(run_id))
 
+    def try_run(self, record) -> None:
+        """The Try screen on a run's exported model (as of its latest save)."""
+        from .screens.try_model import TryScreen
+
+        model = record.run_dir.model_dir
+        if not (model / "config.json").is_file():
+            self.notify(f"{record.run_id} has no model yet: a run exports one at each save")
+            return
+        self.push_screen(TryScreen(model, record.run_id))
+
     def open_launch(self, spec_path: Path | None = None) -> None:
         values = None
         if spec_path is not None:

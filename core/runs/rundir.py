@@ -124,6 +124,7 @@ class RunDir:
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     model_dir = property(lambda self: self.path / "model")
     tokenizer_dir = property(lambda self: self.path / "tokenizer")
+    tried_dir = property(lambda self: self.path / "tried")  # checkpoints exported to try
 
     def create(self, spec_json: str) -> None:
         """Make the directory and write spec.json once (a resumed run keeps its spec)."""

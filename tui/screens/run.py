@@ -227,14 +227,7 @@ class RunScreen(Screen):
         self.app.stop_with_confirmation(self.record)
 
     def action_try_model(self) -> None:
-        """Its exported model, as of the run's latest save, on what you type."""
-        from .try_model import TryScreen
-
-        model = self.record.run_dir.model_dir
-        if not (model / "config.json").is_file():
-            self.notify("no model yet: the run exports one at each save and when it ends")
-            return
-        self.app.push_screen(TryScreen(model, self.record.run_id))
+        self.app.try_run(self.record)
 
 
 def startup_line(event: dict) -> str:

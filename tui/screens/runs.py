@@ -36,6 +36,7 @@ class RunsScreen(Screen):
         Binding("x", "delete", "Delete"),
         Binding("c", "resume", "Resume"),
         Binding("e", "edit", "Edit & relaunch"),
+        Binding("t", "try_model", "Try"),
         Binding("slash", "filter", "Filter"),
         Binding("o", "sort", "Sort"),
     ]
@@ -146,6 +147,11 @@ class RunsScreen(Screen):
         record = self._record()
         if record is not None:
             self.app.launch(partial(resume_training, str(record.run_dir.path)))
+
+    def action_try_model(self) -> None:
+        record = self._record()
+        if record is not None:
+            self.app.try_run(record)
 
     def action_edit(self) -> None:
         record = self._record()
