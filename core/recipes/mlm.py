@@ -71,12 +71,11 @@ class MaskedLM:
         )
 
     def build(self, spec, data: TaskData) -> TaskModel:
-        import jax
         import jax.numpy as jnp
         import optax
 
         from ..models.family import get_family
-        from .text_blocks import language_model, loss_and_accuracy
+        from .text_blocks import language_model, loss_and_accuracy, noise_and_dropout
 
         family = get_family(spec.model_type)
         start = family.start(spec, data.model_config, self.head)
@@ -86,15 +85,10 @@ class MaskedLM:
 
         def masked_losses(params, ids_BxL, rng):
             """Per-example mean loss and accuracy over the masked positions."""
-            dropout_rng = None
-            if rng is None:  # evaluation: the same masks every time
-                mask_rng = jax.random.key(0)
-            else:
-                mask_rng, dropout_rng = jax.random.split(rng)
+            mask_rng, rngs = noise_and_dropout(rng)  # evaluation: the same masks every time
             masked, selected = mask_tokens(ids_BxL, mask_rng, mask_id, config.vocab_size, keep_id,
                                            spec.mlm_probability)  # fmt: skip
-            rngs = None if dropout_rng is None else {"dropout": dropout_rng}
-            logits = module.apply({"params": params}, masked, dropout_rng is None, rngs=rngs)
+            logits = module.apply({"params": params}, masked, rngs is None, rngs=rngs)
             losses = optax.softmax_cross_entropy_with_integer_labels(logits, ids_BxL)
             count_B = jnp.maximum(selected.sum(-1), 1)
             correct = (jnp.argmax(logits, -1) == ids_BxL) & selected

@@ -56,13 +56,12 @@ class SpanCorruption:
     def build(self, spec, data: TaskData) -> TaskModel:
         import dataclasses
 
-        import jax
         import jax.numpy as jnp
         import optax
 
         from ..models.family import get_family
         from .span_corruption import corrupt, shift_right
-        from .text_blocks import language_model, loss_and_accuracy
+        from .text_blocks import language_model, loss_and_accuracy, noise_and_dropout
 
         family = get_family(spec.model_type)
         start = family.start(spec, data.model_config, self.head)
@@ -73,16 +72,11 @@ class SpanCorruption:
 
         def span_losses(params, ids_BxN, rng):
             """Per-example mean loss and token accuracy over the targets."""
-            dropout_rng = None
-            if rng is None:  # evaluation: the same spans every time
-                span_rng = jax.random.key(0)
-            else:
-                span_rng, dropout_rng = jax.random.split(rng)
+            span_rng, rngs = noise_and_dropout(rng)  # evaluation: the same spans every time
             inputs, targets = corrupt(ids_BxN, span_rng, lengths, sentinels_P, config.eos_token_id)
-            rngs = None if dropout_rng is None else {"dropout": dropout_rng}
             logits = module.apply({"params": params}, inputs,
                                   shift_right(targets, config.decoder_start_token_id),
-                                  dropout_rng is None, rngs=rngs)  # fmt: skip
+                                  rngs is None, rngs=rngs)  # fmt: skip
             losses = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
             return losses.mean(-1), (jnp.argmax(logits, -1) == targets).mean(-1)
 

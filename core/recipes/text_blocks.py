@@ -159,6 +159,17 @@ def language_model(start, data, loss, eval_sums) -> TaskModel:
     )
 
 
+def noise_and_dropout(rng):
+    """(the key that draws a step's noise, the model's dropout rngs) from a step's key;
+    rng None (evaluation): the same noise every time and no dropout."""
+    import jax
+
+    if rng is None:
+        return jax.random.key(0), None
+    noise_rng, dropout_rng = jax.random.split(rng)
+    return noise_rng, {"dropout": dropout_rng}
+
+
 def loss_and_accuracy(example_losses):
     """(loss, eval_sums) of a recipe whose `example_losses(params, ids, rng)` gives each
     example's mean loss and token accuracy [B] (rng None: evaluation, the same noise every
