@@ -103,3 +103,20 @@ def test_bad_inputs_are_one_line_before_the_accelerator(tmp_path):
     beams = demo_line(tmp_path, "--num_beams", "0")
     assert "--num_beams must be at least 1" in beams
     assert not (tmp_path / "run").exists()
+
+
+async def test_run_screen_shows_rouge_beside_the_loss_of_a_summarizer(tpudeck_home):
+    from tpudeck.tui.app import TpudeckApp
+
+    from .builders import make_run, text_of, wait_for
+
+    run = make_run(tpudeck_home, "20260101-000000-t5-0001", "training")
+    run.emit("eval", step=200, loss=0.0404, rouge1=93.92, rouge2=86.1, rougeL=93.9,
+             rougeLsum=93.9, gen_len=19.8)  # fmt: skip
+    app = TpudeckApp()
+    async with app.run_test(size=(140, 45)) as pilot:
+        app.open_run(run.run_id)
+        await wait_for(pilot, lambda: "ROUGE-L 93.9" in text_of(app, "#summary"), 10)
+        summary = text_of(app, "#summary")
+        assert "eval 0.0404" in summary and "ROUGE-1 93.9" in summary
+        assert "ROUGE-2 86.1" in summary

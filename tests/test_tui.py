@@ -340,19 +340,6 @@ async def test_run_screen_shows_the_accuracy_of_a_classifier(tpudeck_home, sleep
         assert "eval 0.2500" in summary and "F1 0.971" in summary and "MCC 0.950" in summary
 
 
-async def test_run_screen_shows_rouge_beside_the_loss_of_a_summarizer(tpudeck_home, sleeper):
-    run = fake_run(tpudeck_home, "20260101-000000-t5-0001", "training", sleeper.pid)
-    run.emit("eval", step=200, loss=0.0404, rouge1=93.92, rouge2=86.1, rougeL=93.9,
-             rougeLsum=93.9, gen_len=19.8)  # fmt: skip
-    app = TpudeckApp()
-    async with app.run_test(size=SIZE) as pilot:
-        app.open_run(run.run_id)
-        await wait_for(pilot, lambda: "ROUGE-L 93.9" in text_of(app, "#summary"), 10)
-        summary = text_of(app, "#summary")
-        assert "eval 0.0404" in summary and "ROUGE-1 93.9" in summary
-        assert "ROUGE-2 86.1" in summary
-
-
 async def test_the_form_is_judged_off_the_ui_thread_and_the_newest_edit_wins(
     demo_corpus, monkeypatch
 ):
