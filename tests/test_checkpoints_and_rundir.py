@@ -73,6 +73,18 @@ def test_status_is_merged_and_replaced_atomically(tmp_path):
     assert [p.name for p in run.path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_new_state_drops_the_notes_of_the_last_one(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.create("{}")
+    run.write_status("waiting-for-accelerator", waiting_for="bob's run (pid 7)", queue_position=1)
+    run.write_status("stopped", message="stopped by SIGTERM at step 360", step=360)
+    resumed = run.write_status("compiling")
+    assert "message" not in resumed and "waiting_for" not in resumed and resumed["step"] == 360
+    again = run.write_status("waiting-for-accelerator", waiting_for="a", queue_position=2)
+    assert run.write_status("waiting-for-accelerator", queue_position=1)["waiting_for"] == "a"
+    assert again["queue_position"] == 2
+
+
 def test_event_readers_skip_a_torn_last_line(tmp_path):
     run = RunDir(tmp_path / "r")
     run.create("{}")

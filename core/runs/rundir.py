@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # Final states; the UI names each. "diverged" is a NaN/Inf loss, "died" a vanished process.
 FINAL_STATES = ("finished", "failed", "stopped", "diverged", "died")
 STATES = ("queued", "waiting-for-accelerator", "preparing", "compiling", "training", *FINAL_STATES)
+# Status fields that describe the state they were written with: a new state drops them, so
+# "stopped by SIGTERM" or "waiting for ..." never outlive a resume or a start.
+STATE_NOTES = ("message", "waiting_for", "queue_position", "exit_code")
 
 # What a run directory holds (README, "The run directory"); nothing else in it is tpudeck's.
 RUN_ENTRIES = (
@@ -152,6 +155,9 @@ class RunDir:
         now = time.time()
         status = self.read_status()
         status.setdefault("created", now)
+        if status.get("state") != state:
+            for note in STATE_NOTES:
+                status.pop(note, None)
         if own:
             pid = os.getpid()
             status.update(

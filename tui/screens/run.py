@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, ProgressBar, Static
+from textual.worker import get_current_worker
 
 from tpudeck.core.devices.tpu_runtime import TpuRuntimeProbe
-from tpudeck.core.runs.events import EventTail
-from tpudeck.core.runs.store import eta_seconds, read_run
+from tpudeck.core.runs.store import eta_seconds
 
+from ..follow import Increment, RunChanged, RunFollower
 from ..hub_panel import hub_panel
 from ..run_rows import format_duration
 from ..widgets.chips import run_devices_panel
@@ -27,39 +25,8 @@ from ..widgets.curves import CurvePlot
 
 FOLLOW_SECONDS = 0.5
 PLOT_SECONDS = 1.0  # curves redraw at most this often: calm over SSH, cheap on CPU
-LOG_TAIL_BYTES = 1 << 16
-EVENTS_PER_READ_BYTES = 8 << 20  # a run with millions of events loads in bounded slices
 PUSHES_KEPT = 20
 DEVICE_SECONDS = 1.0
-
-
-@dataclass
-class RunUpdate(Message):
-    """What changed in a run's directory since the last look, reduced to what is shown."""
-
-    train: list  # (step, loss, lr)
-    evals: list  # (step, loss)
-    latest: dict  # newest event of each kind
-    pushes: list
-    log_text: str
-    status: dict
-    state: str
-    checkpoints: list
-
-
-def reduce_events(events: list[dict]) -> tuple[list, list, dict, list]:
-    """Keep only the numbers the screen draws; the event dicts are dropped here."""
-    train, evals, latest, pushes = [], [], {}, []
-    for event in events:
-        kind = event.get("kind")
-        latest[kind] = event
-        if kind == "step":
-            train.append((event["step"], event.get("loss"), event.get("lr")))
-        elif kind == "eval":
-            evals.append((event["step"], event.get("loss")))
-        elif kind == "push":
-            pushes.append(event)
-    return train, evals, latest, pushes
 
 
 # The scores a recipe's evaluation may report beyond its loss, as the summary shows them.
@@ -87,8 +54,7 @@ class RunScreen(Screen):
     def __init__(self, run_id: str):
         super().__init__()
         self.record = self.app.store.find(run_id)
-        self.tail = EventTail(self.record.run_dir.events_path)
-        self.log_offset = max(0, _size(self.record.run_dir.log_path) - LOG_TAIL_BYTES)
+        self.follower = RunFollower(self.record.run_dir)
         self.latest: dict[str, dict] = {}  # newest event of each kind
         self.pushes: list[dict] = []
         self.plots_stale = False
@@ -115,38 +81,18 @@ class RunScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = self.record.run_id
-        self.follow()
-        self.set_interval(FOLLOW_SECONDS, self.follow)
+        self.watch_run()
         self.set_interval(PLOT_SECONDS, self.redraw_plots)
         self.set_interval(DEVICE_SECONDS, self.sample_devices)
 
-    @work(thread=True, exclusive=True, group="follow")
-    def follow(self) -> None:
-        run_dir = self.record.run_dir
-        try:
-            with open(run_dir.log_path, "rb") as f:
-                f.seek(self.log_offset)
-                chunk = f.read()
-        except FileNotFoundError:
-            chunk = b""
-        self.log_offset += len(chunk)
-        record = read_run(run_dir.path)
-        steps = run_dir.checkpoints_dir.glob("step-*") if run_dir.checkpoints_dir.is_dir() else []
-        checkpoints = sorted((p.name for p in steps), key=lambda name: int(name.split("-")[1]))
-        while True:
-            reduced = reduce_events(self.tail.read(EVENTS_PER_READ_BYTES))
-            self.post_message(
-                RunUpdate(
-                    *reduced,
-                    chunk.decode(errors="replace"),
-                    record.status,
-                    record.state,
-                    checkpoints,
-                )
-            )
-            chunk = b""
-            if not self.tail.behind:
-                return
+    @work(thread=True, group="follow")
+    def watch_run(self) -> None:
+        """This screen's one watcher of its run, until the screen closes (which cancels it)."""
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            if self.follower.look():
+                self.post_message(RunChanged())
+            time.sleep(FOLLOW_SECONDS)
 
     @work(thread=True, exclusive=True, group="devices")
     def sample_devices(self) -> None:
@@ -156,7 +102,8 @@ class RunScreen(Screen):
         else:
             self.tpu_reading = None
 
-    def on_run_update(self, update: RunUpdate) -> None:
+    def on_run_changed(self, _: RunChanged) -> None:
+        update = self.follower.take()
         loss_plot, lr_plot = (
             self.query_one("#loss-plot", CurvePlot),
             self.query_one("#lr-plot", CurvePlot),
@@ -183,7 +130,7 @@ class RunScreen(Screen):
             self.query_one("#loss-plot", CurvePlot).redraw()
             self.query_one("#lr-plot", CurvePlot).redraw()
 
-    def _show_summary(self, update: RunUpdate) -> None:
+    def _show_summary(self, update: Increment) -> None:
         step, evaluation = self.latest.get("step", {}), self.latest.get("eval", {})
         compile_event = self.latest.get("compile", {})
         total = step.get("total_steps") or update.status.get("total_steps")
@@ -263,10 +210,3 @@ def _asked_for_accelerator(run_dir) -> bool:
         return json.loads(run_dir.spec_path.read_text()).get("platform") != "cpu"
     except (OSError, ValueError):
         return False
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

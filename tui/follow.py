@@ -1,0 +1,131 @@
+"""Following one run: one watcher per Run screen reads what the trainer appends to the run
+directory, by offset, on its own thread, and keeps it until the screen takes it. Nothing is
+read twice or skipped however the screen and the trainer race, and a run whose files have
+not changed costs a few stat calls per look."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+
+from textual.message import Message
+
+from tpudeck.core.runs.events import EventTail
+from tpudeck.core.runs.rundir import FINAL_STATES, RunDir
+from tpudeck.core.runs.store import read_run
+
+LOG_TAIL_BYTES = 1 << 16  # the log's end shown when a screen opens on a long run
+EVENTS_PER_READ_BYTES = 8 << 20  # a run with millions of events loads in bounded slices
+
+
+class RunChanged(Message):
+    """Something new waits in the follower. Carries nothing, so any number of them queued
+    behind a busy screen collapse into one."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RunChanged)
+
+
+@dataclass
+class Increment:
+    """What the run added since the screen last took it, reduced to what is shown."""
+
+    train: list = field(default_factory=list)  # (step, loss, lr)
+    evals: list = field(default_factory=list)  # (step, loss)
+    latest: dict = field(default_factory=dict)  # newest event of each kind
+    pushes: list = field(default_factory=list)
+    log_text: str = ""
+    status: dict = field(default_factory=dict)
+    state: str = "unknown"
+    checkpoints: list = field(default_factory=list)
+
+    def add_events(self, events: list[dict]) -> None:
+        for event in events:
+            kind = event.get("kind")
+            self.latest[kind] = event
+            if kind == "step":
+                self.train.append((event["step"], event.get("loss"), event.get("lr")))
+            elif kind == "eval":
+                self.evals.append((event["step"], event.get("loss")))
+            elif kind == "push":
+                self.pushes.append(event)
+
+    def merge(self, newer: Increment) -> None:
+        self.train += newer.train
+        self.evals += newer.evals
+        self.latest.update(newer.latest)
+        self.pushes += newer.pushes
+        self.log_text += newer.log_text
+        self.status, self.state, self.checkpoints = newer.status, newer.state, newer.checkpoints
+
+
+class RunFollower:
+    """The reading side of one followed run. `look()` runs on the watcher's thread only;
+    `take()` on the screen's; the lock guards what passes between them."""
+
+    def __init__(self, run_dir: RunDir):
+        self.run_dir = run_dir
+        self.tail = EventTail(run_dir.events_path)
+        self.log_offset = max(0, _size(run_dir.log_path) - LOG_TAIL_BYTES)
+        self.state = "unknown"
+        self._seen: tuple | None = None  # (status mtime, events size, log size) last read
+        self._lock = threading.Lock()
+        self._pending = Increment()
+
+    def look(self) -> bool:
+        """Read what is new; True when there is something for the screen to take."""
+        seen = (_mtime(self.run_dir.status_path), _size(self.run_dir.events_path),
+                _size(self.run_dir.log_path))  # fmt: skip
+        if seen == self._seen and self.state in FINAL_STATES:
+            return False  # an ended run that nobody resumed: nothing to read
+        self._seen = seen
+        record = read_run(self.run_dir.path)  # also how a vanished trainer shows as died
+        new = Increment(status=record.status, state=record.state, checkpoints=self._checkpoints())
+        while True:  # every whole event there is, in bounded slices
+            new.add_events(self.tail.read(EVENTS_PER_READ_BYTES))
+            if not self.tail.behind:
+                break
+        new.log_text = self._read_log()
+        with self._lock:  # read outside it: the screen never waits on the disk
+            self._pending.merge(new)
+        self.state = record.state
+        return True
+
+    def take(self) -> Increment:
+        with self._lock:
+            taken = self._pending
+            # Status, state and checkpoints are snapshots, not increments: the next repeats them.
+            self._pending = Increment(
+                status=taken.status, state=taken.state, checkpoints=taken.checkpoints
+            )
+        return taken
+
+    def _read_log(self) -> str:
+        try:
+            with open(self.run_dir.log_path, "rb") as f:
+                f.seek(self.log_offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return ""
+        self.log_offset += len(chunk)
+        return chunk.decode(errors="replace")
+
+    def _checkpoints(self) -> list[str]:
+        folder = self.run_dir.checkpoints_dir
+        steps = folder.glob("step-*") if folder.is_dir() else []
+        return sorted((p.name for p in steps), key=lambda name: int(name.split("-")[1]))
+
+
+def _size(path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _mtime(path) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
