@@ -11,6 +11,7 @@ import sys
 from .cli_flags import TOKEN_HELP, Parser, add_launch_flags, add_script_flags, add_spec_flags
 from .errors import TpudeckError
 from .runs.home import open_store
+from .runs.queue import TICKET_ENV, ticket
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -293,6 +294,8 @@ def _open_app(demo: bool, given: dict) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["train"], ["run"]):  # a launch: its place in the queue is its start
+        os.environ.setdefault(TICKET_ENV, str(ticket(os.getpid())))
     if argv[:1] == ["train"] and "--" in argv:  # a pasted HF script command line
         try:
             argv = _pasted(argv)

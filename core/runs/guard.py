@@ -11,7 +11,7 @@ import time
 from ..errors import TpudeckError
 from .holders import HolderScan, ScanResult
 from .lock import AcceleratorLock
-from .queue import RunQueue
+from .queue import RunQueue, ticket_of_this_launch
 
 
 class AcceleratorBusy(TpudeckError):
@@ -38,16 +38,17 @@ def acquire_accelerator(
 ):
     """Queue `run_dir`'s run and return the AcceleratorLock once it holds it.
 
-    The queue position is this process's start time, so runs are served in launch order.
+    The queue position is the launch's ticket, so runs are served in launch order.
     """
     lock, queue, scan = AcceleratorLock(home), RunQueue(home), scan or HolderScan.from_env()
-    queue.add(run_dir.run_id)
+    position = ticket_of_this_launch()
+    queue.add(run_dir.run_id, position)
     shown = None
     try:
         while True:
             ahead = queue.place(run_dir.run_id)
-            if ahead is None:  # our entry was taken for a dead one's: back in line, not first
-                queue.add(run_dir.run_id)
+            if ahead is None:  # our entry was taken for a dead one's: back in our place
+                queue.add(run_dir.run_id, position)
                 continue
             if ahead == 0:
                 foreign = describe_foreign(scan.scan())

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+from .queue import TICKET_ENV, ticket
 from .rundir import RunDir
 
 REPORT_FD = "TPUDECK_LAUNCH_REPORT_FD"
@@ -22,9 +23,13 @@ REPORT_FD = "TPUDECK_LAUNCH_REPORT_FD"
 def launch_detached(
     run_dir: RunDir, tpudeck_args: list[str], env: dict | None = None
 ) -> tuple[subprocess.Popen, int]:
-    """Start `tpudeck <tpudeck_args>` detached; returns the child and the report's read end."""
+    """Start `tpudeck <tpudeck_args>` detached; returns the child and the report's read end.
+
+    The child queues with the ticket of this launch: the launch command's if it took one,
+    else now (the app's launch)."""
     read_end, write_end = os.pipe()
-    env = {**(os.environ if env is None else env), REPORT_FD: str(write_end)}
+    env = dict(os.environ if env is None else env)
+    env.update({REPORT_FD: str(write_end), TICKET_ENV: env.get(TICKET_ENV) or str(ticket())})
     try:
         with open(run_dir.log_path, "ab") as log:
             child = subprocess.Popen(

@@ -1,19 +1,42 @@
 """The FIFO of runs waiting for the accelerator: one small JSON file per waiting run.
 
-Order is by `position` (the waiting process's start time), so the queue is
-first-launched, first-served however long each run's data preparation took. An entry whose process died
-is dropped on the next read. Owners may reorder only among their own entries.
+Order is by `position`: when the launch was asked for, in nanoseconds since boot (a launch
+command's own start, or the moment the app launched), so the queue is first-launched,
+first-served however long each trainer took to start and prepare its data. An entry whose
+process died is dropped on the next read. Owners may reorder only among their own entries.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from ..errors import TpudeckError
 from .home import store_folder
 from .procs import current_user, is_alive, start_ticks
+
+# A launch's place in line, handed from the launching process to the trainer it starts.
+TICKET_ENV = "TPUDECK_QUEUE_TICKET"
+NS_PER_TICK = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
+def ticket(launcher_pid: int | None = None) -> int:
+    """A place in line: the start of `launcher_pid` (a launch command: the order the commands
+    were issued in, whatever each did before launching), else now; in ns since boot, the
+    clock /proc counts process starts in."""
+    started = start_ticks(launcher_pid) if launcher_pid else None
+    if started is not None:
+        return started * NS_PER_TICK
+    return time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+
+def ticket_of_this_launch() -> int:
+    """The ticket the launcher handed this process, taken once (a script it runs does not
+    inherit it), else one taken now."""
+    given = os.environ.pop(TICKET_ENV, None)
+    return int(given) if given and given.isdigit() else ticket()
 
 
 class RunQueue:
@@ -28,12 +51,17 @@ class RunQueue:
         tmp.write_text(json.dumps(entry) + "\n")
         os.replace(tmp, self._path(entry["run_id"]))
 
-    def add(self, run_id: str) -> None:
-        """Queue the calling process's run, placed by the process's start time."""
+    def add(self, run_id: str, position: int) -> None:
+        """Queue the calling process's run at `position` (a ticket)."""
         store_folder(self.dir.name, self.dir.parent)
-        pid, started = os.getpid(), start_ticks(os.getpid())
-        entry = {"run_id": run_id, "pid": pid, "pid_start": started, "user": current_user()}
-        self._write({**entry, "position": started})
+        pid = os.getpid()
+        entry = {
+            "run_id": run_id,
+            "pid": pid,
+            "pid_start": start_ticks(pid),
+            "user": current_user(),
+        }
+        self._write({**entry, "position": position})
 
     def remove(self, run_id: str) -> None:
         self._path(run_id).unlink(missing_ok=True)
