@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_runs, cli_try
 
     parser = Parser(prog="tpudeck", description="Train on a shared accelerator VM.")
-    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
     train = sub.add_parser("train", help="train a model (foreground, or --detach)")
     train.add_argument(
         "--demo", action="store_true", help="the embedded demo: tiny GPT-2, offline corpus"

@@ -94,6 +94,22 @@ def make_run(home: Path, run_id: str, state: str, pid: int | None = None) -> Run
     return run
 
 
+def fake_run(home, run_id: str, state: str, pid: int, steps: int = 30) -> RunDir:
+    """A hand-made run at `steps` of 100 as a trainer writes it: events, eval, log."""
+    run = RunDir(home / "runs" / run_id)
+    run.create(json.dumps({"model_type": "gpt2"}))
+    run.write_status(
+        state, own=False, pid=pid, pid_start=start_ticks(pid), step=steps, total_steps=100
+    )
+    run.emit("compile", seconds=2.5, devices=8)
+    for step in range(1, steps + 1):
+        run.emit("step", step=step, total_steps=100, loss=5.0 / step, lr=1e-3, tokens_per_s=1000.0,
+                 steps_per_s=2.0, eta_s=35.0, mfu=None)  # fmt: skip
+    run.emit("eval", step=steps, loss=0.5, perplexity=1.65)
+    run.log_path.write_text("".join(f"step {s} loss {5.0 / s:.4f}\n" for s in range(1, steps + 1)))
+    return run
+
+
 def tree_digest(path: Path) -> dict[str, str]:
     """Every file and folder under `path` with the SHA-256 of its bytes (or its link target)."""
     digest = {}

@@ -143,7 +143,8 @@ def test_an_hf_scripts_printed_metrics_become_steps_progress_and_evals(tpudeck_h
     assert [(e["step"], e["loss"], e["total_steps"]) for e in steps] == [
         (s, pytest.approx(5.0 / s), 6) for s in range(1, 7)
     ]
-    assert 0.5 < steps[-1]["steps_per_s"] < 10  # a step each 0.3 s, read each second: an ETA
+    assert 0.5 < steps[-1]["steps_per_s"] < 10  # a step each 0.3 s, read each second
+    assert steps[-2]["eta_s"] == pytest.approx(1 / steps[-2]["steps_per_s"])  # one step left
     evals = record.run_dir.read_events("eval")
     assert [(e["step"], e["loss"], e["perplexity"]) for e in evals] == [
         (3, pytest.approx(2.0 / 3), 4.5),

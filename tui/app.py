@@ -14,7 +14,8 @@ from textual.theme import Theme
 
 from tpudeck.core.errors import TpudeckError
 from tpudeck.core.runs.actions import request_stop
-from tpudeck.core.runs.launch import Launched
+from tpudeck.core.runs.launch import Launched, resume_training
+from tpudeck.core.runs.rundir import FINAL_STATES
 from tpudeck.core.runs.store import RunStore, check_owner
 from tpudeck.themes import load_theme_files
 
@@ -102,7 +103,8 @@ class TpudeckApp(App):
         )
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Theme" offers every built-in theme; tpudeck's two are its own entry.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Theme")
         yield SystemCommand(
             "Launch a run", "Pick model, data and recipe, then launch", self.action_new_run
         )
@@ -149,6 +151,18 @@ class TpudeckApp(App):
             Confirm(f"Stop run {record.run_id}? It checkpoints, then stops."), confirmed
         )
 
+    def resume(self, record) -> None:
+        """Continue a run that ended before its last step, from its latest checkpoint."""
+        if record.state == "finished":
+            self.notify(
+                f"{record.run_id} finished all its steps: nothing to resume "
+                "(e on the Runs screen launches it again, edited)"
+            )
+        elif record.state not in FINAL_STATES:
+            self.notify(f"{record.run_id} is {record.state}: nothing to resume")
+        else:
+            self.launch(partial(resume_training, str(record.run_dir.path)))
+
     @work(thread=True, exclusive=True, group="launch")
     def launch(self, start: Callable[[], Launched]) -> None:
         """Run an engine launch (runs/launch.py) off the UI thread: it validates, prepares
@@ -167,4 +181,6 @@ class TpudeckApp(App):
             return
         if isinstance(self.screen, LaunchScreen):
             self.pop_screen()
+        if isinstance(self.screen, RunScreen) and self.screen.record.run_id == message.run_id:
+            return  # resumed from its own screen, which follows it on
         self.open_run(message.run_id)

@@ -34,7 +34,7 @@ class RunRow:
     message: str | None
 
     def cells(self) -> tuple[str, ...]:
-        progress = f"{self.step if self.step is not None else '-'}/{self.total_steps or '-'}"
+        progress = f"{self.step or 0}/{self.total_steps}" if self.total_steps else "-"
         return (
             self.run_id,
             self.state,

@@ -62,7 +62,9 @@ class ScriptOutputTail:
             # together share a time, so a pace between neighbours would be noise)
             self._first = self._first or (step, now)
             if now > self._first[1]:
-                fields["steps_per_s"] = (step - self._first[0]) / (now - self._first[1])
+                pace = fields["steps_per_s"] = (step - self._first[0]) / (now - self._first[1])
+                if self.total_steps and pace > 0:
+                    fields["eta_s"] = (self.total_steps - step) / pace
             return "step", fields
         elif evaluation := _EVAL_CLM.search(line):
             step, loss, perplexity = int(evaluation[1]), *map(float, evaluation.groups()[1:])

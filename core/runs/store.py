@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pwd
+import time
 from pathlib import Path
 
 from ..errors import TpudeckError
@@ -45,20 +46,19 @@ class RunRecord:
             "total_steps": total,
             "loss": step.get("loss"),
             "tokens_per_s": step.get("tokens_per_s"),
-            "eta_s": eta_seconds(self.state, done, total, step.get("steps_per_s")),
+            "eta_s": eta_seconds(self.state, step),
             "created": self.status.get("created"),
             "message": self.problem or self.status.get("message"),
             "path": str(self.run_dir.path),
         }
 
 
-def eta_seconds(
-    state: str, done: int | None, total: int | None, steps_per_s: float | None
-) -> float | None:
-    """Seconds left for a training run at its current pace, when that is known."""
-    if state != "training" or not (total and steps_per_s):
+def eta_seconds(state: str, step_event: dict) -> float | None:
+    """Seconds left for a training run: the trainer's estimate at its last logged step,
+    counted down since, so it neither jumps with each window's pace nor stands still."""
+    if state != "training" or step_event.get("eta_s") is None:
         return None
-    return (total - (done or 0)) / steps_per_s
+    return max(0.0, step_event["eta_s"] - (time.time() - step_event.get("t", time.time())))
 
 
 def read_run(path: Path) -> RunRecord:

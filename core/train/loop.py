@@ -110,8 +110,9 @@ class Trainer:
         cached = lookups.hits > 0 and lookups.hits == lookups.requests
         log.info("compiled the train step in %.1f s%s", seconds, " (from the cache)" * cached)
         self.run_dir.emit(
-            "compile", seconds=round(seconds, 3), devices=len(self.devices), cached=cached
-        )
+            "compile", seconds=round(seconds, 3), devices=len(self.devices), cached=cached,
+            platform=self.devices[0].platform, device_kind=self.devices[0].device_kind,
+        )  # fmt: skip
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -119,6 +120,7 @@ class Trainer:
         spec = self.spec
         self.run_dir.write_status("training", step=start, total_steps=self.total_steps)
         window_start, window_step = time.perf_counter(), start
+        self.pace = (window_start, start)  # whole-run pace for the ETA: evals and saves recur
         previous = None
         for step in range(start, self.total_steps):
             batch = self.batches.batch(step, self.micro_shape)
@@ -152,6 +154,12 @@ class Trainer:
         self._evaluate(state, self.total_steps)
         return self._finish(state, self.total_steps, "finished", "")
 
+    def _seconds_left(self, step: int) -> float:
+        """At the pace since training (re)started, evaluations and saves included: steadier
+        than one logging window's, and it counts the pauses that will come again."""
+        started, first = self.pace
+        return (self.total_steps - step) * (time.perf_counter() - started) / max(1, step - first)
+
     def _log_step(self, step: int, values: dict, steps_per_s: float) -> None:
         examples_per_s = steps_per_s * self.global_batch
         tokens_per_s = examples_per_s * self.data.tokens_per_example
@@ -167,6 +175,7 @@ class Trainer:
             lr=lr,
             grad_norm=values["grad_norm"],
             steps_per_s=round(steps_per_s, 4),
+            eta_s=round(self._seconds_left(step), 1),
             tokens_per_s=round(tokens_per_s, 1),
             examples_per_s=round(examples_per_s, 2),
             mfu=None if utilisation is None else round(utilisation, 4),

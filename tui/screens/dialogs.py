@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
@@ -38,15 +38,19 @@ and **ctrl+p** opens the command palette with every action.
 | enter | Runs | open the run: curves, log, checkpoints, Hub pushes |
 | n | anywhere | launch a run (model, data, script, hyper-parameters) |
 | s | Runs, Run | stop the run: it finishes its step, checkpoints, stops |
+| c | Runs, Run | resume a stopped, failed or died run from its latest checkpoint |
+| t | Runs, Run | try the run's model on your own input |
 | x | Runs | delete a finished run (your own) |
-| c | Runs | resume (continue) a stopped run from its checkpoint |
 | e | Runs | launch again with the run's settings, edited |
-| / | Runs | filter runs by text |
+| / | Runs | filter runs by text; escape clears it |
+| o | Runs | sort by newest, state, owner or loss |
 | ctrl+l | Launch | launch (or queue) the run the form describes |
 | ctrl+o | Launch | pick a path for the focused field: data, image folder, checkpoint, tokenizer |
 | ctrl+k | Launch | train a tokenizer on the train file |
+| ctrl+d | Launch | fill the form with the embedded demo's data |
 | v | anywhere | devices: per-chip TPU use, host, who holds the accelerator, the queue |
 | ctrl+t | anywhere | switch between dark and light themes (remembered) |
+| ctrl+p | anywhere | the command palette: every action of the screen you are on |
 | escape | screens | back |
 | q | anywhere | quit; runs keep going |
 
@@ -56,8 +60,10 @@ when you reopen it.
 
 
 class Help(ModalScreen[None]):
+    """Scrolls (arrows, page keys) when the terminal is shorter than the table."""
+
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help"):
+        with VerticalScroll(id="help"):
             yield Markdown(HELP)

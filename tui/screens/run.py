@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -26,6 +27,7 @@ from ..widgets.curves import CurvePlot
 FOLLOW_SECONDS = 0.5
 PLOT_SECONDS = 1.0  # curves redraw at most this often: calm over SSH, cheap on CPU
 PUSHES_KEPT = 20
+GAP = "   "  # between the summary's fields
 DEVICE_SECONDS = 1.0
 
 
@@ -48,6 +50,7 @@ class RunScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("s", "stop", "Stop"),
+        Binding("c", "resume", "Resume"),
         Binding("t", "try_model", "Try"),
     ]
 
@@ -62,6 +65,7 @@ class RunScreen(Screen):
         self.tpu_probe = TpuRuntimeProbe.from_env()
         self.tpu_reading = None
         self._on_accelerator = _asked_for_accelerator(self.record.run_dir)
+        self.shown: Increment | None = None  # the last update shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -69,7 +73,7 @@ class RunScreen(Screen):
             yield Static(id="summary")
             yield ProgressBar(id="progress", show_eta=False)
             with Horizontal(id="plots"):
-                yield CurvePlot("loss", id="loss-plot")
+                yield CurvePlot("loss", points=("eval",), id="loss-plot")
                 yield CurvePlot("learning rate", id="lr-plot")
             with Horizontal(id="details"):
                 yield Log(id="log", max_lines=2000)
@@ -97,7 +101,7 @@ class RunScreen(Screen):
     @work(thread=True, exclusive=True, group="devices")
     def sample_devices(self) -> None:
         """libtpu's per-chip view, while this run is the one on the TPU."""
-        if self.record.state in ("compiling", "training") and self._on_accelerator:
+        if self.record.state in ("compiling", "training") and self._on_tpu():
             self.tpu_reading = self.tpu_probe.sample()
         else:
             self.tpu_reading = None
@@ -130,16 +134,21 @@ class RunScreen(Screen):
             self.query_one("#loss-plot", CurvePlot).redraw()
             self.query_one("#lr-plot", CurvePlot).redraw()
 
+    def on_resize(self) -> None:
+        if self.shown is not None:  # the summary's fields re-packed for the new width
+            self._show_summary(self.shown)
+
     def _show_summary(self, update: Increment) -> None:
+        self.shown = update
         step, evaluation = self.latest.get("step", {}), self.latest.get("eval", {})
         compile_event = self.latest.get("compile", {})
         total = step.get("total_steps") or update.status.get("total_steps")
         done = step.get("step") or update.status.get("step") or 0
-        eta = eta_seconds(update.state, done, total, step.get("steps_per_s"))
+        eta = eta_seconds(update.state, step)
         mfu = step.get("mfu")
         fields = [
             f"[b]{update.state}[/b]",
-            f"step {done}/{total or '-'}",
+            f"step {done}/{total}" if total else "step -",
             f"loss {step['loss']:.4f}" if step.get("loss") is not None else "loss -",
             f"eval {evaluation['loss']:.4f}" if evaluation.get("loss") is not None else "eval -",
             eval_scores(evaluation),
@@ -149,7 +158,8 @@ class RunScreen(Screen):
             f"ETA {format_duration(eta)}" if eta is not None else "",
             f"owner {self.record.owner}",
         ]
-        lines = ["   ".join(f for f in fields if f)]
+        width = self.query_one("#summary").content_size.width or 200  # 0 before the layout
+        lines = packed(fields, width)
         if self.latest.get("startup"):
             lines.append(startup_line(self.latest["startup"]))
         message = update.status.get("message") or update.status.get("waiting_for")
@@ -167,14 +177,36 @@ class RunScreen(Screen):
         )
         self.query_one("#hub", Static).update(hub_panel(self.pushes))
         self.query_one("#run-devices", Static).update(
-            run_devices_panel(self.tpu_reading, self.latest.get("memory"))
+            run_devices_panel(self.tpu_reading, self.latest.get("memory"), compile_event)
         )
+
+    def _on_tpu(self) -> bool:
+        """As the trainer's compile event says; before it, as the spec asked."""
+        platform = self.latest.get("compile", {}).get("platform")
+        return platform == "tpu" if platform else self._on_accelerator
 
     def action_stop(self) -> None:
         self.app.stop_with_confirmation(self.record)
 
+    def action_resume(self) -> None:
+        self.app.resume(self.record)
+
     def action_try_model(self) -> None:
         self.app.try_run(self.record)
+
+
+def packed(fields: list[str], width: int) -> list[str]:
+    """Fields (markup) on as few lines as fit `width`, none split across two: a wrap between
+    "ETA" and its value reads as nothing."""
+    lines, line, used = [], [], 0
+    for field in filter(None, fields):
+        size = Text.from_markup(field).cell_len
+        if line and used + len(GAP) + size > width:
+            lines.append(GAP.join(line))
+            line, used = [], 0
+        used += size + len(GAP) * bool(line)
+        line.append(field)
+    return lines + [GAP.join(line)] * bool(line)
 
 
 def startup_line(event: dict) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,7 +9,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
 from tpudeck.core.runs.actions import delete_run
-from tpudeck.core.runs.launch import resume_training
 
 from ..messages import RunsRead
 from ..run_rows import RunRows
@@ -39,6 +36,7 @@ class RunsScreen(Screen):
         Binding("t", "try_model", "Try"),
         Binding("slash", "filter", "Filter"),
         Binding("o", "sort", "Sort"),
+        Binding("escape", "close_filter", "Clear filter", show=False),
     ]
 
     def __init__(self):
@@ -100,7 +98,17 @@ class RunsScreen(Screen):
 
     @on(Input.Submitted, "#filter")
     def filter_done(self) -> None:
+        if not self.query_one("#filter", Input).value:
+            self.action_close_filter()
         self.query_one(DataTable).focus()
+
+    def action_close_filter(self) -> None:
+        """Escape: the filter emptied and hidden, out of the Tab order, the list focused."""
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.add_class("hidden")
+        self.query_one(DataTable).focus()
+        self.show_rows()
 
     def action_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(SORTS)
@@ -146,7 +154,7 @@ class RunsScreen(Screen):
     def action_resume(self) -> None:
         record = self._record()
         if record is not None:
-            self.app.launch(partial(resume_training, str(record.run_dir.path)))
+            self.app.resume(record)
 
     def action_try_model(self) -> None:
         record = self._record()

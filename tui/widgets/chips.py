@@ -80,10 +80,13 @@ def input_bound_hint(tpu, host) -> str | None:
     return None
 
 
-def run_devices_panel(tpu, memory: dict | None) -> str:
-    """The Run screen's device lines: libtpu's per-chip view (while this run holds the TPU)
-    and the trainer's own memory report (peak and in-use bytes of its busiest device)."""
+def run_devices_panel(tpu, memory: dict | None, compiled: dict | None = None) -> str:
+    """The Run screen's device lines: what the step was compiled for, libtpu's per-chip view
+    (while this run holds the TPU) and the trainer's own memory report (peak and in-use
+    bytes of its busiest device)."""
     lines = ["[b]devices[/b]"]
+    if compiled and compiled.get("platform"):
+        lines.append(f"{compiled['devices']} x {escape(compiled['device_kind'])}")
     if tpu is not None and tpu.available:
         chips = tpu.values["chips"]
         busy = " ".join(
@@ -98,8 +101,8 @@ def run_devices_panel(tpu, memory: dict | None) -> str:
             f"TPU busy {busy}",
             f"HBM {used}" + (f" of {total / GIB:.0f} GiB" if total else " GiB"),
         ]
-    elif tpu is not None:
-        lines.append(f"TPU runtime: {escape(tpu.reason)}")
+    elif tpu is not None:  # one line: the Devices screen has the whole explanation
+        lines.append(f"TPU runtime: {escape(tpu.reason.split('. ')[0].split(chr(10))[0])}")
     if memory and memory.get("bytes_in_use"):
         busiest = max(
             range(len(memory["bytes_in_use"])), key=lambda i: memory["peak_bytes_in_use"][i] or 0
@@ -112,5 +115,5 @@ def run_devices_panel(tpu, memory: dict | None) -> str:
             + f" (device {busiest}, step {memory.get('step')})"
         )
     if len(lines) == 1:
-        lines.append("none reported (the CPU backend keeps no memory statistics)")
+        lines.append("none reported yet")
     return "\n".join(lines)

@@ -33,11 +33,13 @@ class Series:
 
 
 class CurvePlot(PlotextPlot):
-    """Named series drawn on one plot; redrawn only when asked (no busy redraws)."""
+    """Named series drawn on one plot; redrawn only when asked (no busy redraws). Series
+    named in `points` (sparse ones, as evaluations) are drawn as marked points, not a line
+    like the dense ones, so the two are told apart at a glance and in any theme."""
 
-    def __init__(self, title: str, **kwargs):
+    def __init__(self, title: str, points: tuple[str, ...] = (), **kwargs):
         super().__init__(**kwargs)
-        self.title = title
+        self.title, self.points = title, points
         self.series: dict[str, Series] = {}
 
     def add(self, name: str, x: float, y: float | None) -> None:
@@ -52,5 +54,8 @@ class CurvePlot(PlotextPlot):
         for name, series in self.series.items():
             if len(series):
                 xs, ys = series.view(limit)
-                plt.plot(xs, ys, label=name, marker="braille")
+                if name in self.points:
+                    plt.scatter(xs, ys, label=name, marker="◆")
+                else:
+                    plt.plot(xs, ys, label=name, marker="braille")
         self.refresh()

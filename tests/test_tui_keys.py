@@ -1,0 +1,75 @@
+"""What a new user tried first at 100x30: the help, the filter, the palette, `--help`."""
+
+import re
+
+from tpudeck.tui.app import TpudeckApp
+from tpudeck.tui.screens.dialogs import HELP, Help
+from tpudeck.tui.screens.launch import LaunchScreen
+from tpudeck.tui.screens.run import RunScreen
+from tpudeck.tui.screens.runs import RunsScreen
+
+from .builders import fake_run, tpudeck, wait_for
+
+SMALL = (100, 30)
+
+
+def test_the_help_names_every_key_a_footer_shows():
+    where = {}  # key -> the screens its row names
+    for line in HELP.splitlines():
+        if cells := re.match(r"\| (\S+) \| ([^|]+) \|", line):
+            where[cells[1]] = cells[2].strip().split(", ")
+    keys = {"slash": "/", "question_mark": "?"}
+    for name, screen in (("Runs", RunsScreen), ("Run", RunScreen), ("Launch", LaunchScreen),
+                         ("anywhere", TpudeckApp)):  # fmt: skip
+        for binding in screen.BINDINGS:
+            key = keys.get(binding.key, binding.key)
+            if binding.show and key not in ("escape", "?"):
+                assert name in where.get(key, ()) or where.get(key) == ["anywhere"], (name, key)
+
+
+async def test_the_help_scrolls_to_its_end_at_100x30():
+    app = TpudeckApp()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, Help), 10)
+        box = app.screen.query_one("#help")
+        await pilot.pause(0.3)
+        assert box.max_scroll_y > 0  # taller than the terminal: it must scroll
+        box.focus()
+        await pilot.press("end")
+        await pilot.pause(0.3)
+        assert box.scroll_y == box.max_scroll_y
+
+
+async def test_escape_clears_and_hides_the_runs_filter(tpudeck_home, sleeper):
+    fake_run(tpudeck_home, "20260101-000000-alpha-0001", "finished", sleeper.pid)
+    fake_run(tpudeck_home, "20260101-000000-beta-0002", "finished", sleeper.pid)
+    app = TpudeckApp()
+    async with app.run_test(size=SMALL) as pilot:
+        table = app.screen.query_one("#runs")
+        await wait_for(pilot, lambda: table.row_count == 2, 10)
+        await pilot.press("slash", *"beta")
+        assert table.row_count == 1
+        await pilot.press("escape")
+        box = app.screen.query_one("#filter")
+        assert table.row_count == 2 and box.value == "" and not box.display
+        assert app.focused is table
+        await pilot.press("tab")
+        assert app.focused is not box  # hidden: out of the Tab order
+
+
+async def test_the_palette_has_one_theme_entry():
+    from textual.command import CommandPalette
+
+    app = TpudeckApp()
+    async with app.run_test(size=SMALL) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Theme" not in titles and "Toggle dark/light theme" in titles
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), 10)
+
+
+def test_help_lists_only_the_commands_people_type():
+    result = tpudeck("--help")
+    assert result.returncode == 0 and "train" in result.stdout
+    assert "_run" not in result.stdout and "_script" not in result.stdout

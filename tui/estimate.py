@@ -1,0 +1,70 @@
+"""The Launch form's estimate: what a spec will run and roughly what it costs (parameters,
+optimizer state per device, global batch, tokens), before anything is launched."""
+
+from __future__ import annotations
+
+from textual.markup import escape
+
+from tpudeck.core.data import image_folder
+from tpudeck.core.errors import TpudeckError
+from tpudeck.core.registry import FAMILIES, RECIPES
+from tpudeck.core.spec import RunSpec
+
+
+def _example_unit(spec: RunSpec) -> tuple[int, str, float]:
+    """(parameters, what one example is, its size in tokens) of the spec's model."""
+    config, recipe = spec.family_config(), RECIPES[spec.recipe]
+    if recipe.inputs == "images":  # the classifier has the folder's classes
+        classes = len(image_folder.class_names(spec.train_dir or ""))
+        config = FAMILIES[spec.model_type].config({**config.to_hf(), "num_labels": classes or 2})
+    tokens = spec.example_length()
+    return config.param_count(recipe.head), config.example_name(tokens), tokens
+
+
+def describe(spec: RunSpec, devices: int, where: str) -> str:
+    """What will run and roughly what it costs, before anything is launched."""
+    if spec.config_pending:
+        return (
+            f"[b]{spec.recipe}[/b] {spec.model_type} from the Hub's "
+            f"[b]{escape(spec.config_pending)}[/b]: downloaded (into HF_HOME's cache) and "
+            "checked when the run prepares, before it takes the accelerator; sized then"
+        )
+    params, unit, tokens = _example_unit(spec)
+    state_gb = params * 16 / 1e9  # fp32 weights, gradients and two AdamW moments
+    try:
+        per_device = spec.per_device_batch(devices)
+    except TpudeckError as exc:
+        return f"[b]✗[/b] {escape(str(exc))}"
+    global_batch = per_device * devices * spec.gradient_accumulation_steps
+    if spec.max_steps:
+        steps = (
+            f"{spec.max_steps:,} steps = {amount(spec.max_steps * global_batch * tokens)} tokens"
+        )
+    else:
+        steps = f"{spec.num_train_epochs:g} epochs"
+    return (
+        f"[b]{spec.recipe}[/b] {spec.model_type}-{spec.model_size}: {params / 1e6:,.1f}M parameters, "
+        f"~{state_gb:.2f} GB of weights and optimizer state per device\n"
+        f"{devices} devices ({where}) x {per_device} per device x {spec.gradient_accumulation_steps} "
+        f"accumulation = global batch {global_batch} of {unit}; {steps}; {spec.dtype}; "
+        f"lr {spec.learning_rate:g} ({spec.lr_schedule})" + _describe_push(spec)
+    )
+
+
+def amount(count: float) -> str:
+    """12,800 -> "12.8k", 3.1e9 -> "3.1G": a figure that never reads 0.0M."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if count >= size:
+            return f"{count / size:,.1f}{unit}"
+    return f"{count:,.0f}"
+
+
+def _describe_push(spec: RunSpec) -> str:
+    if not spec.push_to_hub:
+        return ""
+    repo = spec.hub_model_id or "your-namespace/<run name>"
+    when = {"end": "at the end", "every_save": "at every save", "checkpoint": "at every save, with the checkpoint"}  # fmt: skip
+    return (
+        f"\npushes to the Hub as {escape(repo)} {when[spec.hub_strategy]}"
+        f"{' (private)' if spec.hub_private else ''}; token from HF_TOKEN or `hf auth login`"
+    )
