@@ -1,6 +1,7 @@
 """What a new user tried first at 100x30: the help, the filter, the palette, `--help`."""
 
 import re
+from pathlib import Path
 
 from tpudeck.tui.app import TpudeckApp
 from tpudeck.tui.screens.dialogs import HELP, Help
@@ -73,3 +74,66 @@ def test_help_lists_only_the_commands_people_type():
     result = tpudeck("--help")
     assert result.returncode == 0 and "train" in result.stdout
     assert "_run" not in result.stdout and "_script" not in result.stdout
+
+
+async def test_the_launch_form_offers_only_what_the_recipe_takes():
+    app = TpudeckApp(launch_values={"model_size": "demo"})
+    async with app.run_test(size=SMALL) as pilot:
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen) and app.focused.id == "recipe"
+        assert not screen.query_one("#script").display  # a script's field, for scripts only
+        screen.query_one("#recipe").value = "mlm"
+        await pilot.pause()
+        assert screen.offered["model_type"] == ("bert", "roberta")
+        assert screen.query_one("#model_type").value in ("bert", "roberta")
+        assert "ctrl+k" in screen.active_bindings
+        screen.query_one("#recipe").value = "image_classification"
+        await pilot.pause()
+        assert screen.offered["model_type"] == ("vit",)
+        assert "ctrl+k" not in screen.active_bindings  # no tokenizer to train for images
+        assert not screen.query_one("#text_column").display
+        screen.query_one("#recipe").value = "script"
+        await pilot.pause()
+        assert screen.query_one("#script").display
+
+
+async def test_a_pasted_command_picks_recipe_then_family_then_size():
+    app = TpudeckApp(launch_values={"model_size": "demo"})
+    async with app.run_test(size=SMALL) as pilot:
+        app.screen.fill({"model_size": "base", "model_type": "roberta", "recipe": "mlm"})
+        await pilot.pause()
+        picked = [
+            app.screen.query_one(f"#{n}").value for n in ("recipe", "model_type", "model_size")
+        ]
+        assert picked == ["mlm", "roberta", "base"] and not app._notifications
+
+
+async def test_the_picker_opens_where_the_field_points_goes_up_and_reaches_the_demo_data(
+    tmp_path, monkeypatch, tpudeck_home
+):
+    from tpudeck.tui.screens.picker import PathPicker
+
+    (tmp_path / "corpora" / "wiki").mkdir(parents=True)
+    (tmp_path / "corpora" / "wiki" / "a.txt").write_text("text\n")
+    (tpudeck_home / "demo").mkdir(parents=True)
+    (tpudeck_home / "demo" / "stories.txt").write_text("once\n")
+    monkeypatch.chdir(tmp_path)
+    app = TpudeckApp(launch_values={"model_size": "demo"})
+    async with app.run_test(size=SMALL) as pilot:
+        field = app.screen.query_one("#train_file")
+        field.value = str(tmp_path / "corpora" / "wiki" / "not-yet-there.txt")
+        field.focus()
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPicker), 10)
+        tree = app.screen.query_one("#path-tree")
+        assert Path(tree.path) == tmp_path / "corpora" / "wiki"  # the typed path's folder
+        await pilot.press("backspace")
+        await pilot.pause(0.2)
+        assert Path(tree.path) == tmp_path / "corpora"
+        await pilot.press("ctrl+d")
+        await wait_for(
+            pilot, lambda: [c.label.plain for c in tree.root.children] == ["stories.txt"]
+        )
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, PathPicker), 10)
+        assert field.value == str(tpudeck_home / "demo" / "stories.txt")

@@ -32,7 +32,7 @@ from tpudeck.core.spec import RunSpec, field_type, parse_field
 
 from ..data_preview import preview
 from ..estimate import describe
-from .picker import TARGETS, PathPicker
+from .picker import TARGETS, PathPicker, start_folder
 
 SCRIPT = "script"  # a user's own script instead of a built-in recipe
 FORM = [f for f in dataclasses.fields(RunSpec) if f.metadata["form"]]
@@ -57,6 +57,7 @@ DEFAULTS = RunSpec()
 
 
 class LaunchScreen(Screen):
+    AUTO_FOCUS = "#recipe"  # the first choice, the one the rest of the form follows
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch"),
         Binding("ctrl+k", "train_tokenizer", "Train tokenizer"),
@@ -71,7 +72,10 @@ class LaunchScreen(Screen):
         # Settings the form has no field for (a relaunched run's adam_beta2, say) ride along.
         self.hidden = {k: v for k, v in self.initial.items() if k not in (*CHOICES, *TEXT_FIELDS)}
         count, where = expected_devices()
-        self.devices = (count or 1, where)  # a GPU count is jax's to tell: size for one
+        self.devices = (count or 1, where)
+        self.offered: dict[str, tuple] = {}  # a Select's options, where they are not CHOICES'
+
+    # a GPU count is jax's to tell: size for one
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -129,13 +133,22 @@ class LaunchScreen(Screen):
 
     @on(Select.Changed, "#recipe")
     def show_data_fields(self) -> None:
-        """Only the data fields of the recipe picked, as its descriptor names them: a text
-        file and its column for language models, folders for images, ..."""
+        """Only the fields of the recipe picked, as its descriptor names them: a text file
+        and its column for language models, folders for images, ...; the script command
+        for a script. Hidden fields take no Tab stop."""
         recipe = self.query_one("#recipe", Select).value
         shown = set(RECIPES[recipe].data_fields) if recipe in RECIPES else set()
         for name in DATA_DEPENDENT:
             for widget in self.query(f".for-{name}"):
                 widget.display = name in shown
+        self.query_one("#script").display = recipe == SCRIPT
+        self.refresh_bindings()  # ctrl+k is for recipes that read text
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "train_tokenizer":
+            recipe = RECIPES.get(self.query_one("#recipe", Select).value)
+            return recipe is not None and recipe.inputs == "text"
+        return True
 
     def form(self) -> Form:
         """What the form holds now, read on the UI thread; judged anywhere."""
@@ -149,17 +162,23 @@ class LaunchScreen(Screen):
     @on(Select.Changed, "#recipe")
     @on(Select.Changed, "#model_type")
     def fit_model_to_recipe(self) -> None:
-        """A recipe picks a family it trains, and a family a size it has: the defaults
-        follow the choice instead of leaving an error to fix by hand."""
+        """A recipe offers only the families it trains, and a family only its sizes: the
+        choices follow instead of leaving an error to fix by hand."""
         recipe = self.query_one("#recipe", Select).value
         model_type, model_size = (
             self.query_one(f"#{n}", Select) for n in ("model_type", "model_size")
         )
-        if recipe in RECIPES and model_type.value not in families_for(recipe):
-            model_type.value = families_for(recipe)[0]
-        sizes = FAMILIES[model_type.value].sizes
-        if sizes and model_size.value not in sizes:
-            model_size.value = next(iter(sizes))
+        self._offer(model_type, families_for(recipe) if recipe in RECIPES else tuple(FAMILIES))
+        self._offer(model_size, tuple(FAMILIES[model_type.value].sizes) or CHOICES["model_size"])
+
+    def _offer(self, select: Select, options: tuple) -> None:
+        """Offer `options`, keeping the pick when it is one of them (else the first)."""
+        if self.offered.get(select.id, CHOICES[select.id]) == options:
+            return
+        self.offered[select.id] = options
+        picked = select.value
+        select.set_options([(_label(o), o) for o in options])
+        select.value = picked if picked in options else options[0]
 
     @on(Input.Changed)
     @on(Select.Changed)
@@ -217,13 +236,27 @@ class LaunchScreen(Screen):
         self.notify("\n".join(["filled from the pasted command", *notes]))
 
     def fill(self, values: dict) -> None:
+        for name in ("recipe", "model_type", "model_size"):  # each offers the next's options
+            if name in values:
+                self._pick(name, values[name])
+                self.fit_model_to_recipe()
         for name, value in values.items():
+            if name in ("recipe", "model_type", "model_size"):
+                continue
             if name in CHOICES:
-                self.query_one(f"#{name}", Select).value = value
+                self._pick(name, value)
             elif name in TEXT_FIELDS:
                 self.query_one(f"#{name}", Input).value = str(value)
             else:
                 self.hidden[name] = value
+
+    def _pick(self, name: str, value) -> None:
+        offered = self.offered.get(name, CHOICES[name])
+        if value in offered:
+            self.query_one(f"#{name}", Select).value = value
+        else:
+            self.notify(f"{name} {value} is not offered here: pick one of "
+                        f"{', '.join(map(str, offered))}", severity="error")  # fmt: skip
 
     def action_pick_path(self) -> None:
         """Browse for the focused path field (data, checkpoint, config, tokenizer);
@@ -235,7 +268,9 @@ class LaunchScreen(Screen):
             if path:
                 self.query_one(f"#{name}", Input).value = path
 
-        self.app.push_screen(PathPicker(name, Path.cwd()), use)
+        typed = self.query_one(f"#{name}", Input).value
+        demo_data = self.app.store.home / "demo"
+        self.app.push_screen(PathPicker(name, start_folder(typed, Path.cwd()), demo_data), use)
 
     def action_train_tokenizer(self) -> None:
         """Train a BPE tokenizer on the train file now, then use it for this run."""

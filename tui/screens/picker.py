@@ -3,7 +3,8 @@ the data fields, HF checkpoint, config and tokenizer folders for the model field
 
 Arrows move, enter opens a folder or picks a file; ctrl+o picks the folder under the
 cursor when it is what the field wants (a saved dataset, a checkpoint), since such a
-folder is one thing, not a place to browse.
+folder is one thing, not a place to browse. Backspace goes up a folder, ctrl+d to the demo
+data tpudeck writes; the picker opens where the field's path already points.
 """
 
 from __future__ import annotations
@@ -73,26 +74,53 @@ class PathTree(DirectoryTree):
         ]
 
 
+def start_folder(typed: str, fallback: Path) -> Path:
+    """Where a picker opens: the folder a typed path names or sits in, else `fallback`."""
+    path = Path(typed.strip()).expanduser() if typed.strip() else fallback
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            return folder.resolve()
+    return fallback
+
+
 class PathPicker(ModalScreen[str | None]):
     BINDINGS = [
         Binding("ctrl+o", "pick_folder", "Pick this folder"),
+        Binding("backspace", "up", "Up a folder"),
+        Binding("ctrl+d", "demo_data", "Demo data"),
         Binding("escape", "dismiss(None)", "Cancel"),
     ]
 
-    def __init__(self, field_name: str, root: Path):
+    def __init__(self, field_name: str, root: Path, demo_data: Path | None = None):
         super().__init__()
-        self.field_name, self.root = field_name, root
+        self.field_name, self.root, self.demo_data = field_name, root, demo_data
         self.target = TARGETS[field_name]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
             yield Static(
                 f"[b]{self.field_name}[/b]: {self.target.what}. enter picks a file or opens a "
-                "folder; ctrl+o picks the folder under the cursor; esc cancels",
+                "folder; ctrl+o picks the folder under the cursor; backspace goes up; esc cancels",
                 id="picker-help",
             )
+            yield Static(str(self.root), id="picker-folder")
             yield PathTree(self.root, self.target.suffixes, id="path-tree")
             yield Static(id="picker-status")
+
+    def browse(self, folder: Path) -> None:
+        self.query_one(PathTree).path = folder
+        self.query_one("#picker-folder", Static).update(str(folder))
+
+    def action_up(self) -> None:
+        self.browse(Path(self.query_one(PathTree).path).resolve().parent)
+
+    def action_demo_data(self) -> None:
+        if self.demo_data and self.demo_data.is_dir():
+            self.browse(self.demo_data)
+        else:
+            self.notify(
+                "no demo data yet: ctrl+d on the Launch screen writes it", severity="warning"
+            )
 
     @on(DirectoryTree.FileSelected)
     def pick_file(self, event: DirectoryTree.FileSelected) -> None:
