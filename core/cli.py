@@ -15,7 +15,7 @@ from .runs.queue import TICKET_ENV, ticket
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import cli_runs, cli_try
+    from . import cli_compare, cli_runs, cli_try
 
     parser = Parser(prog="tpudeck", description="Train on a shared accelerator VM.")
     sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     devices.add_argument("--interval", type=float, default=1.0, help="seconds between readings")
     devices.set_defaults(handler=cli_runs.cmd_devices)
     cli_try.add_try_command(sub)
+    cli_compare.add_compare_command(sub)
     return parser
 
 

@@ -16,16 +16,16 @@ from tpudeck.tui.app import TpudeckApp
 SIZE = (120, 36)
 
 
-def finished_run(home, run_id: str, steps: int = 60) -> RunDir:
+def finished_run(home, run_id: str, steps: int = 60, lr: float = 3e-3) -> RunDir:
     run = RunDir(home / "runs" / run_id)
-    run.create('{"model_type": "gpt2"}')
+    run.create(json.dumps({"model_type": "gpt2", "learning_rate": lr}))
     run.write_status(
         "finished", own=False, pid=1, step=steps, total_steps=steps, created=time.time() - 3600
     )
     run.emit("compile", seconds=3.2, devices=8)
     for step in range(2, steps + 1, 2):
-        loss = 6.0 * 0.93**step + 0.8
-        run.emit("step", step=step, total_steps=steps, loss=loss, lr=3e-3 * (1 - step / steps),
+        loss = 6.0 * (1 - 20 * lr) ** step + 0.8
+        run.emit("step", step=step, total_steps=steps, loss=loss, lr=lr * (1 - step / steps),
                  tokens_per_s=52000.0, steps_per_s=12.5, mfu=None)  # fmt: skip
         if step % 20 == 0:
             run.emit("eval", step=step, loss=loss + 0.05, perplexity=2.5)
@@ -49,7 +49,7 @@ def finished_run(home, run_id: str, steps: int = 60) -> RunDir:
 @pytest.fixture
 def store(tpudeck_home):
     finished_run(tpudeck_home, "20261125-120000-demo-gpt2-0001")
-    finished_run(tpudeck_home, "20261125-130000-gpt2-small-wiki-0002", steps=40)
+    finished_run(tpudeck_home, "20261125-130000-gpt2-small-wiki-0002", steps=40, lr=1e-3)
     return tpudeck_home
 
 
@@ -81,6 +81,12 @@ def test_launch_screen_with_an_error(snap_compare, tmp_path, monkeypatch):
         launch_values={**DEMO_SETTINGS, "train_file": "stories.txt", "block_size": 4096}
     )
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
+
+def test_compare_screen(snap_compare, store):
+    assert snap_compare(
+        TpudeckApp(), press=["space", "down", "space", "C"], terminal_size=SIZE, run_before=settle
+    )
 
 
 def test_help_screen(snap_compare, store):

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from tpudeck.tui.app import TpudeckApp
+from tpudeck.tui.screens.compare import CompareScreen
 from tpudeck.tui.screens.dialogs import HELP, Help
 from tpudeck.tui.screens.launch import LaunchScreen
 from tpudeck.tui.screens.run import RunScreen
@@ -15,17 +16,18 @@ SMALL = (100, 30)
 
 
 def test_the_help_names_every_key_a_footer_shows():
-    where = {}  # key -> the screens its row names
+    where = {}  # key -> the screens its rows name
     for line in HELP.splitlines():
-        if cells := re.match(r"\| (\S+) \| ([^|]+) \|", line):
-            where[cells[1]] = cells[2].strip().split(", ")
-    keys = {"slash": "/", "question_mark": "?"}
+        if cells := re.match(r"\| ([^|]+?) \| ([^|]+) \|", line):
+            for key in cells[1].split():
+                where.setdefault(key, set()).update(cells[2].strip().split(", "))
+    keys = {"slash": "/", "question_mark": "?", "plus,equals_sign": "+", "minus": "-"}
     for name, screen in (("Runs", RunsScreen), ("Run", RunScreen), ("Launch", LaunchScreen),
-                         ("anywhere", TpudeckApp)):  # fmt: skip
+                         ("Compare", CompareScreen), ("anywhere", TpudeckApp)):  # fmt: skip
         for binding in screen.BINDINGS:
             key = keys.get(binding.key, binding.key)
             if binding.show and key not in ("escape", "?"):
-                assert name in where.get(key, ()) or where.get(key) == ["anywhere"], (name, key)
+                assert where.get(key, set()) & {name, "anywhere"}, (name, key)
 
 
 async def test_the_help_scrolls_to_its_end_at_100x30():

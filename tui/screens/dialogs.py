@@ -44,6 +44,11 @@ and **ctrl+p** opens the command palette with every action.
 | e | Runs | launch again with the run's settings, edited |
 | / | Runs | filter runs by text; escape clears it |
 | o | Runs | sort by newest, state, owner or loss |
+| space | Runs | mark a run (again: unmark) |
+| C | Runs | compare the marked runs: curves on one chart, evaluations, settings that differ |
+| x | Compare | curves against step, tokens seen or wall time |
+| + - | Compare | smooth the curves more or less (TensorBoard's moving average) |
+| l | Compare | log scale for y |
 | ctrl+l | Launch | launch (or queue) the run the form describes |
 | ctrl+o | Launch | pick a path for the focused field: data, image folder, checkpoint, tokenizer |
 | ctrl+k | Launch | train a tokenizer on the train file |

@@ -22,7 +22,7 @@ from ..follow import Increment, RunChanged, RunFollower
 from ..hub_panel import hub_panel
 from ..run_rows import format_duration
 from ..widgets.chips import run_devices_panel
-from ..widgets.curves import CurvePlot
+from ..widgets.curves import CurvePlot, Look
 
 FOLLOW_SECONDS = 0.5
 PLOT_SECONDS = 1.0  # curves redraw at most this often: calm over SSH, cheap on CPU
@@ -73,7 +73,7 @@ class RunScreen(Screen):
             yield Static(id="summary")
             yield ProgressBar(id="progress", show_eta=False)
             with Horizontal(id="plots"):
-                yield CurvePlot("loss", points=("eval",), id="loss-plot")
+                yield CurvePlot("loss", {"eval": Look(points=True)}, id="loss-plot")
                 yield CurvePlot("learning rate", id="lr-plot")
             with Horizontal(id="details"):
                 yield Log(id="log", max_lines=2000)

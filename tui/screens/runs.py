@@ -36,6 +36,8 @@ class RunsScreen(Screen):
         Binding("t", "try_model", "Try"),
         Binding("slash", "filter", "Filter"),
         Binding("o", "sort", "Sort"),
+        Binding("space", "mark", "Mark"),
+        Binding("C", "compare", "Compare marked"),
         Binding("escape", "close_filter", "Clear filter", show=False),
     ]
 
@@ -44,6 +46,7 @@ class RunsScreen(Screen):
         self.rows = RunRows(self.app.store)
         self.all_rows: list = []
         self.sort_index = 0
+        self.marked: list[str] = []  # run ids, in the order marked: the Compare order
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -81,7 +84,8 @@ class RunsScreen(Screen):
         selected = self.selected_run_id()
         table.clear()
         for row in wanted:
-            table.add_row(*row.cells(), key=row.run_id)
+            run, *rest = row.cells()
+            table.add_row("● " + run if run in self.marked else run, *rest, key=row.run_id)
         ids = [r.run_id for r in wanted]
         if selected in ids:
             table.move_cursor(row=ids.index(selected), animate=False)
@@ -119,6 +123,24 @@ class RunsScreen(Screen):
         box = self.query_one("#filter", Input)
         box.remove_class("hidden")
         box.focus()
+
+    def action_mark(self) -> None:
+        if run_id := self.selected_run_id():
+            if run_id in self.marked:
+                self.marked.remove(run_id)
+            else:
+                self.marked.append(run_id)
+            self.show_rows()
+
+    def action_compare(self) -> None:
+        from .compare import CompareScreen
+
+        present = {r.run_id for r in self.all_rows}
+        self.marked = [r for r in self.marked if r in present]  # deleted since: dropped
+        if len(self.marked) < 2:
+            self.notify("mark two or more runs with space, then C compares them")
+            return
+        self.app.push_screen(CompareScreen([self.app.store.find(r) for r in self.marked]))
 
     def _record(self):
         run_id = self.selected_run_id()
