@@ -8,7 +8,14 @@ import os
 import shlex
 import sys
 
-from .cli_flags import TOKEN_HELP, Parser, add_launch_flags, add_script_flags, add_spec_flags
+from .cli_flags import (
+    TOKEN_HELP,
+    Parser,
+    add_launch_flags,
+    add_queue_flags,
+    add_script_flags,
+    add_spec_flags,
+)
 from .errors import TpudeckError
 from .runs.home import open_store
 from .runs.queue import TICKET_ENV, ticket
@@ -34,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the run in a non-empty --output_dir (other files there stay)",
     )
     add_launch_flags(train)
+    add_queue_flags(train)
     add_spec_flags(train)
     add_script_flags(train)
     train.set_defaults(handler=_train)
@@ -49,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     child.add_argument("run_dir")
     child.add_argument("--resume", action="store_true")
     child.add_argument("--no-wait", dest="wait", action="store_false")
+    add_queue_flags(child)  # --after: the chained-after run's directory here
     child.set_defaults(handler=_run_child)
 
     run = sub.add_parser(
@@ -64,11 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="fail at once if the accelerator is busy",
     )
+    add_queue_flags(run)
     run.add_argument("script_command", nargs=argparse.REMAINDER, help="-- then the command to run")
     run.set_defaults(handler=_run_script)
     script_child = sub.add_parser("_script")  # the supervisor a detached `run` starts
     script_child.add_argument("run_dir")
     script_child.add_argument("--no-wait", dest="wait", action="store_false")
+    add_queue_flags(script_child)
     script_child.set_defaults(handler=_script_child)
 
     tok = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer on a data file")
@@ -114,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument(
         "--move", nargs=2, metavar=("up|down", "RUN"), help="reorder one of your queued runs"
     )
+    queue.add_argument(
+        "--priority", nargs=2, metavar=("N", "RUN"), help="set one of your queued runs' priority"
+    )
     queue.set_defaults(handler=cli_runs.cmd_queue)
     who = sub.add_parser("who", help="who holds the accelerator, and the queue")
     who.add_argument("--json", action="store_true")
@@ -137,6 +151,8 @@ LAUNCH_KEYS = (
     "detach",
     "wait",
     "hub_token",
+    "priority",
+    "after",
 )
 _LAUNCHES = ("train", "run", "_run", "_script")  # the commands that create runs and queue
 
@@ -169,16 +185,43 @@ def _train(args: argparse.Namespace) -> int:
             base = demo_settings(given.get("recipe", "clm"))
         spec = RunSpec.from_dict({**base, **given})
         target = new_run_target(spec, args.overwrite_output_dir)
+    place = _queue_place(args)
     if args.detach:
         from .runs.launch import start_training
 
-        _follow_hint(start_training(spec, target, args.resume, args.wait))
+        _follow_hint(start_training(spec, target, args.resume, args.wait, place))
         return 0
     from .train.entry import EXIT_CODES, run_training
 
     target.begin(spec)  # from here on a refused input puts the directory back
     print(f"run directory: {target.run_dir.path}", flush=True)
-    return EXIT_CODES[run_training(spec, target.run_dir, resume=args.resume, wait=args.wait)]
+    outcome = run_training(spec, target.run_dir, args.resume, args.wait, place)
+    return EXIT_CODES[outcome]
+
+
+def _queue_place(args: argparse.Namespace):
+    """--priority and --after as the launch's place in the queue, checked before anything
+    starts: the run to chain after exists and may still finish, and the priority jumps no
+    other user's earlier run (unless root)."""
+    from .runs.queue import Place, RunQueue
+    from .runs.rundir import FINAL_STATES
+    from .runs.store import RunStore
+
+    after = None
+    if args.after:
+        if not args.wait:
+            raise TpudeckError("--after waits for a run to finish: drop --no-wait")
+        parent = RunStore().find(args.after)
+        if parent.state in FINAL_STATES and parent.state != "finished":
+            raise TpudeckError(
+                f"run {parent.run_id} {parent.state}: nothing to chain after; resume it first"
+            )
+        after = None if parent.state == "finished" else str(parent.run_dir.path)
+    position = int(os.environ.get(TICKET_ENV) or ticket())
+    RunQueue(RunStore().home).check_jump(
+        {"run_id": "this launch", "priority": args.priority, "position": position}
+    )
+    return Place(args.priority, after)
 
 
 def _pasted(argv: list[str]) -> list[str]:
@@ -202,7 +245,7 @@ def _run_script(args: argparse.Namespace) -> int:
     from .runs.store import read_run
 
     command = args.script_command[1:] if args.script_command[:1] == ["--"] else args.script_command
-    launched = start_script(command, args.name, args.wait)
+    launched = start_script(command, args.name, args.wait, _queue_place(args))
     _follow_hint(launched)
     if args.detach:
         return 0
@@ -260,13 +303,16 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _script_child(args: argparse.Namespace) -> int:
+    from .runs.queue import Place
     from .runs.rundir import RunDir
     from .runs.script_supervisor import supervise
 
-    return {"finished": 0, "stopped": 0}.get(supervise(RunDir(args.run_dir), args.wait), 1)
+    place = Place(args.priority, args.after)
+    return {"finished": 0, "stopped": 0}.get(supervise(RunDir(args.run_dir), args.wait, place), 1)
 
 
 def _run_child(args: argparse.Namespace) -> int:
+    from .runs.queue import Place
     from .runs.rundir import RunDir
     from .spec import RunSpec
     from .train.entry import EXIT_CODES, RunRefused, run_training
@@ -274,7 +320,8 @@ def _run_child(args: argparse.Namespace) -> int:
     run_dir = RunDir(args.run_dir)
     try:
         spec = RunSpec.load(run_dir.spec_path)
-        return EXIT_CODES[run_training(spec, run_dir, args.resume, args.wait)]
+        place = Place(args.priority, args.after)
+        return EXIT_CODES[run_training(spec, run_dir, args.resume, args.wait, place)]
     except RunRefused:  # the launcher printed why; the run directory is as it was
         return 2
 

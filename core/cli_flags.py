@@ -84,6 +84,18 @@ def _switch_value(text: str) -> bool:
         raise argparse.ArgumentTypeError(f"wants true or false, got {text!r}") from None
 
 
+def add_queue_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("queue")
+    group.add_argument(
+        "--priority", type=int, default=0,
+        help="higher runs first (default 0); ahead of another user's earlier run only as root",
+    )  # fmt: skip
+    group.add_argument(
+        "--after", metavar="RUN",
+        help="start only when RUN finishes; cancelled (with the reason) if it fails or stops",
+    )  # fmt: skip
+
+
 def add_launch_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("launch")
     group.add_argument(

@@ -13,7 +13,7 @@ from .runs.guard import describe_foreign, describe_holder
 from .runs.holders import HolderScan
 from .runs.lock import AcceleratorLock
 from .runs.procs import process_tree
-from .runs.queue import RunQueue
+from .runs.queue import RunQueue, place_notes
 from .runs.rundir import FINAL_STATES
 from .runs.store import RunStore, read_run
 
@@ -99,12 +99,17 @@ def cmd_queue(args) -> int:
         direction, run = args.move
         record = RunStore().find(run)
         queue.move(record.run_id, -1 if direction == "up" else 1)
+    if args.priority:
+        value, run = args.priority
+        if not value.lstrip("-").isdigit():
+            raise TpudeckError(f"--priority takes a whole number, not {value!r}")
+        queue.set_priority(RunStore().find(run).run_id, int(value))
     entries = queue.entries()
     if args.json:
         print(json.dumps(entries, indent=2))
         return 0
     for i, e in enumerate(entries):
-        print(f"{i + 1:>3}. {e['run_id']}  {e['user']}  pid {e['pid']}")
+        print(f"{i + 1:>3}. {e['run_id']}  {e['user']}  pid {e['pid']}{place_notes(e)}")
     if not entries:
         print("the queue is empty")
     return 0
@@ -149,7 +154,7 @@ def cmd_who(args) -> int:
         )
     print(f"queue: {len(report['queue'])} waiting")
     for i, e in enumerate(report["queue"]):
-        print(f"{i + 1:>3}. {e['run_id']}  {e['user']}")
+        print(f"{i + 1:>3}. {e['run_id']}  {e['user']}{place_notes(e)}")
     return 0
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from tpudeck.tui.app import TpudeckApp
 from tpudeck.tui.screens.compare import CompareScreen
+from tpudeck.tui.screens.devices import DevicesScreen
 from tpudeck.tui.screens.dialogs import HELP, Help
 from tpudeck.tui.screens.launch import LaunchScreen
 from tpudeck.tui.screens.run import RunScreen
@@ -21,9 +22,11 @@ def test_the_help_names_every_key_a_footer_shows():
         if cells := re.match(r"\| ([^|]+?) \| ([^|]+) \|", line):
             for key in cells[1].split():
                 where.setdefault(key, set()).update(cells[2].strip().split(", "))
-    keys = {"slash": "/", "question_mark": "?", "plus,equals_sign": "+", "minus": "-"}
+    keys = {"slash": "/", "question_mark": "?", "plus,equals_sign": "+", "minus": "-",
+            "left_square_bracket": "[", "right_square_bracket": "]"}  # fmt: skip
     for name, screen in (("Runs", RunsScreen), ("Run", RunScreen), ("Launch", LaunchScreen),
-                         ("Compare", CompareScreen), ("anywhere", TpudeckApp)):  # fmt: skip
+                         ("Compare", CompareScreen), ("Devices", DevicesScreen),
+                         ("anywhere", TpudeckApp)):  # fmt: skip
         for binding in screen.BINDINGS:
             key = keys.get(binding.key, binding.key)
             if binding.show and key not in ("escape", "?"):

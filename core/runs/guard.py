@@ -7,15 +7,28 @@ process outside tpudeck holds the device or libtpu's lockfile.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from ..errors import TpudeckError
 from .holders import HolderScan, ScanResult
 from .lock import AcceleratorLock
-from .queue import RunQueue, ticket_of_this_launch
+from .queue import Place, RunQueue, ticket_of_this_launch
+from .rundir import FINAL_STATES
+from .store import read_run
 
 
 class AcceleratorBusy(TpudeckError):
     """The accelerator is held and the user asked not to wait."""
+
+
+class Cancelled(TpudeckError):
+    """The run will not take the accelerator: the run it was chained after did not finish."""
+
+    def record(self, run_dir) -> str:
+        """Say so in the run's events and status (stopped, with the reason); its state."""
+        run_dir.emit("cancelled", message=str(self))
+        run_dir.write_status("stopped", message=str(self))
+        return "stopped"
 
 
 def describe_holder(record: dict) -> str:
@@ -34,23 +47,30 @@ def describe_foreign(scan: ScanResult) -> str | None:
 
 
 def acquire_accelerator(
-    home, run_dir, wait: bool, scan: HolderScan | None = None, poll: float = 0.2
-):
+    home, run_dir, wait: bool, scan: HolderScan | None = None, poll: float = 0.2,
+    place: Place | None = None,
+):  # fmt: skip
     """Queue `run_dir`'s run and return the AcceleratorLock once it holds it.
 
-    The queue position is the launch's ticket, so runs are served in launch order.
+    The queue position is the launch's ticket, so runs are served in launch order among
+    equal priorities. A run chained after another waits for it to finish first.
     """
     lock, queue, scan = AcceleratorLock(home), RunQueue(home), scan or HolderScan.from_env()
-    position = ticket_of_this_launch()
-    queue.add(run_dir.run_id, position)
+    place, position = place or Place(), ticket_of_this_launch()
+    queue.add(run_dir.run_id, position, place)
     shown = None
     try:
         while True:
+            if place.after and (parent := _unfinished(place.after)) is None:
+                place = Place(place.priority)  # it finished: into the line, in our place
+                queue.add(run_dir.run_id, position, place)
             ahead = queue.place(run_dir.run_id)
             if ahead is None:  # our entry was taken for a dead one's: back in our place
-                queue.add(run_dir.run_id, position)
+                queue.add(run_dir.run_id, position, place)
                 continue
-            if ahead == 0:
+            if place.after:
+                blocker, state = f"run {parent.run_id} to finish ({parent.state})", "queued"
+            elif ahead == 0:
                 foreign = describe_foreign(scan.scan())
                 if foreign is None and lock.try_acquire(run_dir.run_id):
                     return lock
@@ -69,3 +89,29 @@ def acquire_accelerator(
             time.sleep(poll)
     finally:
         queue.remove(run_dir.run_id)
+
+
+def wait_for_chain(run_dir, place: Place | None, poll: float = 0.2) -> None:
+    """For a run that takes no lock (--platform cpu): wait for the run it is chained after
+    to finish; Cancelled if it ends otherwise."""
+    shown = None
+    while place and place.after and (parent := _unfinished(place.after)) is not None:
+        if parent.state != shown:
+            run_dir.write_status(
+                "queued", waiting_for=f"run {parent.run_id} to finish ({parent.state})"
+            )
+            shown = parent.state
+        time.sleep(poll)
+
+
+def _unfinished(parent_dir: str):
+    """The run a chained run waits for while it has yet to finish; None once it finished;
+    Cancelled when it ended any other way."""
+    parent = read_run(Path(parent_dir))
+    if parent.state == "finished":
+        return None
+    if parent.state in FINAL_STATES:
+        raise Cancelled(
+            f"cancelled: run {parent.run_id}, which it was chained after, {parent.state}"
+        )
+    return parent

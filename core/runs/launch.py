@@ -12,6 +12,7 @@ import dataclasses
 from ..errors import TpudeckError
 from .attempt import LaunchAttempt
 from .launcher import launch_detached, wait_past_preparing
+from .queue import Place
 from .rundir import RunDir
 from .script import create_script_run
 from .targets import Target, new_run_target, plan_resume
@@ -36,12 +37,13 @@ class Launched:
 
 
 def start_training(
-    spec, target: Target | None = None, resume: bool = False, wait: bool = True
-) -> Launched:
-    """Launch `spec` detached into `target` (default: a new run for it)."""
+    spec, target: Target | None = None, resume: bool = False, wait: bool = True,
+    place: Place | None = None,
+) -> Launched:  # fmt: skip
+    """Launch `spec` detached into `target` (default: a new run for it), queued at `place`."""
     target = target or new_run_target(spec)
     attempt = target.begin(spec)
-    flags = ["--resume"] * resume + ["--no-wait"] * (not wait)
+    flags = ["--resume"] * resume + ["--no-wait"] * (not wait) + (place or Place()).flags()
     return _start(target.run_dir, ["_run", str(target.run_dir.path), *flags], attempt)
 
 
@@ -51,10 +53,13 @@ def resume_training(output_dir: str, given: dict | None = None, wait: bool = Tru
     return start_training(spec, target, resume=True, wait=wait)
 
 
-def start_script(command: list[str], name: str | None = None, wait: bool = True) -> Launched:
-    """Launch a user's script detached under the accelerator guard."""
+def start_script(
+    command: list[str], name: str | None = None, wait: bool = True, place: Place | None = None
+) -> Launched:
+    """Launch a user's script detached under the accelerator guard, queued at `place`."""
     run_dir = create_script_run(command, name)
-    return _start(run_dir, ["_script", str(run_dir.path), *["--no-wait"] * (not wait)])
+    flags = ["--no-wait"] * (not wait) + (place or Place()).flags()
+    return _start(run_dir, ["_script", str(run_dir.path), *flags])
 
 
 def _start(run_dir: RunDir, child_args: list[str], attempt: LaunchAttempt | None = None):

@@ -1,13 +1,17 @@
 """The FIFO of runs waiting for the accelerator: one small JSON file per waiting run.
 
-Order is by `position`: when the launch was asked for, in nanoseconds since boot (a launch
-command's own start, or the moment the app launched), so the queue is first-launched,
-first-served however long each trainer took to start and prepare its data. An entry whose
-process died is dropped on the next read. Owners may reorder only among their own entries.
+Order is by `priority` (higher first, 0 by default), then `position`: when the launch was
+asked for, in nanoseconds since boot (a launch command's own start, or the moment the app
+launched), so among equals the queue is first-launched, first-served however long each
+trainer took to start and prepare its data. An entry chained `after` another run waits
+outside the line until that run finishes. An entry whose process died is dropped on the
+next read. Owners may reorder only their own entries, and only root may put a run ahead of
+another user's run that was waiting first.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -39,6 +43,33 @@ def ticket_of_this_launch() -> int:
     return int(given) if given and given.isdigit() else ticket()
 
 
+@dataclasses.dataclass(frozen=True)
+class Place:
+    """Where a launch asks to stand: its priority, and the run directory it is chained
+    after (it starts only once that run finishes, and is cancelled if it ends otherwise)."""
+
+    priority: int = 0
+    after: str | None = None
+
+    def flags(self) -> list[str]:
+        """The trainer's or supervisor's command-line form of this place."""
+        return ["--priority", str(self.priority)] * bool(self.priority) + (
+            ["--after", self.after] if self.after else []
+        )
+
+
+def place_notes(entry: dict) -> str:
+    """ "  priority 5  after RUN": what sets an entry's place besides its launch time."""
+    notes = f"  priority {entry['priority']}" if entry.get("priority") else ""
+    if entry.get("after"):
+        notes += f"  after {Path(entry['after']).name}"
+    return notes
+
+
+def order(entry: dict) -> tuple:
+    return (-entry.get("priority", 0), entry["position"], entry["run_id"])
+
+
 class RunQueue:
     def __init__(self, home: Path):
         self.dir = Path(home) / "queue"
@@ -51,17 +82,54 @@ class RunQueue:
         tmp.write_text(json.dumps(entry) + "\n")
         os.replace(tmp, self._path(entry["run_id"]))
 
-    def add(self, run_id: str, position: int) -> None:
-        """Queue the calling process's run at `position` (a ticket)."""
+    def add(self, run_id: str, position: int, place: Place = Place()) -> None:
+        """Queue the calling process's run at `position` (a ticket) and `place`; a priority
+        that would jump another user's earlier run is refused (TpudeckError) unless root."""
         store_folder(self.dir.name, self.dir.parent)
-        pid = os.getpid()
-        entry = {
-            "run_id": run_id,
-            "pid": pid,
-            "pid_start": start_ticks(pid),
-            "user": current_user(),
-        }
-        self._write({**entry, "position": position})
+        pid, user = os.getpid(), current_user()
+        entry = {"run_id": run_id, "pid": pid, "pid_start": start_ticks(pid), "user": user,
+                 "position": position, "priority": place.priority, "after": place.after}  # fmt: skip
+        self.check_jump(entry, user)
+        self._write(entry)
+
+    def set_priority(self, run_id: str, priority: int, user: str | None = None) -> None:
+        """Change a waiting run's priority: its owner or root only, and no jumping another
+        user's earlier run unless root."""
+        user = user or current_user()
+        entry = self._entry(run_id)
+        if user != "root" and entry["user"] != user:
+            raise TpudeckError(
+                f"run {run_id} belongs to {entry['user']}: only they (or root) may reprioritise it"
+            )
+        changed = {**entry, "priority": priority}
+        self.check_jump(changed, user, was=entry)
+        self._write(changed)
+
+    def check_jump(self, entry: dict, user: str | None = None, was: dict | None = None) -> None:
+        """Refuse (TpudeckError) an entry whose priority newly puts it ahead of another
+        user's run that was waiting first (`was`: the entry before the change), unless
+        `user` is root. Being passed because the other lowered theirs is no jump."""
+        user = user or current_user()
+        if user == "root":
+            return
+        for other in self.entries():
+            if other["user"] == user or other["run_id"] == entry["run_id"]:
+                continue
+            earlier = other["position"] < entry["position"]
+            ahead_now = order(entry) < order(other)
+            ahead_before = was is not None and order(was) < order(other)
+            if earlier and ahead_now and not ahead_before:
+                raise TpudeckError(
+                    f"priority {entry['priority']} would put run {entry['run_id']} ahead of "
+                    f"{other['user']}'s run {other['run_id']}, queued first: only root may; "
+                    f"use priority {other.get('priority', 0)} or lower"
+                )
+
+    def _entry(self, run_id: str) -> dict:
+        for entry in self.entries():
+            if entry["run_id"] == run_id:
+                return entry
+        raise TpudeckError(f"run {run_id} is not in the queue: see `tpudeck queue`")
 
     def remove(self, run_id: str) -> None:
         self._path(run_id).unlink(missing_ok=True)
@@ -83,11 +151,12 @@ class RunQueue:
                     path.unlink(missing_ok=True)
                 except PermissionError:
                     continue
-        return sorted(live, key=lambda e: (e["position"], e["run_id"]))
+        return sorted(live, key=order)
 
     def place(self, run_id: str) -> int | None:
-        """How many runs are ahead of `run_id`, or None if it is not queued."""
-        ids = [e["run_id"] for e in self.entries()]
+        """How many runs are ahead of `run_id` (chained runs still waiting for theirs are in
+        no one's way), or None if it is not queued."""
+        ids = [e["run_id"] for e in self.entries() if not e.get("after") or e["run_id"] == run_id]
         return ids.index(run_id) if run_id in ids else None
 
     def move(self, run_id: str, offset: int, user: str | None = None) -> None:
@@ -110,7 +179,8 @@ class RunQueue:
             raise TpudeckError(
                 f"run {run_id} cannot move {'up' if offset < 0 else 'down'}: no run of yours there"
             )
-        other = entries[i]
-        mine["position"], other["position"] = other["position"], mine["position"]
+        other = entries[i]  # trading places means trading priorities too
+        for key in ("position", "priority"):
+            mine[key], other[key] = other.get(key, 0), mine.get(key, 0)
         self._write(mine)
         self._write(other)

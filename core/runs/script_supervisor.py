@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 from ..devices.tpu_runtime import enable_metrics
-from .guard import acquire_accelerator
+from .guard import Cancelled, acquire_accelerator
 from .home import tpudeck_home
 from .launcher import report
+from .queue import Place
 from .rundir import RunDir
 from .script_output import ScriptOutputTail
 from .tensorboard_tail import TensorBoardTail
@@ -34,12 +35,18 @@ _LIBTPU_BUSY = re.compile(
 )
 
 
-def supervise(run_dir: RunDir, wait: bool = True, poll: float = 1.0) -> str:
-    """Run the script of `run_dir` under the accelerator lock; returns the final state."""
+def supervise(
+    run_dir: RunDir, wait: bool = True, place: Place | None = None, poll: float = 1.0
+) -> str:
+    """Run the script of `run_dir` under the accelerator lock, queued at `place`; returns
+    the final state."""
     spec = json.loads(run_dir.spec_path.read_text())
     run_dir.write_status("preparing")
     report(prepared=True)  # a script has nothing to prepare: the launcher may return
-    lock = acquire_accelerator(tpudeck_home(), run_dir, wait)
+    try:
+        lock = acquire_accelerator(tpudeck_home(), run_dir, wait, place=place)
+    except Cancelled as exc:
+        return exc.record(run_dir)
     env = dict(os.environ)
     enable_metrics(env)  # the Devices and Run screens then show the script's chips too
     if spec["script_dir"]:  # the copy must still import the modules beside the original

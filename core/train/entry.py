@@ -14,8 +14,10 @@ import traceback
 from ..errors import TpudeckError
 from ..registry import get_recipe
 from ..runs.attempt import LaunchAttempt
+from ..runs.guard import Cancelled, wait_for_chain
 from ..runs.home import tpudeck_home
 from ..runs.launcher import report
+from ..runs.queue import Place
 from ..runs.rundir import RunDir, remove_stale_temps
 from .preflight import preflight
 from .startup import Startup
@@ -33,7 +35,9 @@ class RunRefused(TpudeckError):
     """The input was refused while preparing; the run directory is as the launch found it."""
 
 
-def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True) -> str:
+def run_training(
+    spec, run_dir: RunDir, resume: bool = False, wait: bool = True, place: Place | None = None
+) -> str:
     """Train `spec` into `run_dir` and return the final state; failures go to status.json.
 
     Until the input is accepted (data prepared, every check passed) a refusal undoes the
@@ -61,7 +65,7 @@ def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True)
         if hub:
             hub.start()
         with startup.phase("wait"):
-            lock = _take_accelerator(spec, run_dir, wait)
+            lock = _take_accelerator(spec, run_dir, wait, place)
         with startup.phase("jax"):
             from .backend import start_backend
 
@@ -76,6 +80,8 @@ def run_training(spec, run_dir: RunDir, resume: bool = False, wait: bool = True)
     except RunCancelled:
         run_dir.write_status("stopped", message="cancelled before it held the accelerator")
         return "stopped"
+    except Cancelled as exc:  # the run it was chained after failed: say why, not "failed"
+        return exc.record(run_dir)
     except TpudeckError as exc:
         if not accepted:
             _close_log(log_file)
@@ -152,9 +158,11 @@ def _finish_pushes(hub) -> None:
             signal.signal(signum, handler)
 
 
-def _take_accelerator(spec, run_dir: RunDir, wait: bool):
-    """Wait in the FIFO for the accelerator lock (not for --platform cpu runs)."""
+def _take_accelerator(spec, run_dir: RunDir, wait: bool, place: Place | None):
+    """Wait in the FIFO for the accelerator lock (not for --platform cpu runs, which wait
+    only for the run they are chained after)."""
     if spec.platform == "cpu":
+        wait_for_chain(run_dir, place)
         return None
     from ..runs.guard import acquire_accelerator
 
@@ -163,7 +171,7 @@ def _take_accelerator(spec, run_dir: RunDir, wait: bool):
 
     previous = {s: signal.signal(s, cancel) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        lock = acquire_accelerator(tpudeck_home(), run_dir, wait)
+        lock = acquire_accelerator(tpudeck_home(), run_dir, wait, place=place)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
@@ -10,10 +11,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Sparkline, Static
+from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
 from tpudeck.core.cli_runs import describe_readings, who_report
 from tpudeck.core.devices.sampler import Sampler, default_probes
+from tpudeck.core.runs.queue import RunQueue
 
 from ..messages import DevicesRead
 from ..settings import load_settings
@@ -23,7 +25,13 @@ HISTORY = 120
 
 
 class DevicesScreen(Screen):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("plus,equals_sign", "priority(1)", "Priority +"),
+        Binding("minus", "priority(-1)", "Priority -"),
+        Binding("left_square_bracket", "move(-1)", "Move up"),
+        Binding("right_square_bracket", "move(1)", "Move down"),
+    ]
 
     def __init__(self):
         super().__init__()
@@ -39,7 +47,8 @@ class DevicesScreen(Screen):
             yield Static(id="chips")
             yield Static(id="hint")
             yield Static(id="holder")
-            yield Static(id="queue")
+            yield Static("[b]queue[/b]  (select a run: + - priority, [ ] move)", id="queue-title")
+            yield DataTable(id="queue", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -85,5 +94,41 @@ class DevicesScreen(Screen):
                 f"  {who['unreadable_processes']} processes of other users could not be inspected"
             )
         self.query_one("#holder", Static).update("\n".join(lines))
-        queue = [f"{i + 1}. {e['run_id']} ({e['user']})" for i, e in enumerate(who["queue"])]
-        self.query_one("#queue", Static).update("[b]queue[/b]\n" + ("\n".join(queue) or "empty"))
+        self.show_queue(who["queue"])
+
+    def show_queue(self, entries: list[dict]) -> None:
+        table = self.query_one("#queue", DataTable)
+        if not table.columns:
+            table.add_columns("#", "run", "user", "priority", "after")
+        selected = self.selected_queued()
+        table.clear()
+        for i, e in enumerate(entries):
+            after = Path(e["after"]).name if e.get("after") else ""
+            table.add_row(str(i + 1), e["run_id"], e["user"], str(e.get("priority", 0)), after,
+                          key=e["run_id"])  # fmt: skip
+        ids = [e["run_id"] for e in entries]
+        if selected in ids:
+            table.move_cursor(row=ids.index(selected), animate=False)
+
+    def selected_queued(self) -> str | None:
+        table = self.query_one("#queue", DataTable)
+        if table.row_count == 0:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def action_priority(self, change: int) -> None:
+        """Raise or lower the selected queued run's priority: its owner's (or root's) call."""
+        if run_id := self.selected_queued():
+            queue = RunQueue(self.app.store.home)
+            entry = next((e for e in queue.entries() if e["run_id"] == run_id), None)
+            priority = (entry or {}).get("priority", 0) + change
+            self.app.act_on_run(lambda: queue.set_priority(run_id, priority),
+                                f"{run_id}: priority {priority}")  # fmt: skip
+            self.sample()
+
+    def action_move(self, offset: int) -> None:
+        if run_id := self.selected_queued():
+            queue = RunQueue(self.app.store.home)
+            self.app.act_on_run(lambda: queue.move(run_id, offset),
+                                f"{run_id} moved {'up' if offset < 0 else 'down'}")  # fmt: skip
+            self.sample()

@@ -54,6 +54,8 @@ and **ctrl+p** opens the command palette with every action.
 | ctrl+k | Launch | train a tokenizer on the train file |
 | ctrl+d | Launch | fill the form with the embedded demo's data |
 | v | anywhere | devices: per-chip TPU use, host, who holds the accelerator, the queue |
+| + - | Devices | raise or lower the selected queued run's priority (yours; root: anyone's) |
+| [ ] | Devices | move the selected queued run up or down among yours |
 | ctrl+t | anywhere | switch between dark and light themes (remembered) |
 | ctrl+p | anywhere | the command palette: every action of the screen you are on |
 | escape | screens | back |
