@@ -13,8 +13,8 @@ from .builders import judged, text_of, tpudeck
 @pytest.mark.parametrize("recipe", list(RECIPES))
 def test_every_recipe_has_a_demo_whose_loss_falls(recipe, tmp_path):
     run = RunDir(tmp_path / recipe)
-    result = tpudeck("train", "--demo", "--recipe", recipe, "--max_steps", "80", "--eval_steps",
-                     "80", "--max_eval_samples", "64", "--platform", "cpu",
+    result = tpudeck("train", "--demo", "--recipe", recipe, "--max_steps", "50", "--eval_steps",
+                     "50", "--max_eval_samples", "16", "--platform", "cpu",
                      "--output_dir", str(run.path))  # fmt: skip
     assert result.returncode == 0, result.stderr
     losses = [event["loss"] for event in run.read_events("step")]

@@ -46,8 +46,9 @@ def test_ten_launches_take_the_lock_one_at_a_time_in_the_order_they_were_issued(
     assert blocker.try_acquire("held-by-the-test")
     launchers = []
     for i in range(10):  # issued 30 ms apart, all ten racing through their start-up at once
-        launchers.append(start_tpudeck("train", "--demo", "--detach", *SHORT, "--run_name",
-                                       f"r{i}", env=child_env()))  # fmt: skip
+        # Scripts under the guard (the guard is under test: trainers take it in the same code)
+        launchers.append(start_tpudeck("run", "--detach", "--name", f"r{i}", "--", sys.executable,
+                                       "-c", "import time; time.sleep(0.1)"))  # fmt: skip
         time.sleep(0.03)
     outputs = [launcher.communicate(timeout=600)[0] for launcher in launchers]
     assert [launcher.returncode for launcher in launchers] == [0] * 10, outputs

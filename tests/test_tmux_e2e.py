@@ -37,7 +37,7 @@ def test_demo_in_tmux_shows_loss_moving_and_survives_the_terminal(tpudeck_home, 
         "TERM": "xterm-256color",
     }
     command = " ".join([*(f"{k}={v}" for k, v in env.items()), sys.executable, "-m", "tpudeck", "demo",
-                        "--max_steps", "2500", "--logging_steps", "5"])  # fmt: skip
+                        "--max_steps", "1200", "--logging_steps", "5"])  # fmt: skip
     tmux("new-session", "-d", "-s", session, "-x", "150", "-y", "45", f"env {command}")
     try:
         screen = lambda: tmux("capture-pane", "-p", "-t", session)  # noqa: E731
@@ -51,7 +51,7 @@ def test_demo_in_tmux_shows_loss_moving_and_survives_the_terminal(tpudeck_home, 
         seen = {}
 
         def loss_moved() -> bool:
-            match = re.search(r"step (\d+)/2500\s+loss (\d+\.\d+)", screen())
+            match = re.search(r"step (\d+)/1200\s+loss (\d+\.\d+)", screen())
             if match:
                 seen[int(match[1])] = float(match[2])
             return len(seen) >= 3 and max(seen) > min(seen)

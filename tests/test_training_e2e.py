@@ -99,7 +99,7 @@ def wait_for_event(run: RunDir, predicate, timeout: float = 180):
 RESUME_ARGS = (
     "--demo",
     "--max_steps",
-    "200",
+    "80",
     "--logging_steps",
     "1",
     "--save_steps",
@@ -130,7 +130,7 @@ def test_kill_9_then_resume_continues_the_same_loss_curve(tmp_path):
     assert events[resume_at]["step"] >= 40
     after = {e["step"]: e["loss"] for e in events[resume_at:] if e["kind"] == "step"}
     expected = {e["step"]: e["loss"] for e in reference.read_events("step")}
-    assert min(after) == events[resume_at]["step"] + 1 and max(after) == 200
+    assert min(after) == events[resume_at]["step"] + 1 and max(after) == 80
     np.testing.assert_allclose([after[s] for s in after], [expected[s] for s in after], rtol=1e-6)
     assert run.read_status()["state"] == "finished"
     # jax's persistent compilation cache in the store: only the first run compiled the step
