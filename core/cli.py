@@ -303,12 +303,15 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _script_child(args: argparse.Namespace) -> int:
+    from .runs.notices import announce_end
     from .runs.queue import Place
     from .runs.rundir import RunDir
     from .runs.script_supervisor import supervise
 
-    place = Place(args.priority, args.after)
-    return {"finished": 0, "stopped": 0}.get(supervise(RunDir(args.run_dir), args.wait, place), 1)
+    run_dir, place = RunDir(args.run_dir), Place(args.priority, args.after)
+    outcome = supervise(run_dir, args.wait, place)
+    announce_end(run_dir)
+    return {"finished": 0, "stopped": 0}.get(outcome, 1)
 
 
 def _run_child(args: argparse.Namespace) -> int:

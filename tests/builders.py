@@ -186,7 +186,8 @@ async def judged(pilot) -> None:
     """Wait until the Launch form's latest edit is validated (that runs on a worker)."""
     await pilot.pause()
     validating = [w for w in pilot.app.workers if w.group == "validate"]
-    await pilot.app.workers.wait_for_complete(validating)
+    if validating:  # an empty list would wait for every worker: the store's reader never ends
+        await pilot.app.workers.wait_for_complete(validating)
     await pilot.pause()
 
 

@@ -112,7 +112,7 @@ def tpu_metrics(monkeypatch):
 def test_devices_screen(snap_compare, store, tmp_path, monkeypatch, tpu_metrics):
     from types import SimpleNamespace
 
-    from tpudeck.tui.settings import save_setting
+    from tpudeck.core.user_settings import save_setting
 
     from .builders import V3_8, fake_pci
 

@@ -12,7 +12,7 @@ from tpudeck.core.data.tokenizer import train_unigram
 from tpudeck.core.errors import DataError
 from tpudeck.core.models.family import get_family
 from tpudeck.core.runs.lock import AcceleratorLock
-from tpudeck.core.runs.queue import RunQueue
+from tpudeck.core.runs.queue import RunQueue, ticket
 from tpudeck.core.trying.model import Generation, TriedModel
 
 from .builders import make_run, one_line_error, tpudeck
@@ -50,7 +50,7 @@ def test_a_held_or_awaited_accelerator_sends_the_model_to_the_cpu_and_a_free_one
     assert "the accelerator is held by run 20260101-000000-someones-run of" in held.stderr
     assert "trying on the CPU" in held.stderr
     queue = RunQueue(tpudeck_home)
-    queue.add("20260101-000000-waiting-run")  # a run waits: trying must not go before it
+    queue.add("20260101-000000-waiting-run", ticket())  # a run waits: trying must not go first
     waited = tpudeck("try", str(finished_run), "--text", PROMPT, "--max_new_tokens", "4")
     queue.remove("20260101-000000-waiting-run")
     assert "1 run(s) wait for the accelerator: trying on the CPU" in waited.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -11,23 +12,28 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.worker import get_current_worker
 
 from tpudeck.core.errors import TpudeckError
 from tpudeck.core.runs.actions import request_stop
 from tpudeck.core.runs.launch import Launched, resume_training
+from tpudeck.core.runs.notices import announce_quietly
 from tpudeck.core.runs.rundir import FINAL_STATES
 from tpudeck.core.runs.store import RunStore, check_owner
+from tpudeck.core.user_settings import load_settings, save_setting
 from tpudeck.themes import load_theme_files
 
-from .messages import LaunchDone
+from .messages import LaunchDone, RunEnded, RunsRead
+from .run_rows import RunRows
 from .screens.devices import DevicesScreen
 from .screens.dialogs import Confirm, Help
 from .screens.launch import LaunchScreen
 from .screens.run import RunScreen
 from .screens.runs import RunsScreen
-from .settings import load_settings, save_setting
+from .store_watch import EndingsSeen
 
 THEMES = ("tpudeck-dark", "tpudeck-light")
+STORE_SECONDS = 1.0  # how often the run store is listed (only what changed is read)
 
 
 class TpudeckApp(App):
@@ -45,6 +51,8 @@ class TpudeckApp(App):
         super().__init__()
         self.store = store or RunStore()
         self.launch_values = launch_values  # the embedded demo opens the Launch screen filled in
+        self.rows = RunRows(self.store)
+        self.store_changed = threading.Event()  # wakes the store's reader before its second
 
     def on_mount(self) -> None:
         for values in load_theme_files():
@@ -53,6 +61,43 @@ class TpudeckApp(App):
         self.push_screen(RunsScreen())
         if self.launch_values is not None:
             self.push_screen(LaunchScreen(self.launch_values))
+        self.watch_store()
+
+    # -- the run store -----------------------------------------------------------------
+
+    @work(thread=True, group="store")
+    def watch_store(self) -> None:
+        """The store's one reader, for the app's life: rows for the Runs screen each
+        second, and a notice for each run that ends meanwhile (its notify_command run once
+        across every app and the trainer)."""
+        worker, seen = get_current_worker(), EndingsSeen()
+        while not worker.is_cancelled:
+            rows = self.rows.read()
+            for notice in seen.news(rows):
+                announce_quietly(notice, self.store.home)
+                self.post_message(RunEnded(notice))
+            self.post_message(RunsRead(rows))
+            self.store_changed.wait(STORE_SECONDS)
+            self.store_changed.clear()
+
+    def on_unmount(self) -> None:
+        self.store_changed.set()  # the reader sees it is cancelled now, not in a second
+
+    def reread_store(self) -> None:
+        """Now, not at the next second: after a delete, say."""
+        self.store_changed.set()
+
+    def on_runs_read(self, message: RunsRead) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, RunsScreen):
+                screen.show_runs(message.rows)
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        notice = message.notice
+        self.notify(notice.describe(), severity="error" if notice.bad else "information",
+                    timeout=15)  # fmt: skip
+        if load_settings().get("bell"):
+            self.bell()
 
     def watch_theme(self, theme: str) -> None:
         if theme in THEMES:

@@ -29,3 +29,11 @@ class DevicesRead(Message):
     readings: dict
     who: dict
     tpu_history: list  # the sampler's recent tpu_runtime readings, oldest first
+
+
+@dataclass
+class RunEnded(Message):
+    """A run finished, failed, died or diverged, or its Hub push stopped, while the app was
+    open."""
+
+    notice: object  # core.runs.notices.Notice

@@ -32,6 +32,7 @@ class RunRow:
     owner: str
     created: float | None
     message: str | None
+    summary: dict = dataclasses.field(compare=False, repr=False)  # the rest, for notices
 
     def cells(self) -> tuple[str, ...]:
         progress = f"{self.step or 0}/{self.total_steps}" if self.total_steps else "-"
@@ -52,6 +53,7 @@ def row_of(record: RunRecord) -> RunRow:
     return RunRow(
         summary["run_id"], summary["state"], summary["step"], summary["total_steps"], summary["loss"],
         summary["tokens_per_s"], summary["eta_s"], summary["owner"], summary["created"], summary["message"],
+        summary,
     )  # fmt: skip
 
 

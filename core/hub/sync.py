@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 
+from ..runs.notices import announce_push_stopped
 from ..runs.rundir import RunDir
 from .client import commit_snapshot, connect, describe, is_retriable, refusal
 from .snapshot import pending_dir, sending_dir, snapshot_step, take_snapshot
@@ -127,8 +128,11 @@ class HubSync:
             except Exception as exc:  # httpx and HfHubHTTPError, told apart by status
                 self.refused = refusal(exc, self.repo_id)
                 if self.refused:
-                    self.run_dir.emit("push", status="failed", error=self.refused, **event)
+                    stopped = self.run_dir.emit(
+                        "push", status="failed", error=self.refused, **event
+                    )
                     log.warning("no more pushes: %s", self.refused)
+                    announce_push_stopped(self.run_dir, stopped)
                     return False
                 if not is_retriable(exc):
                     self._give_up(f"the Hub rejected the commit ({describe(exc)})", event)
@@ -150,8 +154,9 @@ class HubSync:
 
     def _give_up(self, reason: str, event: dict) -> None:
         reason += f"; it stays in hub/ and `tpudeck push {self.run_dir.run_id}` sends it later"
-        self.run_dir.emit("push", status="failed", error=reason, **event)
+        stopped = self.run_dir.emit("push", status="failed", error=reason, **event)
         log.warning("push failed: %s", reason)
+        announce_push_stopped(self.run_dir, stopped)
 
     def _out_of_time(self, wait: float) -> bool:
         if self._closed_at is None:

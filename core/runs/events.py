@@ -43,18 +43,27 @@ class EventTail:
 
 def last_event(path: Path, kind: str, window: int = 1 << 16) -> dict | None:
     """The newest event of `kind` within the file's last `window` bytes (cheap for big logs)."""
+    return last_events(path, (kind,), window).get(kind)
+
+
+def last_events(path: Path, kinds: tuple[str, ...], window: int = 1 << 16) -> dict[str, dict]:
+    """The newest event of each of `kinds` found within the file's last `window` bytes, in
+    one read."""
     try:
         with open(path, "rb") as f:
             size = f.seek(0, os.SEEK_END)
             f.seek(max(0, size - window))
             lines = f.read().splitlines()
     except FileNotFoundError:
-        return None
+        return {}
+    found: dict[str, dict] = {}
     for line in reversed(lines):
         try:
             event = json.loads(line)
         except ValueError:
             continue
-        if isinstance(event, dict) and event.get("kind") == kind:
-            return event
-    return None
+        if isinstance(event, dict) and event.get("kind") in kinds:
+            found.setdefault(event["kind"], event)
+            if len(found) == len(kinds):
+                break
+    return found

@@ -177,8 +177,9 @@ class RunDir:
         write_atomic(self.status_path, json.dumps(status, indent=2, sort_keys=True) + "\n")
         return status
 
-    def emit(self, kind: str, **fields) -> None:
-        """Append one event line; a single write() so concurrent readers see whole lines.
+    def emit(self, kind: str, **fields) -> dict:
+        """Append one event line (and return it); a single write() so concurrent readers
+        see whole lines.
 
         On a full disk the event is lost with a warning: the run's outcome, not its
         telemetry, is what the trainer must still record.
@@ -202,6 +203,7 @@ class RunDir:
             if exc.errno != errno.ENOSPC:
                 raise
             log.warning("disk full: a %s event was not recorded", kind)
+        return event
 
     def read_events(self, kind: str | None = None) -> list[dict]:
         """All whole events (a torn last line is skipped), optionally of one kind."""

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from ..errors import TpudeckError
-from .events import last_event
+from .events import last_events
 from .home import tpudeck_home
 from .procs import current_user, is_alive
 from .rundir import FINAL_STATES, RunDir
@@ -31,11 +31,9 @@ class RunRecord:
     def run_id(self) -> str:
         return self.run_dir.run_id
 
-    def latest_step(self) -> dict | None:
-        return last_event(self.run_dir.events_path, "step")
-
     def summary(self) -> dict:
-        step = self.latest_step() or {}
+        latest = last_events(self.run_dir.events_path, ("step", "push"))
+        step = latest.get("step", {})
         done = step.get("step", self.status.get("step"))
         total = step.get("total_steps", self.status.get("total_steps"))
         return {
@@ -50,6 +48,10 @@ class RunRecord:
             "created": self.status.get("created"),
             "message": self.problem or self.status.get("message"),
             "path": str(self.run_dir.path),
+            # When it ended (a died run wrote no end: its last status write) and its newest
+            # push: what a notice of its end, or of a push that stopped, is made of.
+            "ended": self.status.get("ended") or self.status.get("updated"),
+            "push": latest.get("push"),
         }
 
 

@@ -17,6 +17,7 @@ from ..runs.attempt import LaunchAttempt
 from ..runs.guard import Cancelled, wait_for_chain
 from ..runs.home import tpudeck_home
 from ..runs.launcher import report
+from ..runs.notices import announce_end
 from ..runs.queue import Place
 from ..runs.rundir import RunDir, remove_stale_temps
 from .preflight import preflight
@@ -104,6 +105,8 @@ def run_training(
             lock.release()
         if hub and accepted:  # after the release: the next run need not wait for our upload
             _finish_pushes(hub)
+        if accepted:
+            announce_end(run_dir)
         _close_log(log_file)
 
 

@@ -16,9 +16,9 @@ from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from tpudeck.core.cli_runs import describe_readings, who_report
 from tpudeck.core.devices.sampler import Sampler, default_probes
 from tpudeck.core.runs.queue import RunQueue
+from tpudeck.core.user_settings import load_settings
 
 from ..messages import DevicesRead
-from ..settings import load_settings
 from ..widgets.chips import chips_panel, input_bound_hint
 
 HISTORY = 120

@@ -75,9 +75,13 @@ class PathTree(DirectoryTree):
 
 
 def start_folder(typed: str, fallback: Path) -> Path:
-    """Where a picker opens: the folder a typed path names or sits in, else `fallback`."""
-    path = Path(typed.strip()).expanduser() if typed.strip() else fallback
-    for folder in (path, *path.parents):
+    """Where a picker opens: the folder holding what the field names (so it shows among
+    its neighbours), or the nearest folder that exists above a path not written yet; else
+    `fallback`."""
+    if not typed.strip():
+        return fallback
+    path = Path(typed.strip()).expanduser().absolute()
+    for folder in path.parents if path.exists() else (path, *path.parents):
         if folder.is_dir():
             return folder.resolve()
     return fallback

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -10,8 +10,6 @@ from textual.widgets import DataTable, Footer, Header, Input
 
 from tpudeck.core.runs.actions import delete_run
 
-from ..messages import RunsRead
-from ..run_rows import RunRows
 from .dialogs import Confirm
 
 COLUMNS = ("RUN", "STATE", "STEP", "LOSS", "TOK/S", "ETA", "OWNER", "AGE")
@@ -22,7 +20,6 @@ SORTS = (
     ("owner", lambda r: (r.owner, r.run_id), False),
     ("loss", lambda r: (r.loss is None, r.loss or 0.0), False),
 )
-REFRESH_SECONDS = 1.0
 
 
 class RunsScreen(Screen):
@@ -43,7 +40,6 @@ class RunsScreen(Screen):
 
     def __init__(self):
         super().__init__()
-        self.rows = RunRows(self.app.store)
         self.all_rows: list = []
         self.sort_index = 0
         self.marked: list[str] = []  # run ids, in the order marked: the Compare order
@@ -60,22 +56,20 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "runs"
-        self.read_runs()
-        self.set_interval(REFRESH_SECONDS, self.refresh_runs)
+        self.show_rows()
 
-    def refresh_runs(self) -> None:
-        if self.is_current:  # covered by another screen: nothing to show, nothing to read
-            self.read_runs()
+    def show_runs(self, rows: list) -> None:
+        """The app's store reader has listed the runs (each second)."""
+        self.all_rows = rows
+        if self.is_current:  # covered by another screen: drawn again when it is back
+            self.show_rows()
 
-    @work(thread=True, exclusive=True, group="runs")
-    def read_runs(self) -> None:
-        self.post_message(RunsRead(self.rows.read()))
-
-    def on_runs_read(self, message: RunsRead) -> None:
-        self.all_rows = message.rows
+    def on_screen_resume(self) -> None:
         self.show_rows()
 
     def show_rows(self) -> None:
+        if not self.is_mounted:  # rows came before the screen's widgets: on_mount shows them
+            return
         table = self.query_one(DataTable)
         text = self.query_one("#filter", Input).value.lower()
         wanted = [r for r in self.all_rows if not text or text in " ".join(r.cells()).lower()]
@@ -169,7 +163,7 @@ class RunsScreen(Screen):
                 self.app.act_on_run(
                     lambda: delete_run(record, self.app.store), f"deleted {record.run_id}"
                 )
-                self.read_runs()
+                self.app.reread_store()
 
         self.app.push_screen(Confirm(f"Delete run {record.run_id} and all its files?"), confirmed)
 

@@ -1,4 +1,6 @@
-"""The UI's remembered choices (theme), per user, in $XDG_CONFIG_HOME/tpudeck/ui.json."""
+"""A user's own settings, in $XDG_CONFIG_HOME/tpudeck/ui.json: the app's remembered choices
+(theme, sampling pace, the bell) and the `notify_command` that any of their processes (the
+app or a trainer) runs when a run ends."""
 
 from __future__ import annotations
 
