@@ -4,6 +4,8 @@ the accelerator from a run (held: the CPU, said in one line) and holds the run l
 it uses it; bad inputs are one line."""
 
 import json
+import subprocess
+import sys
 
 import jax
 import pytest
@@ -13,6 +15,7 @@ from tpudeck.core.errors import DataError
 from tpudeck.core.models.family import get_family
 from tpudeck.core.runs.lock import AcceleratorLock
 from tpudeck.core.runs.queue import RunQueue, ticket
+from tpudeck.core.runs.rundir import RunDir
 from tpudeck.core.trying.model import Generation, TriedModel
 
 from .builders import make_run, one_line_error, tpudeck
@@ -235,3 +238,26 @@ def test_any_checkpoint_is_exported_on_demand_and_two_answer_side_by_side(finish
     assert sorted(p.name for p in (finished_run / "tried").iterdir()) == ["step-2", "step-4"]
     missing = one_line_error(tpudeck(*args, "--step", "3"))
     assert "has no checkpoint at step 3 (it has: 2, 4); pass one of those" in missing
+
+
+def test_the_worker_answers_a_malformed_request_with_why_and_serves_the_next(finished_run):
+    from tpudeck.core.trying.worker import TryWorker
+
+    worker = TryWorker(RunDir(finished_run).model_dir)
+    try:
+        assert "ready" in worker.read()
+        for raw in ("garbage", json.dumps({"nope": 1}), json.dumps({"try": "text"}),
+                    json.dumps({"try": {"text": PROMPT, "beams": 3}})):  # fmt: skip
+            worker.process.stdin.write(raw + "\n")
+            worker.process.stdin.flush()
+            error = worker.read()["error"]
+            assert error.startswith(("not a request", "a try request", "unknown generation"))
+        worker.send({"try": {"text": PROMPT, "max_new_tokens": 2}})
+        while "result" not in (message := worker.read()):
+            assert "piece" in message, message
+        assert message["result"]["text"].strip()  # two new tokens of text
+    finally:
+        worker.close()
+    opened_badly = subprocess.run([sys.executable, "-m", "tpudeck.core.trying.worker"],
+                                  input="[1, 2]\n", capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert json.loads(opened_badly.stdout)["error"].startswith("not a request: '[1, 2]'")

@@ -56,23 +56,26 @@ def serve(requests, replies) -> None:
         replies.write(json.dumps(message) + "\n")
         replies.flush()
 
-    opening = json.loads(requests.readline() or "{}")
+    try:
+        folder = _request(requests.readline(), "open")
+    except TpudeckError as exc:
+        reply({"error": str(exc)})
+        return
     lock, note = place(tpudeck_home())  # before jax is imported: it may pick the CPU
     try:
         from .model import Generation, TriedModel
 
         try:
-            model = TriedModel(opening["open"])
-        except (TpudeckError, KeyError) as exc:
+            model = TriedModel(folder)
+        except TpudeckError as exc:
             reply({"error": str(exc)})
             return
         import jax
 
         reply({"ready": {"task": model.task, "device": jax.devices()[0].platform, "note": note}})
-        for line in requests:
-            asked = json.loads(line)["try"]
+        for line in requests:  # a bad request is answered with why, and the next one served
             try:
-                reply({"result": _answer(model, asked, Generation, reply)})
+                reply({"result": _answer(model, _request(line, "try"), Generation, reply)})
             except TpudeckError as exc:
                 reply({"error": str(exc)})
     finally:
@@ -80,10 +83,25 @@ def serve(requests, replies) -> None:
             lock.release()
 
 
+def _request(line: str, key: str):
+    """What a request line asks under `key`; anything else is a one-line error."""
+    try:
+        return json.loads(line)[key]
+    except (ValueError, KeyError, TypeError):
+        raise TpudeckError(
+            f"not a request: {line.strip()[:80]!r} (one JSON object with {key!r} per line)"
+        ) from None
+
+
 def _answer(model, asked: dict, generation, reply):
+    if not isinstance(asked, dict):
+        raise TpudeckError(f"a try request is an object with text and settings, not {asked!r}")
     text = asked.get("text", "")
     if model.task in ("text-generation", "summarization"):
-        settings = generation(**{k: v for k, v in asked.items() if k != "text"})
+        try:
+            settings = generation(**{k: v for k, v in asked.items() if k != "text"})
+        except TypeError as exc:  # a setting Generation does not have
+            raise TpudeckError(f"unknown generation setting: {exc}") from None
         return model.generate(text, settings, lambda piece: reply({"piece": piece}))
     if model.task == "fill-mask":
         return model.fill_mask(text)
