@@ -137,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     devices.add_argument("--watch", action="store_true", help="keep sampling until interrupted")
     devices.add_argument("--interval", type=float, default=1.0, help="seconds between readings")
     devices.set_defaults(handler=cli_runs.cmd_devices)
+    serve = sub.add_parser("serve", help="the app in a browser (for an SSH tunnel from a laptop)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: this machine only)"
+    )
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_serve)
     cli_try.add_try_command(sub)
     cli_compare.add_compare_command(sub)
     return parser
@@ -327,6 +333,13 @@ def _run_child(args: argparse.Namespace) -> int:
         return EXIT_CODES[run_training(spec, run_dir, args.resume, args.wait, place)]
     except RunRefused:  # the launcher printed why; the run directory is as it was
         return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    open_store()  # an unusable $TPUDECK_HOME is one line here, not a broken page
+    from tpudeck.tui.serve import serve
+
+    return serve(args.host, args.port)
 
 
 def _open_app(demo: bool, given: dict) -> int:
