@@ -57,7 +57,10 @@ def last_events(path: Path, kinds: tuple[str, ...], window: int = 1 << 16) -> di
     except FileNotFoundError:
         return {}
     found: dict[str, dict] = {}
+    marks = [f'"kind": "{kind}"'.encode() for kind in kinds]  # as emit writes them
     for line in reversed(lines):
+        if not any(mark in line for mark in marks):
+            continue  # not parsed: a live run's tail is mostly other kinds
         try:
             event = json.loads(line)
         except ValueError:

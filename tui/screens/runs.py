@@ -68,9 +68,10 @@ class RunsScreen(Screen):
         self.show_rows()
 
     def show_rows(self) -> None:
-        if not self.is_mounted:  # rows came before the screen's widgets: on_mount shows them
+        tables = self.query(DataTable)
+        if not tables:  # rows came before the screen's widgets (on_mount shows them) or after
             return
-        table = self.query_one(DataTable)
+        table = tables.first()
         text = self.query_one("#filter", Input).value.lower()
         wanted = [r for r in self.all_rows if not text or text in " ".join(r.cells()).lower()]
         _, key, reverse = SORTS[self.sort_index]

@@ -25,12 +25,12 @@ class Series:
         return len(self.x)
 
     def view(self, limit: int, smoothing: float = 0.0) -> tuple[list[float], list[float]]:
-        ys = smoothed(self.y, smoothing)
+        ys = smoothed(self.y, smoothing) if smoothing else self.y  # no copy when unsmoothed
         n = len(self.x)
         if n <= limit:
-            return list(self.x), ys
+            return list(self.x), list(ys)
         stride = -(-n // limit)
-        xs, kept = list(self.x[::stride]), ys[::stride]
+        xs, kept = list(self.x[::stride]), list(ys[::stride])
         if xs[-1] != self.x[-1]:
             xs.append(self.x[-1])
             kept.append(ys[-1])
