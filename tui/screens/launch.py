@@ -280,14 +280,15 @@ class LaunchScreen(Screen):
             self.notify("fill train_file first", severity="error")
             return
         out = self.app.store.home / "tokenizers" / f"{Path(train_file).stem}-bpe-{vocab}"
-        self.train_tokenizer(train_file, vocab, out)
+        column = self.query_one("#text_column", Input).value.strip() or "text"
+        self.train_tokenizer(train_file, column, vocab, out)
 
     @work(thread=True, exclusive=True, group="tokenizer")
-    def train_tokenizer(self, train_file: str, vocab: str, out: Path) -> None:
+    def train_tokenizer(self, train_file: str, column: str, vocab: str, out: Path) -> None:
+        """Off the UI thread, on what the form held when asked: no widget is read here."""
         self.app.call_from_thread(
             self.notify, f"training a {vocab}-token tokenizer on {train_file}…"
         )
-        column = self.query_one("#text_column", Input).value.strip() or "text"
         argv = ["tokenizer", "--train_file", train_file, "--text_column", column, "--vocab_size", vocab,
                 "--output_dir", str(out)]  # fmt: skip
         done = subprocess.run(
