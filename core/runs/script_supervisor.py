@@ -36,7 +36,7 @@ _LIBTPU_BUSY = re.compile(
 
 
 def supervise(
-    run_dir: RunDir, wait: bool = True, place: Place | None = None, poll: float = 1.0
+    run_dir: RunDir, wait: bool = True, place: Place | None = None, poll: float = 0.5
 ) -> str:
     """Run the script of `run_dir` under the accelerator lock, queued at `place`; returns
     the final state."""
