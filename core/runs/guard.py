@@ -69,7 +69,7 @@ def acquire_accelerator(
                 queue.add(run_dir.run_id, position, place)
                 continue
             if place.after:
-                blocker, state = f"run {parent.run_id} to finish ({parent.state})", "queued"
+                blocker, state = _chain_note(parent), "queued"
             elif ahead == 0:
                 foreign = describe_foreign(scan.scan())
                 if foreign is None and lock.try_acquire(run_dir.run_id):
@@ -97,11 +97,13 @@ def wait_for_chain(run_dir, place: Place | None, poll: float = 0.2) -> None:
     shown = None
     while place and place.after and (parent := _unfinished(place.after)) is not None:
         if parent.state != shown:
-            run_dir.write_status(
-                "queued", waiting_for=f"run {parent.run_id} to finish ({parent.state})"
-            )
+            run_dir.write_status("queued", waiting_for=_chain_note(parent))
             shown = parent.state
         time.sleep(poll)
+
+
+def _chain_note(parent) -> str:
+    return f"run {parent.run_id} to finish ({parent.state})"
 
 
 def _unfinished(parent_dir: str):

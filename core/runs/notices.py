@@ -76,7 +76,8 @@ def announce_end(run_dir) -> None:
 def announce_push_stopped(run_dir, push: dict) -> None:
     """For a trainer whose pusher gave up: announce it (keyed by the event's own time, as
     the apps that read the event key it)."""
-    announce_quietly(push_stopped({**read_run(run_dir.path).summary(), "push": push}))
+    record = read_run(run_dir.path)  # its owner; the push is the event just written
+    announce_quietly(push_stopped({"run_id": record.run_id, "owner": record.owner, "push": push}))
 
 
 def announce_quietly(notice: Notice | None, home=None) -> None:

@@ -96,7 +96,7 @@ class RunQueue:
         """Change a waiting run's priority: its owner or root only, and no jumping another
         user's earlier run unless root."""
         user = user or current_user()
-        entry = self._entry(run_id)
+        entry = self.entry(run_id)
         if user != "root" and entry["user"] != user:
             raise TpudeckError(
                 f"run {run_id} belongs to {entry['user']}: only they (or root) may reprioritise it"
@@ -125,7 +125,8 @@ class RunQueue:
                     f"use priority {other.get('priority', 0)} or lower"
                 )
 
-    def _entry(self, run_id: str) -> dict:
+    def entry(self, run_id: str) -> dict:
+        """A waiting run's entry; TpudeckError when it is not in the queue."""
         for entry in self.entries():
             if entry["run_id"] == run_id:
                 return entry

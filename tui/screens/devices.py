@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
 from tpudeck.core.cli_runs import describe_readings, who_report
 from tpudeck.core.devices.sampler import Sampler, default_probes
+from tpudeck.core.errors import TpudeckError
 from tpudeck.core.runs.queue import RunQueue
 from tpudeck.core.user_settings import load_settings
 
@@ -120,8 +121,11 @@ class DevicesScreen(Screen):
         """Raise or lower the selected queued run's priority: its owner's (or root's) call."""
         if run_id := self.selected_queued():
             queue = RunQueue(self.app.store.home)
-            entry = next((e for e in queue.entries() if e["run_id"] == run_id), None)
-            priority = (entry or {}).get("priority", 0) + change
+            try:
+                priority = queue.entry(run_id).get("priority", 0) + change
+            except TpudeckError as exc:  # it left the queue since the table was drawn
+                self.notify(str(exc), severity="error")
+                return
             self.app.act_on_run(lambda: queue.set_priority(run_id, priority),
                                 f"{run_id}: priority {priority}")  # fmt: skip
             self.sample()
