@@ -29,12 +29,24 @@ def pytest_configure(config):
     signal.signal(signal.SIGTERM, interrupt)
 
 
+@pytest.fixture(scope="session")
+def shared_store_cache(tmp_path_factory) -> Path:
+    """One store cache (jax's compiled steps, tokenised blocks) for the whole session, as a
+    team shares its store's: entries are keyed by what made them, so sharing changes no
+    result, and a trainer of a shape an earlier test compiled loads its step."""
+    return tmp_path_factory.mktemp("store-cache")
+
+
 @pytest.fixture(autouse=True)
-def tpudeck_home(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own run store and UI settings, so none sees another's; every
+def tpudeck_home(tmp_path, monkeypatch, request, shared_store_cache) -> Path:
+    """Every test gets its own run store and UI settings, so none sees another's (only the
+    store's cache is shared; a test marked `cold_cache` gets an empty one of its own); every
     process a test's runs left alive (detached trainers, script supervisors) is ended after
     it, passed, failed or interrupted. Hub downloads go to the test's own cache."""
     home = tmp_path / "home"
+    if request.node.get_closest_marker("cold_cache") is None:
+        home.mkdir()
+        (home / "cache").symlink_to(shared_store_cache, target_is_directory=True)
     monkeypatch.setenv("TPUDECK_HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
