@@ -29,24 +29,12 @@ def pytest_configure(config):
     signal.signal(signal.SIGTERM, interrupt)
 
 
-@pytest.fixture(scope="session")
-def shared_store_cache(tmp_path_factory) -> Path:
-    """One store cache (jax's compiled steps, tokenised blocks) for the whole session, as a
-    team shares its store's: entries are keyed by what made them, so sharing changes no
-    result, and a trainer of a shape an earlier test compiled loads its step."""
-    return tmp_path_factory.mktemp("store-cache")
-
-
 @pytest.fixture(autouse=True)
-def tpudeck_home(tmp_path, monkeypatch, request, shared_store_cache) -> Path:
-    """Every test gets its own run store and UI settings, so none sees another's (only the
-    store's cache is shared; a test marked `cold_cache` gets an empty one of its own); every
+def tpudeck_home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own run store and UI settings, so none sees another's; every
     process a test's runs left alive (detached trainers, script supervisors) is ended after
     it, passed, failed or interrupted. Hub downloads go to the test's own cache."""
     home = tmp_path / "home"
-    if request.node.get_closest_marker("cold_cache") is None:
-        home.mkdir()
-        (home / "cache").symlink_to(shared_store_cache, target_is_directory=True)
     monkeypatch.setenv("TPUDECK_HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
@@ -145,6 +133,41 @@ def finished_run_template(tmp_path_factory) -> Path:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return where / "run"
+
+
+# Each recipe's demo as the tests read it: the loss falls (test_demos.py) and, where a
+# module checks more of the same run (ROUGE, the export in transformers), long enough for
+# that too. Trained once a session, the first time a test asks: read, never launch into.
+DEMO_RUNS = {
+    "summarization": ("--max_steps", "100", "--eval_steps", "100", "--num_beams", "2",
+                      "--max_eval_samples", "48"),
+    "t5_mlm": ("--max_steps", "100", "--eval_steps", "100", "--max_eval_samples", "48"),
+}  # fmt: skip
+SHORT_DEMO = ("--max_steps", "50", "--eval_steps", "50", "--max_eval_samples", "16")
+
+
+@pytest.fixture(scope="session")
+def trained_demo(tmp_path_factory):
+    """trained_demo(recipe) -> the RunDir of the recipe's demo run, trained on 8 devices."""
+    from tpudeck.core.runs.rundir import RunDir
+
+    where = tmp_path_factory.mktemp("demos")
+    runs = {}
+
+    def get(recipe: str) -> RunDir:
+        if recipe not in runs:
+            env = {**os.environ, "TPUDECK_HOME": str(where / "home")}
+            flags = DEMO_RUNS.get(recipe, SHORT_DEMO)
+            done = subprocess.run(
+                [sys.executable, "-m", "tpudeck", "train", "--demo", "--recipe", recipe, *flags,
+                 "--platform", "cpu", "--output_dir", str(where / recipe)],
+                capture_output=True, text=True, env=env, timeout=600,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            runs[recipe] = RunDir(where / recipe)
+        return runs[recipe]
+
+    return get
 
 
 @pytest.fixture

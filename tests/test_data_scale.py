@@ -11,7 +11,7 @@ import pytest
 from tpudeck.core.data.tokenizer import train_byte_level_bpe
 from tpudeck.core.runs.rundir import RunDir
 
-pytestmark = [pytest.mark.slow, pytest.mark.cold_cache]  # the first launch tokenises
+pytestmark = pytest.mark.slow
 
 # Peak RSS may grow by at most this from a 2 MB to a 16 MB corpus. Holding the texts and
 # their encodings, as tpudeck did before, grew it by about 70 MB per MB of corpus (1 GB here).

@@ -4,22 +4,17 @@ Launch screen (ctrl+d), whose loss visibly falls in a minute on a CPU."""
 import pytest
 
 from tpudeck.core.registry import RECIPES, families_for
-from tpudeck.core.runs.rundir import RunDir
 
-from .builders import judged, text_of, tpudeck
+from .builders import judged, text_of
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", list(RECIPES))
-def test_every_recipe_has_a_demo_whose_loss_falls(recipe, tmp_path):
-    run = RunDir(tmp_path / recipe)
-    result = tpudeck("train", "--demo", "--recipe", recipe, "--max_steps", "50", "--eval_steps",
-                     "50", "--max_eval_samples", "16", "--platform", "cpu",
-                     "--output_dir", str(run.path))  # fmt: skip
-    assert result.returncode == 0, result.stderr
+def test_every_recipe_has_a_demo_whose_loss_falls(recipe, trained_demo):
+    run = trained_demo(recipe)  # `tpudeck train --demo --recipe RECIPE`, 50 to 100 steps
     losses = [event["loss"] for event in run.read_events("step")]
     assert losses[-1] < 0.8 * losses[0], losses
-    assert RunDir(run.path).read_status()["state"] == "finished"
+    assert run.read_status()["state"] == "finished"
 
 
 @pytest.mark.parametrize("recipe", list(RECIPES))

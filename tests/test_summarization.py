@@ -13,7 +13,6 @@ import pytest
 
 from tpudeck.core.recipes.summarization import smoothed_losses
 from tpudeck.core.registry import get_recipe
-from tpudeck.core.runs.rundir import RunDir
 from tpudeck.core.spec import RunSpec
 
 from .builders import one_line_error, tpudeck
@@ -30,12 +29,9 @@ def test_label_smoothing_is_zero_for_the_smoothed_target_and_plain_without_it():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    run = RunDir(tmp_path_factory.mktemp("summaries") / "run")
-    result = tpudeck("train", "--demo", "--recipe", "summarization", "--max_steps", "100",
-                     "--eval_steps", "100", "--num_beams", "2", "--max_eval_samples", "48", "--output_dir", str(run.path))  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return run
+def trained(trained_demo):
+    """The summarization demo, 100 steps, evaluated with beam 2 on 48 examples."""
+    return trained_demo("summarization")
 
 
 @pytest.mark.slow

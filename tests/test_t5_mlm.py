@@ -7,7 +7,6 @@ import pytest
 
 from tpudeck.core.data.tokenizer import train_byte_level_bpe
 from tpudeck.core.recipes.span_corruption import SpanLengths, corrupt
-from tpudeck.core.runs.rundir import RunDir
 
 from .builders import one_line_error, tpudeck
 
@@ -85,17 +84,14 @@ def test_a_steps_spans_are_a_pure_function_of_its_key():
 
 
 @pytest.mark.slow
-def test_a_tiny_span_corruption_run_exports_a_t5_that_transformers_opens(tmp_path):
+def test_a_tiny_span_corruption_run_exports_a_t5_that_transformers_opens(trained_demo):
     import jax.numpy as jnp
     import torch
     from transformers import AutoTokenizer, T5ForConditionalGeneration
 
     from tpudeck.core.models.family import get_family
 
-    run = RunDir(tmp_path / "t5")
-    result = tpudeck("train", "--demo", "--recipe", "t5_mlm", "--max_steps", "100",
-                     "--eval_steps", "100", "--max_eval_samples", "48", "--output_dir", str(run.path))  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    run = trained_demo("t5_mlm")  # 100 steps, evaluated on 48 examples
     assert "8 x cpu" in run.log_path.read_text()  # the step ran over 8 devices
     [evaluation] = run.read_events("eval")
     assert evaluation["accuracy"] > 0.25 and evaluation["loss"] < 3.0

@@ -111,7 +111,6 @@ RESUME_ARGS = (
 )
 
 
-@pytest.mark.cold_cache  # the first run's compile is a miss, the resume's a hit
 def test_kill_9_then_resume_continues_the_same_loss_curve(tmp_path):
     reference = RunDir(tmp_path / "uninterrupted")
     assert tpudeck("train", *RESUME_ARGS, "--output_dir", str(reference.path)).returncode == 0
