@@ -255,3 +255,40 @@ def parquet_bytes(columns: dict[str, list]) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(pa.table(columns), buffer)
     return buffer.getvalue()
+
+
+# -- checkpoints as tpudeck saved them before Orbax --------------------------------------
+
+
+def legacy_checkpoint(directory: Path, step: int, state_dict: dict, meta: dict) -> Path:
+    """checkpoints/step-N/{state.msgpack, meta.json} as tpudeck wrote them before Orbax:
+    flax's state dict (sequences as {"0": ..., "1": ...}, empty states as {}) and the blob's
+    size and SHA-256."""
+    from flax.serialization import msgpack_serialize
+
+    def flax_names(tree):
+        if tree is None:  # what Orbax gives back for an empty optax state
+            return {}
+        if isinstance(tree, dict):
+            return {k: flax_names(v) for k, v in tree.items()}
+        if isinstance(tree, list | tuple):
+            return {str(i): flax_names(v) for i, v in enumerate(tree)}
+        return tree
+
+    blob = msgpack_serialize(flax_names(state_dict))
+    path = directory / f"step-{step}"
+    path.mkdir(parents=True)
+    (path / "state.msgpack").write_bytes(blob)
+    checks = {"state_bytes": len(blob), "state_sha256": hashlib.sha256(blob).hexdigest()}
+    (path / "meta.json").write_text(json.dumps({"step": step, **meta, **checks}))
+    return path
+
+
+def flip_a_byte(where: Path) -> Path:
+    """Damage a file (or the largest file of a folder) in its middle: same size, other bytes."""
+    files = [where] if where.is_file() else [p for p in where.rglob("*") if p.is_file()]
+    largest = max(files, key=lambda p: p.stat().st_size)
+    blob = bytearray(largest.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    largest.write_bytes(bytes(blob))
+    return largest

@@ -1,51 +1,104 @@
 """Checkpoints appear whole and are pruned; the run directory's files are written safely."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from tpudeck.core.errors import CheckpointError
-from tpudeck.core.runs.rundir import RunDir, new_run_id, remove_stale_temps
-from tpudeck.core.train import checkpoints
+from tpudeck.core.runs.rundir import RunDir, list_steps, new_run_id, remove_stale_temps
+from tpudeck.core.train.checkpoints import Checkpoints, read_state, verify
 
-STATE = {"params": {"w": np.arange(6, dtype=np.float32).reshape(2, 3)}, "step": np.int32(7)}
+from .builders import flip_a_byte, legacy_checkpoint
+
+STATE = {
+    "params": {"w": np.arange(6, dtype=np.float32).reshape(2, 3)},
+    "step": np.array(7, np.int32),
+}
+
+
+def saved(directory, steps, keep: int = 2, state=STATE) -> list[tuple[int, str]]:
+    """Save `state` at `steps` as the trainer does; the saves announced, in order."""
+    announced = []
+    book = Checkpoints(directory, keep, lambda step, path: announced.append((step, path.name)))
+    for step in steps:
+        book.save(step, state, {"epoch": 0})
+    book.close()
+    return announced
 
 
 def test_checkpoint_round_trips_and_keeps_only_the_newest(tmp_path):
-    for step in (10, 20, 30):
-        checkpoints.save(tmp_path, step, STATE, {"epoch": 0}, keep=2)
-    assert checkpoints.list_steps(tmp_path) == [20, 30]
-    state, meta = checkpoints.restore(tmp_path, 30, STATE)
+    assert saved(tmp_path, (10, 20, 30)) == [(10, "step_10"), (20, "step_20"), (30, "step_30")]
+    assert list_steps(tmp_path) == [20, 30]
+    state, meta = Checkpoints(tmp_path, 2, print).restore(30, STATE)
     np.testing.assert_array_equal(state["params"]["w"], STATE["params"]["w"])
-    assert {k: meta[k] for k in ("step", "epoch")} == {"step": 30, "epoch": 0}
-    assert meta["state_bytes"] == (tmp_path / "step-30" / "state.msgpack").stat().st_size
+    assert meta == {"step": 30, "epoch": 0}
+    np.testing.assert_array_equal(read_state(tmp_path, 30)["params"]["w"], STATE["params"]["w"])
 
 
-def test_half_written_saves_are_never_listed_and_the_next_save_removes_the_dead_ones(
-    tmp_path, sleeper
-):
-    dead = tmp_path / ".tmp-step-40-999999999"  # what a kill -9 mid-save leaves behind
-    saving = tmp_path / f".tmp-step-40-{sleeper.pid}"  # another process saving right now
-    dead.mkdir()
-    saving.mkdir()
-    checkpoints.save(tmp_path, 30, STATE, {}, keep=2)
-    assert checkpoints.list_steps(tmp_path) == [30]
-    assert not dead.exists() and saving.exists()
+KILLED_MID_SAVE = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from tpudeck.core.train.checkpoints import Checkpoints
+book = Checkpoints(Path(sys.argv[1]), 3, lambda step, path: None)
+book.save(1, {"w": np.zeros(4, np.float32)}, {})
+book.wait()
+book.save(2, {"w": np.random.default_rng(0).random(2**26, dtype=np.float32)}, {})  # 256 MB
+print("saving", flush=True)  # save() returned: the write goes on in Orbax's thread
+time.sleep(600)
+"""
 
 
-def test_a_flipped_bit_fails_verification_and_names_the_checkpoint_before(tmp_path):
-    for step in (5, 10):
-        checkpoints.save(tmp_path, step, STATE, {}, keep=2)
-    checkpoints.verify(tmp_path, 10, 5)
-    state = tmp_path / "step-10" / "state.msgpack"
-    blob = bytearray(state.read_bytes())
-    blob[-1] ^= 1
-    state.write_bytes(bytes(blob))
+def test_a_kill_9_mid_save_leaves_the_checkpoints_before_it_whole(tmp_path):
+    directory = tmp_path / "checkpoints"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_MID_SAVE, str(directory)],
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert child.stdout.readline() == "saving\n"
+    child.kill()
+    child.wait()
+    assert (directory / "step_2.orbax-checkpoint-tmp").is_dir()  # it died writing step 2
+    assert list_steps(directory) == [1]
+    verify(directory, 1)
+    book = Checkpoints(directory, 3, print)  # the next trainer's
+    state, _ = book.restore(1, {"w": np.ones(4, np.float32)})
+    np.testing.assert_array_equal(state["w"], np.zeros(4))
+    book.save(3, state, {})  # its first save has removed the leftover
+    book.close()
+    assert sorted(p.name for p in directory.iterdir()) == ["step_1", "step_3"]
+
+
+def test_a_flipped_byte_fails_verification_and_names_the_checkpoint_before(tmp_path):
+    saved(tmp_path, (5, 10))
+    verify(tmp_path, 10, 5)
+    flip_a_byte(tmp_path / "step_10" / "state")
     with pytest.raises(
-        CheckpointError, match=r"does not match its checksum.*to resume from step 5"
+        CheckpointError,
+        match=r"does not match its checksum.*rm -r .*step_10\) to resume from step 5",
     ):
-        checkpoints.verify(tmp_path, 10, 5)
+        verify(tmp_path, 10, 5)
+
+
+def test_checkpoints_saved_before_orbax_verify_resume_and_count_toward_the_limit(tmp_path):
+    legacy_checkpoint(tmp_path, 5, {"params": STATE["params"], "step": 5}, {"epoch": 0})
+    verify(tmp_path, 5)
+    state, meta = Checkpoints(tmp_path, 2, print).restore(5, STATE)
+    np.testing.assert_array_equal(state["params"]["w"], STATE["params"]["w"])
+    assert (meta["step"], meta["epoch"]) == (5, 0)
+    flip_a_byte(tmp_path / "step-5" / "state.msgpack")
+    with pytest.raises(CheckpointError, match="does not match its checksum.*to train from step 0"):
+        verify(tmp_path, 5)
+    saved(tmp_path, (10, 20))
+    assert sorted(p.name for p in tmp_path.glob("step*")) == ["step_10", "step_20"]
+
+
+def test_a_corrupt_checkpoint_names_the_fix(tmp_path):
+    legacy_checkpoint(tmp_path, 5, {"params": STATE["params"], "step": 5}, {})
+    (tmp_path / "step-5" / "state.msgpack").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="delete it .* to resume from the one before"):
+        Checkpoints(tmp_path, 2, print).restore(5, STATE)
 
 
 def test_stale_temp_files_of_dead_writers_are_removed(tmp_path, sleeper):
@@ -53,13 +106,6 @@ def test_stale_temp_files_of_dead_writers_are_removed(tmp_path, sleeper):
     (tmp_path / f".status.json.{sleeper.pid}.tmp").write_text("{")
     remove_stale_temps(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [f".status.json.{sleeper.pid}.tmp"]
-
-
-def test_corrupt_checkpoint_names_the_fix(tmp_path):
-    checkpoints.save(tmp_path, 5, STATE, {}, keep=2)
-    (tmp_path / "step-5" / "state.msgpack").write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match="delete it to resume from the one before"):
-        checkpoints.restore(tmp_path, 5, STATE)
 
 
 def test_status_is_merged_and_replaced_atomically(tmp_path):

@@ -109,7 +109,7 @@ def truncated_weights(run):
 
 
 def corrupt_meta(run):
-    (run / "checkpoints" / "step-4" / "meta.json").write_text('{"step": 4, "epo')
+    (run / "checkpoints" / "step_4" / "meta" / "metadata").write_text('{"step": 4, "epo')
     return ["--resume", "--max_steps", "8", "--output_dir", str(run)]
 
 
@@ -129,7 +129,7 @@ def small_vocabulary(run):
 # Damaged files and mismatched sizes that only show once a run's files are read.
 RUN_CASES = {
     "truncated model.safetensors": (truncated_weights, "is damaged: model.safetensors has"),
-    "corrupt checkpoint meta.json": (corrupt_meta, "step-4 is corrupt (JSONDecodeError"),
+    "corrupt checkpoint meta": (corrupt_meta, "step_4 is corrupt (JSONDecodeError"),
     "config vocabulary smaller than the tokenizer's": (
         small_vocabulary,
         "tokens but the model config (--config_name",

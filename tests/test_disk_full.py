@@ -42,7 +42,7 @@ def test_a_full_disk_fails_the_run_in_one_line_and_resume_continues(small_disk):
     )
     litter = [p.name for p in run.rglob(".*") if p.name != ".launch.json"]
     assert litter == [] and not (run / ".launch.json").exists()
-    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-2"]
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step_2"]
 
     subprocess.run(["mount", "-o", "remount,size=20m", str(small_disk)], check=True)
     resumed = tpudeck("train", "--resume", "--output_dir", str(run))

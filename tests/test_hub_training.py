@@ -16,8 +16,8 @@ from .builders import lock_was_taken, text_of, tpudeck, wait_for
 from .hub_server import FakeHub
 
 TOKEN = "hf_tpudeckTrainToken0123456789"
-RUN_FLAGS = ("--demo", "--platform", "cpu", "--max_steps", "1000", "--save_steps", "50",
-             "--logging_steps", "20", "--eval_steps", "500")  # fmt: skip
+RUN_FLAGS = ("--demo", "--platform", "cpu", "--max_steps", "600", "--save_steps", "30",
+             "--logging_steps", "20", "--eval_steps", "300")  # fmt: skip
 
 
 def hub_env(hub_url: str) -> dict:
@@ -90,17 +90,17 @@ def test_pushes_retry_through_errors_and_an_outage_and_the_final_one_lands(runs)
     errors = {e["error"] for e in pushes if e["status"] == "retry"}
     kinds = {error.split(" on ")[0] for error in errors}  # "ConnectError on POST /api/..."
     assert "HfHubHTTPError 500" in kinds and "ConnectError" in kinds
-    assert pushes[-1]["status"] == "done" and pushes[-1]["step"] == 1000
+    assert pushes[-1]["status"] == "done" and pushes[-1]["step"] == 600
     assert pushes[-1]["url"].startswith(hub.url)
     queued = [e for e in pushes if e["status"] == "queued"]
     done = [e for e in pushes if e["status"] == "done"]
     assert len(queued) == 20 and len(done) < len(queued)  # saves behind a slow push coalesce
     files = hub.repos["tester/demo-live"]
     assert files["model.safetensors"] == (pushed.model_dir / "model.safetensors").read_bytes()
-    assert "last-checkpoint/state.msgpack" in files and "tokenizer.json" in files
+    assert "last-checkpoint/checksums.json" in files and "tokenizer.json" in files
     assert any(name.startswith("runs/events.out.tfevents") for name in files)
     card = files["README.md"].decode()
-    assert "| 1000 |" in card and "for 1000 steps" in card
+    assert "| 600 |" in card and "for 600 steps" in card
     # the Hub's inference widget runs it: its task, and a prompt from the run's own data
     assert 'pipeline_tag: text-generation\nwidget:\n- text: "On ' in card
     assert not (pushed.path / "hub" / "pending").exists()
@@ -127,7 +127,7 @@ async def test_the_run_screen_shows_the_pushes_and_never_the_token(runs, monkeyp
         await wait_for(pilot, lambda: "pushed" in text_of(app, "#hub"), 10)
         hub_text = text_of(app, "#hub")
         screen = app.export_screenshot()
-    assert "tester/demo-live" in hub_text and "step 1000 pushed" in hub_text
+    assert "tester/demo-live" in hub_text and "step 600 pushed" in hub_text
     assert f"{hub.url}/tester/demo-live" in hub_text
     assert TOKEN not in screen and TOKEN not in hub_text
 

@@ -99,7 +99,7 @@ async def test_run_screen_shows_downloads_and_tokenising_while_the_run_prepares(
 @pytest.mark.slow
 async def test_c_resumes_a_stopped_run_from_its_own_screen_which_follows_it_on(finished_run):
     run = RunDir(finished_run)
-    (run.checkpoints_dir / "step-4").rename(run.path / "elsewhere")  # stopped after step 2
+    (run.checkpoints_dir / "step_4").rename(run.path / "elsewhere")  # stopped after step 2
     run.write_status("stopped", own=False, step=2, message="stopped by SIGTERM at step 2")
     app = TpudeckApp()
     async with app.run_test(size=SIZE) as pilot:

@@ -39,7 +39,7 @@ def finished_run(home, run_id: str, steps: int = 60, lr: float = 3e-3) -> RunDir
                               ("done", {"url": "https://huggingface.co/me/demo/commit/abc1"})):  # fmt: skip
             event = dict(t=pushed_at, kind="push", status=status, repo="me/demo", step=steps)
             events.write(json.dumps({**event, **extra}) + "\n")
-    (run.checkpoints_dir / f"step-{steps}").mkdir(parents=True)
+    (run.checkpoints_dir / f"step_{steps}").mkdir(parents=True)
     run.log_path.write_text(
         "".join(f"12:00:{s:02d} step {s}/{steps}  loss 1.0\n" for s in range(10, steps + 1, 10))
     )

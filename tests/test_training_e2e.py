@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import time
 
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 
 from tpudeck.core.runs.rundir import RunDir
+from tpudeck.core.train.checkpoints import read_state
 
-from .builders import start_tpudeck, tpudeck
+from .builders import legacy_checkpoint, start_tpudeck, tpudeck
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +59,7 @@ def test_run_directory_holds_the_whole_contract(demo_run):
     assert step["mfu"] is None  # CPU has no peak FLOPs: shown as n/a, never invented
     assert step["tokens_per_s"] == pytest.approx(step["examples_per_s"] * 64, rel=1e-3)
     assert [e["step"] for e in demo_run.read_events("checkpoint")] == [50, 100, 120]
-    assert sorted(p.name for p in demo_run.checkpoints_dir.iterdir()) == ["step-100", "step-120"]
+    assert sorted(p.name for p in demo_run.checkpoints_dir.iterdir()) == ["step_100", "step_120"]
     assert any(demo_run.tensorboard_dir.glob("events.out.tfevents.*"))
     assert "step 120/120" in demo_run.log_path.read_text()
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= {
@@ -96,6 +98,16 @@ def wait_for_event(run: RunDir, predicate, timeout: float = 180):
     raise AssertionError(f"no such event in {run.events_path} after {timeout} s")
 
 
+def wait_for_orbax_write(checkpoints_dir, timeout: float = 180):
+    """The folder of the checkpoint Orbax is writing, as soon as it appears."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if writing := next(checkpoints_dir.glob("step_*.orbax-checkpoint-tmp"), None):
+            return writing
+        time.sleep(0.001)
+    raise AssertionError(f"no checkpoint was written in {checkpoints_dir} after {timeout} s")
+
+
 RESUME_ARGS = (
     "--demo",
     "--max_steps",
@@ -117,17 +129,20 @@ def test_kill_9_then_resume_continues_the_same_loss_curve(tmp_path):
 
     run = RunDir(tmp_path / "killed")
     child = start_tpudeck("train", *RESUME_ARGS, "--output_dir", str(run.path))
-    checkpoint = wait_for_event(run, lambda e: e["kind"] == "checkpoint" and e["step"] >= 40)
-    wait_for_event(run, lambda e: e["kind"] == "step" and e["step"] >= checkpoint["step"] + 3)
+    wait_for_event(run, lambda e: e["kind"] == "checkpoint" and e["step"] == 40)
+    writing = wait_for_orbax_write(run.checkpoints_dir)  # step 60's, in the background
     child.kill()
     child.wait()
     assert run.read_status()["state"] == "training"  # killed hard: nothing wrote a final state
+    # Killed mid-write (almost always; tests/test_checkpoints_and_rundir.py makes sure of it
+    # with a large state): the resume starts from 40, else from the 60 it finished.
+    last_whole = 40 if writing.exists() else 60
 
     resumed = tpudeck("train", "--resume", "--output_dir", str(run.path))
     assert resumed.returncode == 0, resumed.stderr
     events = run.read_events()
     resume_at = max(i for i, e in enumerate(events) if e["kind"] == "resume")
-    assert events[resume_at]["step"] >= 40
+    assert events[resume_at]["step"] == last_whole
     after = {e["step"]: e["loss"] for e in events[resume_at:] if e["kind"] == "step"}
     expected = {e["step"]: e["loss"] for e in reference.read_events("step")}
     assert min(after) == events[resume_at]["step"] + 1 and max(after) == 80
@@ -142,6 +157,26 @@ def test_kill_9_then_resume_continues_the_same_loss_curve(tmp_path):
     assert [e["cached"] for e in events[resume_at:] if e["kind"] == "compile"] == [True]
 
 
+def test_a_run_saved_before_orbax_resumes_from_its_msgpack_checkpoint(demo_run, tmp_path):
+    """A run checkpointed by tpudeck before Orbax (step-N/state.msgpack) resumes where it was."""
+    run = RunDir(shutil.copytree(demo_run.path, tmp_path / "run"))
+    meta = json.loads((run.checkpoints_dir / "step_100" / "meta" / "metadata").read_text())
+    state = read_state(run.checkpoints_dir, 100)
+    for orbax in run.checkpoints_dir.glob("step_*"):
+        shutil.rmtree(orbax)
+    legacy_checkpoint(run.checkpoints_dir, 100, state, {k: meta[k] for k in meta if k != "step"})
+    resumed = tpudeck("train", "--resume", "--output_dir", str(run.path))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from step 100" in resumed.stderr
+    events = run.read_events()
+    resume_at = max(i for i, e in enumerate(events) if e["kind"] == "resume")
+    after = {e["step"]: e["loss"] for e in events[resume_at:] if e["kind"] == "step"}
+    expected = {e["step"]: e["loss"] for e in demo_run.read_events("step") if e["step"] > 100}
+    assert list(after) == list(expected) == [110, 120]
+    np.testing.assert_allclose(list(after.values()), list(expected.values()), rtol=1e-6)
+    assert sorted(p.name for p in run.checkpoints_dir.iterdir()) == ["step-100", "step_120"]
+
+
 def test_sigterm_finishes_the_step_checkpoints_and_stops(tmp_path):
     run = RunDir(tmp_path / "run")
     child = start_tpudeck("train", "--demo", "--max_steps", "5000", "--output_dir", str(run.path))
@@ -150,7 +185,7 @@ def test_sigterm_finishes_the_step_checkpoints_and_stops(tmp_path):
     assert child.wait(timeout=120) == 0
     status = run.read_status()
     assert status["state"] == "stopped" and "SIGTERM" in status["message"]
-    assert (run.checkpoints_dir / f"step-{status['step']}").is_dir()
+    assert (run.checkpoints_dir / f"step_{status['step']}").is_dir()
     assert run.read_events("export")[-1]["step"] == status["step"]
     assert (run.model_dir / "model.safetensors").is_file()
 

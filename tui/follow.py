@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from textual.message import Message
 
 from tpudeck.core.runs.events import EventTail
-from tpudeck.core.runs.rundir import FINAL_STATES, RunDir
+from tpudeck.core.runs.rundir import FINAL_STATES, RunDir, list_steps, step_dir
 from tpudeck.core.runs.store import read_run
 
 LOG_TAIL_BYTES = 1 << 16  # the log's end shown when a screen opens on a long run
@@ -113,8 +113,7 @@ class RunFollower:
 
     def _checkpoints(self) -> list[str]:
         folder = self.run_dir.checkpoints_dir
-        steps = folder.glob("step-*") if folder.is_dir() else []
-        return sorted((p.name for p in steps), key=lambda name: int(name.split("-")[1]))
+        return [step_dir(folder, step).name for step in list_steps(folder)]
 
 
 def _size(path) -> int:

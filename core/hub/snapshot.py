@@ -18,8 +18,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..runs.rundir import RunDir
-from ..train import checkpoints
+from ..runs.rundir import RunDir, list_steps, step_dir
 from .card import model_card
 
 INFO = ".snapshot.json"  # the snapshot's own notes; dot-files are not uploaded
@@ -54,10 +53,10 @@ def take_snapshot(run_dir: RunDir, repo_id: str, step: int, with_checkpoint: boo
         shutil.copytree(run_dir.model_dir, building, copy_function=_link_or_copy)
         if run_dir.tensorboard_dir.is_dir():  # the Hub's "Training metrics" tab reads runs/
             shutil.copytree(run_dir.tensorboard_dir, building / "runs")
-        steps = checkpoints.list_steps(run_dir.checkpoints_dir)
+        steps = list_steps(run_dir.checkpoints_dir)
         if with_checkpoint and steps:
             shutil.copytree(
-                checkpoints.step_dir(run_dir.checkpoints_dir, steps[-1]),
+                step_dir(run_dir.checkpoints_dir, steps[-1]),
                 building / "last-checkpoint",
                 copy_function=_link_or_copy,
             )

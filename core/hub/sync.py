@@ -57,6 +57,11 @@ class HubSync:
     def pushes_saves(self) -> bool:
         return self.strategy != "end"
 
+    @property
+    def sends_checkpoint(self) -> bool:
+        """Does a push carry the last checkpoint (so it must be whole before the snapshot)?"""
+        return self.strategy == "checkpoint"
+
     def start(self) -> HubSync:
         """Start the thread; a snapshot a dead process was sending goes again."""
         with self._files:
@@ -72,7 +77,7 @@ class HubSync:
         if self.refused:
             return
         with self._files:
-            take_snapshot(self.run_dir, self.repo_id, step, self.strategy == "checkpoint")
+            take_snapshot(self.run_dir, self.repo_id, step, self.sends_checkpoint)
         self.run_dir.emit("push", status="queued", repo=self.repo_id, step=step)
         self._wake.set()
 

@@ -70,7 +70,10 @@ def write_atomic(path: Path, text: str) -> None:
             f.write(text)
 
 
-_CHECKPOINT = re.compile(r"^step-(\d+)$")
+# A checkpoint: step_N, as Orbax names them; step-N/state.msgpack, as tpudeck saved them
+# before (still resumed). Orbax's unfinished ones are step_N.orbax-checkpoint-tmp.
+_CHECKPOINT = re.compile(r"^step[_-](\d+)$")
+LEGACY_STATE = "state.msgpack"
 
 
 def list_steps(directory: Path) -> list[int]:
@@ -81,20 +84,21 @@ def list_steps(directory: Path) -> list[int]:
 
 
 def step_dir(directory: Path, step: int) -> Path:
-    return directory / f"step-{step}"
+    legacy = directory / f"step-{step}"
+    return legacy if (legacy / LEGACY_STATE).is_file() else directory / f"step_{step}"
 
 
 # A writer's temp file, `.NAME.PID.tmp` (write_atomic's): its pid says whether it is alive.
 TEMP_FILE = re.compile(r"^\..+\.(\d+)\.tmp$")
 
 
-def remove_stale_temps(directory: Path, pattern: re.Pattern = TEMP_FILE) -> None:
-    """Delete the temp files or folders in `directory` whose name (`pattern`, the writer's
+def remove_stale_temps(directory: Path) -> None:
+    """Delete the temp files or folders in `directory` whose name (TEMP_FILE, the writer's
     pid as its group) names a writer that died mid-write."""
     if not directory.is_dir():
         return
     for path in directory.iterdir():
-        match = pattern.match(path.name)
+        match = TEMP_FILE.match(path.name)
         if match and not is_alive(int(match[1]), None):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)

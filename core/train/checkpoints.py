@@ -1,93 +1,211 @@
-"""Resumable checkpoints: checkpoints/step-N/{state.msgpack, meta.json}.
+"""Resumable checkpoints, written by Orbax while training goes on: checkpoints/step_N/
+{state, meta}.
 
-A checkpoint is written to a hidden temp dir and renamed into place, so a kill -9 at any
-moment leaves either the whole checkpoint or none; the temp dirs of dead writers are
-removed by the next save or resume. meta.json records the state's size and SHA-256, so a
-resume verifies the checkpoint before it takes the accelerator. The UI lists them by
-directory name. flax loads only to write or read one, so listing them stays cheap.
+Orbax's CheckpointManager writes step N into `step_N.orbax-checkpoint-tmp` in a background
+thread and renames it when whole, so a kill -9 at any moment leaves every earlier
+checkpoint whole and no step_N; the next manager removes the leftover. A save is announced
+(the `checkpoint` event) only once it is whole; a save that fails (a full disk) fails the
+run at the next step, naming the step it was saving, with its leftover removed. Each
+checkpoint holds its files' sizes and SHA-256 (checksums.json, written before the rename),
+so a resume refuses a damaged one before it takes the accelerator.
+
+Runs saved before Orbax (checkpoints/step-N/{state.msgpack, meta.json}, the meta with the
+state's size and SHA-256) still verify and resume; their checkpoints count toward
+`save_total_limit` beside the new ones. Orbax and flax load only to write or read one, so
+listing checkpoints (the UI does, by directory name) stays cheap.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
+import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import CheckpointError, DiskFull, is_disk_full
 from ..runs.rundir import (  # the directory names are the run dir contract
+    LEGACY_STATE,
     list_steps,
-    remove_stale_temps,
     step_dir,
 )
 
-_TEMP = re.compile(r"^\.tmp-step-\d+-(\d+)$")
+_TEMP_SUFFIX = ".orbax-checkpoint-tmp"
+CHECKSUMS = "checksums.json"  # in each checkpoint: its items' files' sizes and SHA-256
+_ITEMS = ("state", "meta")
 
 
-def remove_dead_saves(directory: Path) -> None:
-    """Delete the temp dirs of saves whose process died (a kill -9 mid-save)."""
-    remove_stale_temps(directory, _TEMP)
+class Checkpoints:
+    """The run's checkpoints as the trainer writes them; call `settle` every step."""
 
+    def __init__(self, directory: Path, keep: int, saved: Callable[[int, Path], None]):
+        import orbax.checkpoint as ocp
 
-def save(directory: Path, step: int, state, meta: dict, keep: int) -> Path:
-    """Write the host-side TrainState of `step`; keep only the newest `keep` checkpoints.
-
-    A full disk removes the half-written save and raises DiskFull; older checkpoints stay.
-    """
-    from flax import serialization
-
-    directory.mkdir(parents=True, exist_ok=True)
-    remove_dead_saves(directory)
-    tmp = directory / f".tmp-step-{step}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir()
-        blob = serialization.to_bytes(state)
-        (tmp / "state.msgpack").write_bytes(blob)
-        checks = {"state_bytes": len(blob), "state_sha256": hashlib.sha256(blob).hexdigest()}
-        (tmp / "meta.json").write_text(
-            json.dumps({"step": step, **meta, **checks}, indent=2) + "\n"
+        # Orbax logs through absl, a failed save with its traceback among the rest; each
+        # failure reaches the run as tpudeck's own one-line error instead.
+        logging.getLogger("absl").setLevel(logging.CRITICAL)
+        self.directory, self.keep, self.saved = directory, keep, saved
+        self.pending: int | None = None
+        self.manager = ocp.CheckpointManager(
+            directory.absolute(),
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=keep,
+                step_prefix="step",
+                cleanup_tmp_directories=True,
+                async_options=ocp.AsyncOptions(post_finalization_callback=self._sign),
+            ),
         )
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if is_disk_full(exc):
-            raise DiskFull(step, "a checkpoint", directory.parent) from None
-        raise
-    final = step_dir(directory, step)
-    if final.exists():  # the same step saved again (e.g. stop right after a periodic save)
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    for old in list_steps(directory)[:-keep]:
-        shutil.rmtree(step_dir(directory, old), ignore_errors=True)
-    return final
+
+    def save(self, step: int, host_state, meta: dict) -> None:
+        """Start writing the host-side TrainState of `step`; returns before it is written."""
+        import jax
+        import orbax.checkpoint as ocp
+
+        self.wait()  # Orbax writes one at a time: the previous one must be announced first
+        # A write that runs out of room fails deep in Orbax's thread, noisily: refuse first.
+        needed = sum(leaf.nbytes for leaf in jax.tree.leaves(host_state))
+        if shutil.disk_usage(self.directory).free < needed:
+            raise DiskFull(step, "a checkpoint", self.directory.parent)
+        self.pending = step
+        self._failing_as_disk_full(
+            lambda: self.manager.save(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(host_state),
+                    meta=ocp.args.JsonSave({"step": step, **meta}),
+                ),
+                force=True,
+            )
+        )
+
+    def settle(self) -> None:
+        """Announce the save in flight if it has finished; cheap while it has not."""
+        if self.pending is not None and not self.manager.is_saving_in_progress():
+            self.wait()
+
+    def wait(self) -> None:
+        """Block until the save in flight is whole, then announce it (or raise its failure)."""
+        if self.pending is None:
+            return
+        self._failing_as_disk_full(self.manager.wait_until_finished)
+        step, self.pending = self.pending, None
+        for old in list_steps(self.directory)[: -self.keep]:
+            if (step_dir(self.directory, old) / LEGACY_STATE).is_file():
+                shutil.rmtree(step_dir(self.directory, old), ignore_errors=True)
+        self.saved(step, step_dir(self.directory, step))
+
+    def close(self) -> None:
+        """Finish the save in flight; a run ending on another error still gets it whole."""
+        try:
+            self.wait()
+        finally:
+            self.manager.close()
+
+    def _sign(self) -> None:
+        """In Orbax's writer thread, once the files are written and before the rename that
+        makes them a checkpoint: record every file's size and SHA-256 inside it, so a resume
+        refuses a flipped bit before it takes the accelerator."""
+        (written,) = self.directory.glob(f"step_{self.pending}{_TEMP_SUFFIX}*")
+        # The items' files; Orbax's own step metadata is rewritten at the commit.
+        files = sorted(p for item in _ITEMS for p in (written / item).rglob("*") if p.is_file())
+        sums = {str(p.relative_to(written)): [p.stat().st_size, _sha256(p)] for p in files}
+        (written / CHECKSUMS).write_text(json.dumps(sums, indent=1) + "\n")
+
+    def _failing_as_disk_full(self, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except Exception as exc:
+            step, self.pending = self.pending, None
+            for leftover in self.directory.glob(f"step_{step}{_TEMP_SUFFIX}*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+            if is_disk_full(exc):
+                raise DiskFull(step, "a checkpoint", self.directory.parent) from None
+            raise
+
+    def restore(self, step: int, template):
+        """(state, meta) of a checkpoint, shaped like `template`; corrupt files are a clear
+        error."""
+        path = step_dir(self.directory, step)
+        if (path / LEGACY_STATE).is_file():
+            return _restore_legacy(path, template)
+        import orbax.checkpoint as ocp
+
+        try:
+            restored = self.manager.restore(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(template), meta=ocp.args.JsonRestore()
+                ),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _corrupt(path, exc, "to resume from the one before") from None
+        return restored.state, restored.meta
+
+
+def read_state(directory: Path, step: int) -> dict:
+    """A checkpoint's state as nested dicts of numpy arrays, without a template (to export
+    any checkpoint's parameters)."""
+    path = step_dir(directory, step)
+    if (path / LEGACY_STATE).is_file():
+        from flax import serialization
+
+        return serialization.msgpack_restore((path / LEGACY_STATE).read_bytes())
+    import orbax.checkpoint as ocp
+
+    with ocp.StandardCheckpointer() as checkpointer:
+        return checkpointer.restore(path.absolute() / "state")
 
 
 def verify(directory: Path, step: int, previous: int | None = None) -> None:
-    """Raise CheckpointError unless step-N's files are whole; cheap next to a restore."""
-    import msgpack
-
+    """Raise CheckpointError unless step N's files are whole; cheap next to a restore."""
     path = step_dir(directory, step)
     try:
-        meta = json.loads((path / "meta.json").read_text())
-        if meta.get("step") != step:
-            raise ValueError(f"meta.json says step {meta.get('step')}")
-        state = path / "state.msgpack"
-        if "state_sha256" in meta:
-            size = state.stat().st_size
-            if size != meta["state_bytes"]:
-                raise ValueError(f"state.msgpack has {size} bytes, {meta['state_bytes']} saved")
-            if _sha256(state) != meta["state_sha256"]:
-                raise ValueError("state.msgpack does not match its checksum")
-        else:  # saved before checksums: at least the whole structure must parse
-            msgpack.unpackb(state.read_bytes(), strict_map_key=False)
-    except (OSError, ValueError, TypeError, msgpack.UnpackException) as exc:
+        if (path / LEGACY_STATE).is_file():
+            _verify_legacy(path, step)
+        else:
+            meta = json.loads((path / "meta" / "metadata").read_text())
+            if meta.get("step") != step:
+                raise ValueError(f"meta says step {meta.get('step')}")
+            for name, (size, sha256) in json.loads((path / CHECKSUMS).read_text()).items():
+                _check_file(path / name, size, sha256)
+    except (OSError, ValueError, TypeError) as exc:
         fallback = f"to resume from step {previous}" if previous else "to train from step 0"
-        raise CheckpointError(
-            f"checkpoint {path} is corrupt ({type(exc).__name__}: {exc}); "
-            f"delete it (rm -r {path}) {fallback}"
-        ) from None
+        raise _corrupt(path, exc, fallback) from None
+
+
+def _corrupt(path: Path, exc: Exception, fallback: str) -> CheckpointError:
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return CheckpointError(
+        f"checkpoint {path} is corrupt ({type(exc).__name__}: {first_line}); "
+        f"delete it (rm -r {path}) {fallback}"
+    )
+
+
+# -- checkpoints written before Orbax -----------------------------------------------------
+
+
+def _verify_legacy(path: Path, step: int) -> None:
+    import msgpack
+
+    meta = json.loads((path / "meta.json").read_text())
+    if meta.get("step") != step:
+        raise ValueError(f"meta.json says step {meta.get('step')}")
+    state = path / LEGACY_STATE
+    if "state_sha256" in meta:
+        _check_file(state, meta["state_bytes"], meta["state_sha256"])
+    else:  # saved before checksums: at least the whole structure must parse
+        try:
+            msgpack.unpackb(state.read_bytes(), strict_map_key=False)
+        except msgpack.UnpackException as exc:
+            raise ValueError(str(exc)) from None
+
+
+def _check_file(path: Path, size: int, sha256: str) -> None:
+    if path.stat().st_size != size:
+        raise ValueError(f"{path.name} has {path.stat().st_size} bytes, {size} saved")
+    if _sha256(path) != sha256:
+        raise ValueError(f"{path.name} does not match its checksum")
 
 
 def _sha256(path: Path) -> str:
@@ -98,17 +216,12 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def restore(directory: Path, step: int, template):
-    """(state, meta) of a checkpoint, shaped like `template`; corrupt files are a clear error."""
+def _restore_legacy(path: Path, template):
     from flax import serialization
 
-    path = step_dir(directory, step)
     try:
         meta = json.loads((path / "meta.json").read_text())
-        state = serialization.from_bytes(template, (path / "state.msgpack").read_bytes())
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(
-            f"checkpoint {path} is corrupt ({type(exc).__name__}: {exc}); "
-            f"delete it to resume from the one before"
-        ) from None
+        state = serialization.from_bytes(template, (path / LEGACY_STATE).read_bytes())
+    except Exception as exc:  # any state that does not fit the template is not this run's
+        raise _corrupt(path, exc, "to resume from the one before") from None
     return state, meta

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..data.batching import StepBatches, eval_batches
 from ..errors import DiskFull, is_disk_full
-from . import checkpoints
+from ..runs.rundir import list_steps
+from .checkpoints import Checkpoints
 from .compile_cache import CacheLookups
 from .mfu import mfu
 from .optimizer import make_optimizer, make_schedule
@@ -58,6 +59,11 @@ class Trainer:
         )
         self.init_key, self.dropout_key = jax.random.split(jax.random.key(spec.seed))
         self.stop_signal: str | None = None
+        self.checkpoints = Checkpoints(
+            run_dir.checkpoints_dir,
+            spec.save_total_limit,
+            lambda step, path: run_dir.emit("checkpoint", step=step, path=str(path)),
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -76,16 +82,16 @@ class Trainer:
             return self._train(state, start)
         finally:
             self.tb.close()
+            self.checkpoints.close()
 
     def _initial_state(self, resume: bool):
         state = TrainState.create(self.model.init_params(self.init_key), self.tx)
-        steps = checkpoints.list_steps(self.run_dir.checkpoints_dir)
+        steps = list_steps(self.run_dir.checkpoints_dir)
         if not resume or not steps:
             if resume:
                 log.info("no checkpoint in %s: starting from step 0", self.run_dir.checkpoints_dir)
             return state, 0
-        checkpoints.remove_dead_saves(self.run_dir.checkpoints_dir)
-        state, meta = checkpoints.restore(self.run_dir.checkpoints_dir, steps[-1], state)
+        state, meta = self.checkpoints.restore(steps[-1], state)
         epoch, index = self.batches.position(meta["step"])
         log.info("resumed from step %d (epoch %d, batch %d)", meta["step"], epoch, index)
         self.run_dir.emit("resume", step=meta["step"], epoch=epoch, batch_in_epoch=index)
@@ -148,6 +154,7 @@ class Trainer:
                 return self._finish(
                     state, done, "stopped", f"stopped by {self.stop_signal} at step {done}"
                 )
+            self.checkpoints.settle()
             if done % spec.save_steps == 0 and not last:
                 self._save(self.parallel.host_state(state), done)
                 window_start = time.perf_counter()
@@ -234,11 +241,10 @@ class Trainer:
         """Checkpoint; export the HF model at the end, or at every save when it is pushed."""
         epoch, index = self.batches.position(step)
         meta = {"epoch": epoch, "batch_in_epoch": index, "seed": self.spec.seed}
-        path = checkpoints.save(
-            self.run_dir.checkpoints_dir, step, host_state, meta, self.spec.save_total_limit
-        )
-        self.run_dir.emit("checkpoint", step=step, path=str(path))
+        self.checkpoints.save(step, host_state, meta)
         pushed = self.hub is not None and (final or self.hub.pushes_saves)
+        if final or (pushed and self.hub.sends_checkpoint):
+            self.checkpoints.wait()
         try:
             if final or pushed:
                 self._export(host_state.params, step)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from ..devices.expected import expected_devices
 from ..errors import DataError
 from ..registry import RECIPES
-from . import checkpoints
+from ..runs.rundir import list_steps
+from .checkpoints import verify
 
 
 def check_global_batch(spec, n_examples: int, n_devices: int) -> None:
@@ -30,11 +31,9 @@ def check_global_batch(spec, n_examples: int, n_devices: int) -> None:
 
 def check_checkpoint(run_dir) -> None:
     """The checkpoint a resume starts from is whole (sizes and checksum, or its structure)."""
-    steps = checkpoints.list_steps(run_dir.checkpoints_dir)
+    steps = list_steps(run_dir.checkpoints_dir)
     if steps:
-        checkpoints.verify(
-            run_dir.checkpoints_dir, steps[-1], steps[-2] if len(steps) > 1 else None
-        )
+        verify(run_dir.checkpoints_dir, steps[-1], steps[-2] if len(steps) > 1 else None)
 
 
 def preflight(spec, run_dir, data, resume: bool) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import SpecError
 from ..models.hf_io import read_config
-from ..runs.rundir import RunDir, list_steps, step_dir
+from ..runs.rundir import RunDir, list_steps
 from .tasks import family_and_head
 
 # What a model folder holds beside its weights and config, copied from the run's export.
@@ -32,13 +32,10 @@ def checkpoint_model(run_dir: RunDir, step: int) -> Path:
         )
     if not (run_dir.model_dir / "config.json").is_file():
         raise SpecError(f"run {run_dir.run_id} has no exported model to take the config from")
-    from flax import serialization
-
     from ..models.family import get_family
+    from ..train.checkpoints import read_state
 
-    state = serialization.msgpack_restore(
-        (step_dir(run_dir.checkpoints_dir, step) / "state.msgpack").read_bytes()
-    )
+    state = read_state(run_dir.checkpoints_dir, step)
     values = read_config(run_dir.model_dir)
     name, head = family_and_head(values, str(run_dir.model_dir))
     family = get_family(name)
