@@ -5,6 +5,8 @@ Rows: the demo size and a GPT-2-small shape (on 1 and 8 fake CPU devices), a Lla
 jax.nn.dot_product_attention "sdpa", its cuDNN flash kernel where a GPU runs it), and a
 RoBERTa-base sequence-classification step (text_classification, GLUE-sized: 128 tokens),
 and a t5-v1_1-small span-corruption step (t5_mlm: tokens/s counts the corrupted inputs).
+The -fsdp rows run the sharded mode (--parallelism fsdp) on 8 devices; MB/dev is what one
+device needs for the compiled step (XLA's memory analysis: arguments, outputs, temporaries).
 With --vs-hf (default on, CPU only) the GPT-2 rows also run through Hugging Face's
 run_clm_flax.py train step (FlaxGPT2LMHeadModel, transformers 4.57 in a venv this script
 makes once under bench/.hf-venv) in the same run, and the ratio ours/theirs is printed.
@@ -61,6 +63,12 @@ CONFIGS = {
                          "n_head": 4}),
     "gpt2-small": dict(recipe="clm", family="gpt2", config=GPT2_SMALL, per_device=1, seq=64,
                        steps=3, devices=(1,)),
+    # --parallelism fsdp: each device keeps 1/8 of the state, so GPT-2 small fits 8 too
+    "demo-fsdp": dict(recipe="clm", family="gpt2", per_device=8, seq=64, steps=100,
+                      devices=(8,), mode="fsdp", config={"vocab_size": 512, "n_positions": 128,
+                      "n_embd": 64, "n_layer": 2, "n_head": 4}),
+    "gpt2-s-fsdp": dict(recipe="clm", family="gpt2", config=GPT2_SMALL, per_device=1, seq=64,
+                        steps=3, devices=(8,), mode="fsdp"),
     **{f"llama-{kind}": dict(recipe="clm", family="llama", per_device=1, seq=64, steps=3,
                              devices=(1,), dropout=0.0,
                              config={**LLAMA_SMALL, "attn_implementation": kind})
@@ -75,6 +83,8 @@ GPU_ONLY = {"llama-cudnn"}  # cuDNN runs on GPUs only
 GPU_SHAPES = {  # name -> (per-device batch, sequence, timed steps) on one GPU
     "demo": (64, 128, 100),
     "gpt2-small": (16, 1024, 20),
+    "demo-fsdp": (64, 128, 100),
+    "gpt2-s-fsdp": (16, 1024, 20),
     "llama-eager": (16, 1024, 20),
     "llama-sdpa": (16, 1024, 20),
     "llama-cudnn": (16, 1024, 20),
@@ -130,14 +140,14 @@ def ours(job: dict) -> dict:
     data = task_data(job["recipe"], job["config"], (n, 1, per_device), seq)
     model = recipe.build(spec, data)
     tx = make_optimizer(spec, make_schedule(spec, 1000))
-    dp = make_parallel(
-        "pmap", jax.devices(), make_train_step(model.loss, tx), make_eval_step(model.eval_sums)
-    )
+    dp = make_parallel(job.get("mode", "pmap"), jax.devices(), make_train_step(model.loss, tx),
+                       make_eval_step(model.eval_sums))  # fmt: skip
     state = dp.put_state(TrainState.create(model.init_params(jax.random.key(0)), tx))
     key, batch = jax.random.key(1), data.train
     began = time.perf_counter()
     dp.compile(state, batch, key)
     compile_s = time.perf_counter() - began
+    memory = dp.compiled_memory()
     for _ in range(2):
         state, metrics = dp.train_step(state, batch, key)
     dp.host_metrics(metrics)
@@ -156,6 +166,7 @@ def ours(job: dict) -> dict:
         "compile_s": compile_s,
         "step_s": seconds / job["steps"],
         "mfu": utilisation,
+        "peak_mb": memory and memory / 2**20,
         "device": jax.devices()[0].device_kind,
     }
 
@@ -211,7 +222,8 @@ def main() -> None:
     hf_python = ensure_hf_venv() if args.vs_hf and not gpu else None
     names = args.only or (["demo"] if args.quick else list(CONFIGS))
     print(f"{'row':<12} {'dev':>3} {'batch x seq':>11} {'ours tok/s':>11} {'compile s':>9} "
-          f"{'mfu':>6} {'hf tok/s':>10} {'hf 1st step s':>13} {'ours/hf':>7}")  # fmt: skip
+          f"{'mfu':>6} {'MB/dev':>7} {'hf tok/s':>10} {'hf 1st step s':>13} "
+          f"{'ours/hf':>7}")  # fmt: skip
     for name in names:
         job = {**CONFIGS[name], "dtype": "bfloat16" if gpu else "float32"}
         if gpu:
@@ -243,9 +255,10 @@ def main() -> None:
                 else f"{'n/a':>10} {'n/a':>13}"
             )
             util = f"{mine['mfu']:.1%}" if mine.get("mfu") is not None else "n/a"
+            peak = f"{mine['peak_mb']:,.0f}" if mine.get("peak_mb") else "n/a"
             print(
                 f"{name:<12} {devices:>3} {shape:>11} {mine['tokens_per_s']:>11,.0f} "
-                f"{mine['compile_s']:>9.1f} {util:>6} {hf_text} {ratio:>7}",
+                f"{mine['compile_s']:>9.1f} {util:>6} {peak:>7} {hf_text} {ratio:>7}",
                 flush=True,
             )
             if theirs.get("error"):

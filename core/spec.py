@@ -174,7 +174,11 @@ class RunSpec:
     )
     seed: int = _opt(42, "seed for init, data order and dropout", form=True)
     platform: str = _opt("auto", "backend the run must use", ("auto", "cpu", "tpu", "gpu"))
-    parallelism: str = _opt("pmap", "how the step is mapped over devices", ("pmap", "shard_map"))
+    parallelism: str = _opt(
+        "pmap",
+        "how the step is mapped over devices; fsdp shards the parameters and optimizer state",
+        ("pmap", "shard_map", "fsdp"),
+    )
     output_dir: str | None = _opt(
         None, "run directory; default: a new one under $TPUDECK_HOME", form=True
     )

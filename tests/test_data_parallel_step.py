@@ -82,6 +82,42 @@ def test_shard_map_runs_the_same_step_as_pmap(task):
     assert m_p["loss"] == pytest.approx(m_s["loss"], abs=1e-6)
 
 
+def test_the_sharded_step_equals_the_pmap_step(task, accum=2):
+    """fsdp: each device keeps its slice of the state; two steps (the second reads the
+    sharded optimizer state, gradients clipped by their global norm, accumulated over two
+    micro-batches) give pmap's result."""
+    results = {}
+    for mode in ("pmap", "fsdp"):
+        spec, data, model = task
+        tx = make_optimizer(spec, make_schedule(spec, 10))
+        dp = make_parallel(mode, jax.devices(), make_train_step(model.loss, tx),
+                           make_eval_step(model.eval_sums))  # fmt: skip
+        state = dp.put_state(TrainState.create(model.init_params(jax.random.key(0)), tx))
+        batch = {"input_ids": data.train["input_ids"].reshape(8, accum, -1, SEQ)}
+        for _ in range(2):
+            state, metrics = dp.train_step(state, batch, jax.random.key(1))
+        results[mode] = dp.host_state(state), dp.host_metrics(metrics)
+    (pmapped, m_p), (sharded, m_s) = results["pmap"], results["fsdp"]
+    assert_same_params(pmapped, sharded, atol=1e-5)
+    for x, y in zip(jax.tree.leaves(pmapped.opt_state), jax.tree.leaves(sharded.opt_state),
+                    strict=True):  # fmt: skip
+        np.testing.assert_allclose(x, y, atol=1e-5)
+    assert m_p["loss"] == pytest.approx(m_s["loss"], abs=1e-5)
+    assert m_p["grad_norm"] == pytest.approx(m_s["grad_norm"], rel=1e-4)
+
+
+def test_a_device_keeps_about_an_eighth_of_the_state_when_sharded(task):
+    spec, _, model = task
+    tx = make_optimizer(spec, make_schedule(spec, 10))
+    host = TrainState.create(model.init_params(jax.random.key(0)), tx)
+    whole = sum(np.asarray(leaf).nbytes for leaf in jax.tree.leaves(host))
+    dp = make_parallel("fsdp", jax.devices(), make_train_step(model.loss, tx),
+                       make_eval_step(model.eval_sums))  # fmt: skip
+    sharded = dp.put_state(host)
+    on_one = sum(leaf.addressable_shards[0].data.nbytes for leaf in jax.tree.leaves(sharded))
+    assert on_one < whole / 8 * 1.1, (on_one, whole)
+
+
 def test_the_step_changes_params_and_eval_counts_every_example(task):
     spec, data, model = task
     before = model.init_params(jax.random.key(0))

@@ -15,7 +15,7 @@ from jax.sharding import PartitionSpec as P
 
 from .step import AXIS
 
-MODES = ("pmap", "shard_map")
+MODES = ("pmap", "shard_map", "fsdp")
 
 
 class _DataParallel:
@@ -31,6 +31,15 @@ class _DataParallel:
 
     def train_step(self, state, batch, key):
         return (self._compiled or self._train)(state, batch, key)
+
+    def compiled_memory(self) -> int | None:
+        """Bytes one device needs for the compiled step (its arguments, the state among
+        them, its outputs and its temporaries), where the backend says; None where not."""
+        analysis = self._compiled.memory_analysis() if self._compiled else None
+        if analysis is None:
+            return None
+        return (analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+                - analysis.alias_size_in_bytes + analysis.temp_size_in_bytes)  # fmt: skip
 
 
 class PmapParallel(_DataParallel):
@@ -58,30 +67,25 @@ class PmapParallel(_DataParallel):
         return {k: float(v[0]) for k, v in jax.device_get(metrics).items()}
 
 
-class ShardMapParallel(_DataParallel):
-    def __init__(self, devices, train_step, eval_step):
-        mesh = jax.sharding.Mesh(np.array(devices), (AXIS,))
-        self._replicated = NamedSharding(mesh, P())
+def _local(x):
+    """Under shard_map each device sees a [1, ...] slice of the leading device axis."""
+    return jax.tree.map(lambda a: a[0], x)
 
-        def local(x):  # each device sees a [1, ...] slice of the leading device axis
-            return jax.tree.map(lambda a: a[0], x)
 
-        train = jax.shard_map(
-            lambda state, batch, key: train_step(state, local(batch), key),
-            mesh=mesh,
-            in_specs=(P(), P(AXIS), P()),
-            out_specs=(P(), P()),
-        )
+class _MeshParallel(_DataParallel):
+    """The modes on a 1-D mesh: the state lives where put_state's shardings say, and eval
+    runs per device on the parameters whole (gathered by jit where they are sharded)."""
+
+    def __init__(self, devices, train, eval_step):
+        self.mesh = jax.sharding.Mesh(np.array(devices), (AXIS,))
         evaluate = jax.shard_map(
-            lambda params, batch: eval_step(params, local(batch)),
-            mesh=mesh,
+            lambda params, batch: eval_step(params, _local(batch)),
+            mesh=self.mesh,
             in_specs=(P(), P(AXIS)),
             out_specs=(P(), P(AXIS)),  # sums replicated; per-example outputs by device
         )
-        super().__init__(devices, jax.jit(train, donate_argnums=(0,)), jax.jit(evaluate))
-
-    def put_state(self, state):
-        return jax.device_put(state, self._replicated)
+        super().__init__(devices, jax.jit(train(self.mesh), donate_argnums=(0,)),
+                         jax.jit(evaluate))  # fmt: skip
 
     def host_state(self, state):
         return jax.device_get(state)
@@ -94,7 +98,92 @@ class ShardMapParallel(_DataParallel):
         return {k: float(v) for k, v in jax.device_get(metrics).items()}
 
 
+class ShardMapParallel(_MeshParallel):
+    def __init__(self, devices, train_step, eval_step):
+        def train(mesh):
+            return jax.shard_map(
+                lambda state, batch, key: train_step(state, _local(batch), key),
+                mesh=mesh,
+                in_specs=(P(), P(AXIS), P()),
+                out_specs=(P(), P()),
+            )
+
+        super().__init__(devices, train, eval_step)
+
+    def put_state(self, state):
+        return jax.device_put(state, NamedSharding(self.mesh, P()))
+
+
+def fsdp_spec(shape: tuple[int, ...], n: int) -> P:
+    """Where an array of `shape` is split over n devices in the sharded mode: along its
+    largest axis that n divides (the first of equals); kept whole on every device when none
+    does (biases, norms, scalars: small next to the matrices)."""
+    fits = [axis for axis, size in enumerate(shape) if size % n == 0 and size >= n]
+    if not fits:
+        return P()
+    axis = max(fits, key=lambda a: shape[a])
+    return P(*(AXIS if a == axis else None for a in range(len(shape))))
+
+
+class FsdpParallel(_MeshParallel):
+    """Parameters and optimizer state sharded over the devices (fully sharded data
+    parallelism: each device keeps about 1/n of the state) and the batch too. The gradients
+    half of the step runs per device (shard_map) on parameters gathered whole for it, and
+    hands each device its slice of the averaged gradients (a reduce-scatter); the update
+    then runs on each device's shards of the state where they live."""
+
+    def __init__(self, devices, train_step, eval_step):
+        def train(mesh):
+            def step(state, batch, key):
+                specs = jax.tree.map(lambda x: fsdp_spec(x.shape, len(devices)), state.params)
+
+                def gradients(params, step, batch, key):
+                    whole = jax.tree.map(_gather, params, specs)
+                    grads, loss, aux = train_step.device_gradients(whole, step, _local(batch),
+                                                                   key)  # fmt: skip
+                    loss, aux = jax.lax.pmean((loss, aux), AXIS)
+                    return jax.tree.map(_reduce_scatter, grads, specs), loss, aux
+
+                grads, loss, aux = jax.shard_map(
+                    gradients,
+                    mesh=mesh,
+                    in_specs=(specs, P(), P(AXIS), P()),
+                    out_specs=(specs, P(), P()),
+                )(state.params, state.step, batch, key)
+                state, metrics = train_step.update(state, grads, loss, aux)
+                return jax.lax.with_sharding_constraint(state, self._shardings(state)), metrics
+
+            return step
+
+        super().__init__(devices, train, eval_step)
+
+    def _shardings(self, tree):
+        n = len(self.devices)
+        return jax.tree.map(lambda x: NamedSharding(self.mesh, fsdp_spec(x.shape, n)), tree)
+
+    def put_state(self, state):
+        return jax.device_put(state, self._shardings(state))
+
+
+def _split_axis(spec: P) -> int | None:
+    return next((axis for axis, name in enumerate(spec) if name == AXIS), None)
+
+
+def _gather(shard, spec: P):
+    axis = _split_axis(spec)
+    return shard if axis is None else jax.lax.all_gather(shard, AXIS, axis=axis, tiled=True)
+
+
+def _reduce_scatter(grad, spec: P):
+    """The mean over the devices of an array each computed, as this device's slice of it."""
+    axis = _split_axis(spec)
+    if axis is None:
+        return jax.lax.pmean(grad, AXIS)
+    summed = jax.lax.psum_scatter(grad, AXIS, scatter_dimension=axis, tiled=True)
+    return summed / jax.lax.axis_size(AXIS)
+
+
 def make_parallel(mode: str, devices, train_step, eval_step) -> _DataParallel:
-    return {"pmap": PmapParallel, "shard_map": ShardMapParallel}[mode](
+    return {"pmap": PmapParallel, "shard_map": ShardMapParallel, "fsdp": FsdpParallel}[mode](
         devices, train_step, eval_step
     )

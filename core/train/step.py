@@ -7,6 +7,8 @@ Dropout keys are a pure function of (seed, step, device), so resume replays them
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import flax.struct
@@ -28,19 +30,31 @@ class TrainState:
         return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
 
 
-def make_train_step(loss_fn, tx: optax.GradientTransformation):
-    """(state, batch, base_key) -> (state, metrics); must run under a mapped "batch" axis."""
+@dataclasses.dataclass(frozen=True)
+class TrainStep:
+    """(state, batch, base_key) -> (state, metrics), run under a mapped "batch" axis; in two
+    halves that the sharded mode runs apart: this device's gradients (averaged over the
+    axis with lax.pmean here, reduce-scattered there) and the update (elementwise but for
+    global norms, so it may run on shards of the state)."""
 
-    def train_step(state: TrainState, batch, base_key):
-        step_key = jax.random.fold_in(
-            jax.random.fold_in(base_key, state.step), jax.lax.axis_index(AXIS)
+    loss_fn: Callable
+    tx: optax.GradientTransformation
+
+    def __call__(self, state: TrainState, batch, base_key):
+        grads, loss, aux = jax.lax.pmean(
+            self.device_gradients(state.params, state.step, batch, base_key), AXIS
         )
+        return self.update(state, grads, loss, aux)
+
+    def device_gradients(self, params, step, batch, base_key):
+        """(gradients, loss, aux) of this device's share of the batch."""
+        step_key = jax.random.fold_in(jax.random.fold_in(base_key, step), jax.lax.axis_index(AXIS))
         accum = jax.tree.leaves(batch)[0].shape[0]
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        grad_fn = jax.value_and_grad(self.loss_fn, has_aux=True)
         keys = jax.random.split(step_key, accum)
 
         def micro_step(micro_batch, key):
-            (loss, aux), grads = grad_fn(state.params, micro_batch, key)
+            (loss, aux), grads = grad_fn(params, micro_batch, key)
             return grads, loss, aux
 
         def accumulate(carry, xs):
@@ -53,8 +67,10 @@ def make_train_step(loss_fn, tx: optax.GradientTransformation):
             rest = (jax.tree.map(lambda x: x[1:], batch), keys[1:])
             sums, _ = jax.lax.scan(accumulate, sums, rest)
             sums = jax.tree.map(lambda x: x / accum, sums)
-        grads, loss, aux = jax.lax.pmean(sums, AXIS)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        return sums
+
+    def update(self, state: TrainState, grads, loss, aux):
+        updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
         state = state.replace(
             step=state.step + 1,
             params=optax.apply_updates(state.params, updates),
@@ -62,7 +78,9 @@ def make_train_step(loss_fn, tx: optax.GradientTransformation):
         )
         return state, {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
 
-    return train_step
+
+def make_train_step(loss_fn, tx: optax.GradientTransformation) -> TrainStep:
+    return TrainStep(loss_fn, tx)
 
 
 def make_eval_step(eval_sums_fn, eval_outputs_fn=None):
