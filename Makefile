@@ -34,6 +34,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/checkpoint.py
 	$(BIN)/python bench/holder_scan.py
 	$(BIN)/python bench/tui.py
 	$(BIN)/python bench/telemetry.py
