@@ -177,26 +177,12 @@ def test_a_run_saved_before_orbax_resumes_from_its_msgpack_checkpoint(demo_run, 
     assert sorted(p.name for p in run.checkpoints_dir.iterdir()) == ["step-100", "step_120"]
 
 
-def test_a_sharded_run_trains_and_resumes_into_shards(tmp_path):
-    """--parallelism fsdp end to end (its step equals pmap's: test_data_parallel_step.py):
-    the loss falls, and its checkpoint, saved from the shards, resumes into shards."""
-    run = RunDir(tmp_path / "fsdp")
-    args = ("--demo", "--parallelism", "fsdp", "--save_steps", "20", "--eval_steps", "1000",
-            "--output_dir", str(run.path))  # fmt: skip
-    first = tpudeck("train", *args, "--max_steps", "20")
-    assert first.returncode == 0, first.stderr
-    assert "8 x cpu" in first.stderr
-    resumed = tpudeck("train", "--resume", *args, "--max_steps", "30")
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resumed from step 20" in resumed.stderr
-    losses = [e["loss"] for e in run.read_events("step")]
-    assert losses[-1] < 0.8 * losses[0], losses
-    assert run.read_status()["state"] == "finished"
-
-
 def test_sigterm_finishes_the_step_checkpoints_and_stops(tmp_path):
+    """Under the sharded mode (its step equals pmap's: test_data_parallel_step.py), so the
+    stop's checkpoint is saved from the shards and the resume puts it back into them."""
     run = RunDir(tmp_path / "run")
-    child = start_tpudeck("train", "--demo", "--max_steps", "5000", "--output_dir", str(run.path))
+    child = start_tpudeck("train", "--demo", "--max_steps", "5000", "--parallelism", "fsdp",
+                          "--output_dir", str(run.path))  # fmt: skip
     wait_for_event(run, lambda e: e["kind"] == "step" and e["step"] >= 20)
     os.kill(child.pid, signal.SIGTERM)
     assert child.wait(timeout=120) == 0

@@ -7,6 +7,7 @@ The first step's compile is done ahead of time and reported on its own.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import shutil
@@ -59,11 +60,8 @@ class Trainer:
         )
         self.init_key, self.dropout_key = jax.random.split(jax.random.key(spec.seed))
         self.stop_signal: str | None = None
-        self.checkpoints = Checkpoints(
-            run_dir.checkpoints_dir,
-            spec.save_total_limit,
-            lambda step, path: run_dir.emit("checkpoint", step=step, path=str(path)),
-        )
+        self.checkpoints = Checkpoints(run_dir.checkpoints_dir, spec.save_total_limit, self._saved)
+        self.push_when_saved: int | None = None  # a push that carries that step's checkpoint
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -243,17 +241,23 @@ class Trainer:
         meta = {"epoch": epoch, "batch_in_epoch": index, "seed": self.spec.seed}
         self.checkpoints.save(step, host_state, meta)
         pushed = self.hub is not None and (final or self.hub.pushes_saves)
-        if final or (pushed and self.hub.sends_checkpoint):
-            self.checkpoints.wait()
-        try:
+        with _disk_full_as(step, "the exported model", self.run_dir.path):
             if final or pushed:
                 self._export(host_state.params, step)
-            if pushed:
+            if pushed and self.hub.sends_checkpoint:
+                self.push_when_saved = step  # training goes on while Orbax writes it
+            elif pushed:
                 self.hub.queue(step)
-        except Exception as exc:
-            if not is_disk_full(exc):
-                raise
-            raise DiskFull(step, "the exported model", self.run_dir.path) from None
+        if final:
+            self.checkpoints.wait()
+
+    def _saved(self, step: int, path) -> None:
+        """A checkpoint is whole: announce it, and send the push that waited for it."""
+        self.run_dir.emit("checkpoint", step=step, path=str(path))
+        if self.push_when_saved == step:
+            self.push_when_saved = None
+            with _disk_full_as(step, "the exported model", self.run_dir.path):
+                self.hub.queue(step)
 
     def _finish(self, state, step: int, final: str, message: str) -> str:
         if final != "diverged":  # a NaN state is worth neither resuming nor exporting
@@ -274,3 +278,14 @@ class Trainer:
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
         self.run_dir.emit("export", step=step, path=str(target))
+
+
+@contextlib.contextmanager
+def _disk_full_as(step: int, what: str, run_path):
+    """ENOSPC, however a library wraps it, as the run's one-line DiskFull."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        raise DiskFull(step, what, run_path) from None
