@@ -91,8 +91,8 @@ class Checkpoints:
         self._failing_as_disk_full(self.manager.wait_until_finished)
         step, self.pending = self.pending, None
         for old in list_steps(self.directory)[: -self.keep]:
-            if (step_dir(self.directory, old) / LEGACY_STATE).is_file():
-                shutil.rmtree(step_dir(self.directory, old), ignore_errors=True)
+            if (path := step_dir(self.directory, old) / LEGACY_STATE).is_file():
+                shutil.rmtree(path.parent, ignore_errors=True)
         self.saved(step, step_dir(self.directory, step))
 
     def close(self) -> None:
@@ -106,18 +106,22 @@ class Checkpoints:
         """In Orbax's writer thread, once the files are written and before the rename that
         makes them a checkpoint: record every file's size and SHA-256 inside it, so a resume
         refuses a flipped bit before it takes the accelerator."""
-        (written,) = self.directory.glob(f"step_{self.pending}{_TEMP_SUFFIX}*")
+        (written,) = self._being_written(self.pending)
         # The items' files; Orbax's own step metadata is rewritten at the commit.
         files = sorted(p for item in _ITEMS for p in (written / item).rglob("*") if p.is_file())
         sums = {str(p.relative_to(written)): [p.stat().st_size, _sha256(p)] for p in files}
         (written / CHECKSUMS).write_text(json.dumps(sums, indent=1) + "\n")
+
+    def _being_written(self, step: int) -> list[Path]:
+        """Orbax's folder for the write of `step` while it is not yet a checkpoint."""
+        return list(self.directory.glob(f"step_{step}{_TEMP_SUFFIX}*"))
 
     def _failing_as_disk_full(self, call: Callable[[], object]) -> None:
         try:
             call()
         except Exception as exc:
             step, self.pending = self.pending, None
-            for leftover in self.directory.glob(f"step_{step}{_TEMP_SUFFIX}*"):
+            for leftover in self._being_written(step):
                 shutil.rmtree(leftover, ignore_errors=True)
             if is_disk_full(exc):
                 raise DiskFull(step, "a checkpoint", self.directory.parent) from None
