@@ -22,7 +22,8 @@ headless-demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q --durations=25 -n 2 --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -q --durations=5 -m serial
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

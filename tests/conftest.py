@@ -9,11 +9,14 @@ os.environ["JAX_PLATFORMS"] = "cpu"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+import fcntl  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -77,31 +80,63 @@ def _ancestors(pid: int) -> set[int]:
     return found
 
 
-def unix_user(name: str, group: str | None = None):
+def session_root(tmp_path_factory) -> Path:
+    """The folder that every worker of this session shares: pytest-xdist (`make test` runs
+    two) gives each worker its own base temp under one parent."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def session_lock(tmp_path_factory, name: str):
+    """Held by one worker of the session at a time."""
+    with open(session_root(tmp_path_factory) / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def made_once(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
+    """A folder that `make` fills once a session, whichever worker asks first; the others
+    wait for it. A `make` that fails leaves nothing, so the next to ask tries again."""
+    where = session_root(tmp_path_factory) / name
+    with session_lock(tmp_path_factory, name):
+        if not (where / ".made").exists():
+            shutil.rmtree(where, ignore_errors=True)
+            where.mkdir()
+            make(where)
+            (where / ".made").touch()
+    return where
+
+
+def unix_user(tmp_path_factory, name: str, group: str | None = None):
     """A real second Unix user (created once; CI runs as root, which useradd needs)."""
     import grp
     import pwd
 
     if os.geteuid() != 0:
         pytest.skip("creating a second Unix user needs root; CI runs the suite as root")
-    if group:
-        subprocess.run(["groupadd", "-f", group], capture_output=True)
-    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    *(["-g", group] if group else []), name], capture_output=True)  # fmt: skip
+    with session_lock(tmp_path_factory, "unix-users"):  # useradd fails on a locked passwd
+        if group:
+            subprocess.run(["groupadd", "-f", group], capture_output=True)
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        *(["-g", group] if group else []), name], capture_output=True)  # fmt: skip
     user = pwd.getpwnam(name)
     assert not group or user.pw_gid == grp.getgrnam(group).gr_gid, f"{name} is not in {group}"
     return user
 
 
 @pytest.fixture(scope="session")
-def other_user():
-    return unix_user("tpudeck-other")
+def other_user(tmp_path_factory):
+    return unix_user(tmp_path_factory, "tpudeck-other")
 
 
 @pytest.fixture(scope="session")
-def team():
+def team(tmp_path_factory):
     """Two users of one Unix group, as a team sharing a VM is."""
-    return unix_user("tpudeck-alice", "tpudeck-team"), unix_user("tpudeck-bob", "tpudeck-team")
+    return (
+        unix_user(tmp_path_factory, "tpudeck-alice", "tpudeck-team"),
+        unix_user(tmp_path_factory, "tpudeck-bob", "tpudeck-team"),
+    )
 
 
 @pytest.fixture
@@ -120,19 +155,22 @@ def demo_corpus(tmp_path_factory) -> Path:
     return write_demo_corpus(tmp_path_factory.mktemp("corpus") / "stories.txt")
 
 
-@pytest.fixture(scope="session")
-def finished_run_template(tmp_path_factory) -> Path:
-    """A real finished demo run (4 steps, checkpoints at 2 and 4, exported model)."""
-    where = tmp_path_factory.mktemp("finished")
+def train_demo(where: Path, *flags: str) -> None:
+    """A demo run trained into where/run on 8 CPU devices, its store in where/home."""
     env = {**os.environ, "TPUDECK_HOME": str(where / "home")}
     done = subprocess.run(
-        [sys.executable, "-m", "tpudeck", "train", "--demo", "--max_steps", "4",
-         "--save_steps", "2", "--logging_steps", "1", "--platform", "cpu",
+        [sys.executable, "-m", "tpudeck", "train", "--demo", *flags, "--platform", "cpu",
          "--output_dir", str(where / "run")],
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    return where / "run"
+
+
+@pytest.fixture(scope="session")
+def finished_run_template(tmp_path_factory) -> Path:
+    """A real finished demo run (4 steps, checkpoints at 2 and 4, exported model)."""
+    flags = ("--max_steps", "4", "--save_steps", "2", "--logging_steps", "1")
+    return made_once(tmp_path_factory, "finished", lambda where: train_demo(where, *flags)) / "run"
 
 
 # Each recipe's demo as the tests read it: the loss falls (test_demos.py) and, where a
@@ -151,21 +189,10 @@ def trained_demo(tmp_path_factory):
     """trained_demo(recipe) -> the RunDir of the recipe's demo run, trained on 8 devices."""
     from tpudeck.core.runs.rundir import RunDir
 
-    where = tmp_path_factory.mktemp("demos")
-    runs = {}
-
     def get(recipe: str) -> RunDir:
-        if recipe not in runs:
-            env = {**os.environ, "TPUDECK_HOME": str(where / "home")}
-            flags = DEMO_RUNS.get(recipe, SHORT_DEMO)
-            done = subprocess.run(
-                [sys.executable, "-m", "tpudeck", "train", "--demo", "--recipe", recipe, *flags,
-                 "--platform", "cpu", "--output_dir", str(where / recipe)],
-                capture_output=True, text=True, env=env, timeout=600,
-            )  # fmt: skip
-            assert done.returncode == 0, done.stderr
-            runs[recipe] = RunDir(where / recipe)
-        return runs[recipe]
+        flags = ("--recipe", recipe, *DEMO_RUNS.get(recipe, SHORT_DEMO))
+        where = made_once(tmp_path_factory, f"demo-{recipe}", lambda w: train_demo(w, *flags))
+        return RunDir(where / "run")
 
     return get
 

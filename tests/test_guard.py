@@ -41,6 +41,7 @@ def state(run_id: str) -> str:
     return RunStore().find(run_id).state
 
 
+@pytest.mark.serial  # 30 ms apart: another test's load would reorder the launches themselves
 def test_ten_launches_take_the_lock_one_at_a_time_in_the_order_they_were_issued(tpudeck_home):
     blocker = AcceleratorLock(tpudeck_home)
     assert blocker.try_acquire("held-by-the-test")

@@ -12,6 +12,7 @@ from tpudeck.core.runs.procs import current_user, is_alive, process_info, proces
 from .fake_os import fake_dev_tree, fake_proc_tree, fake_process, hold_open
 
 
+@pytest.mark.serial  # a bound on time
 def test_fake_proc_scan_names_the_holder_among_a_thousand_processes(tmp_path):
     dev = fake_dev_tree(tmp_path)
     proc = fake_proc_tree(tmp_path, 1000, {4242: [str(dev / "accel0"), str(dev / "accel1")]})

@@ -74,7 +74,8 @@ def runs(tmp_path_factory):
     return plain, pushed, hub, (root / "pushed.out").read_text()
 
 
-pytestmark = pytest.mark.slow
+# serial: the pace ratio below is a bound that another test's load would skew
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 def test_training_pace_is_the_same_with_a_faulty_hub(runs):
