@@ -59,11 +59,7 @@ def add_script_flags(parser: argparse.ArgumentParser) -> None:
 
     group = parser.add_argument_group("other flags of the Hugging Face scripts")
     for name, flag in FLAGS.items():
-        does = (
-            f"another name for --{flag.field}"
-            if flag.field
-            else flag.instead or flag.refused or flag.sets[1]
-        )
+        does = f"another name for --{flag.field}" if flag.field else flag.instead or flag.sets[1]
         group.add_argument(f"--{name}", default=argparse.SUPPRESS, help=does, **_typed(flag.kind))
 
 

@@ -42,7 +42,8 @@ def train_arguments(words: list[str]) -> list[str]:
 
 def spec_values(words: list[str]) -> tuple[dict, list[str]]:
     """(the spec values, the notes on flags tpudeck takes otherwise) of a pasted line: what
-    the Launch screen fills its form with. Raises TpudeckError for a flag it refuses."""
+    the Launch screen fills its form with. Raises TpudeckError for a line argparse refuses
+    (a flag none of the scripts has, a value of the wrong type)."""
     from .cli import LAUNCH_KEYS, build_parser
     from .script_flags import take_script_flags
 

@@ -1,10 +1,9 @@
 """The flags of the six Hugging Face Flax example scripts, and what tpudeck does with each.
 
 Most are RunSpec fields of the same name. The rest are here: another name for a field
-(run_flax_glue.py's --max_train_steps is --max_steps), accepted with one line saying what
-tpudeck does instead (--do_train), or refused in one line naming what to do where tpudeck
-cannot do it yet (--adafactor). No flag of these scripts is "unrecognized"; the README's
-table is written from this module (tests/test_script_flags.py keeps them equal).
+(run_flax_glue.py's --max_train_steps is --max_steps), or accepted with one line saying
+what tpudeck does instead (--do_train). No flag of these scripts is "unrecognized"; the
+README's table is written from this module (tests/test_script_flags.py keeps them equal).
 """
 
 from __future__ import annotations
@@ -46,18 +45,19 @@ max_train_samples max_eval_samples overwrite_cache preprocessing_num_workers",
 @dataclasses.dataclass(frozen=True)
 class ScriptFlag:
     """A script's flag that is not a RunSpec field: exactly one of `field` (it sets that
-    field), `sets` (it sets several), `instead` (accepted: what tpudeck does instead) or
-    `refused` (why not, and what to do)."""
+    field), `sets` (it sets several) or `instead` (accepted: what tpudeck does instead)."""
 
     kind: type  # what its value parses as; a bool flag also works alone
     field: str | None = None
     instead: str | None = None
-    refused: str | None = None
     # (fields it sets, from its value; what that means) where it sets more than one field
     sets: tuple[Callable[[object], dict], str] | None = None
 
 
 _NO_PREDICT = "tpudeck has no prediction pass: evaluate a test file as --validation_file"
+# run_mlm_flax.py and run_t5_mlm_flax.py declare the reference files (run_mlm_wwm.py's
+# whole-word masking for Chinese, a PyTorch script) and never open them.
+_UNREAD = "the Flax scripts never read it, nor does tpudeck (it masks tokens, not whole words)"
 _FAST = "tpudeck always uses the fast tokenizer (the tokenizers library)"
 
 FLAGS = {
@@ -99,26 +99,8 @@ FLAGS = {
             "GLUE from the Hub: `--dataset_name nyu-mll/glue --dataset_config_name TASK`",
         ),
     ),
-    "adafactor": ScriptFlag(
-        bool, refused="tpudeck trains with AdamW only (--weight_decay, --adam_beta1/2) for now"
-    ),
-    "gradient_checkpointing": ScriptFlag(
-        bool,
-        refused="not in tpudeck yet: lower --per_device_train_batch_size and raise "
-        "--gradient_accumulation_steps",
-    ),
-    "line_by_line": ScriptFlag(
-        bool,
-        refused="not in tpudeck yet: it packs lines into --max_seq_length blocks (the "
-        "script's default)",
-    ),
-    "train_ref_file": ScriptFlag(str, refused="whole-word masking for Chinese is not in tpudeck"),
-    "validation_ref_file": ScriptFlag(
-        str, refused="whole-word masking for Chinese is not in tpudeck"
-    ),
-    "image_size": ScriptFlag(
-        int, refused="the image size is the model config's image_size: pass a --config_name with it"
-    ),
+    "train_ref_file": ScriptFlag(str, instead=_UNREAD),
+    "validation_ref_file": ScriptFlag(str, instead=_UNREAD),
     "predict_with_generate": ScriptFlag(
         bool, instead="tpudeck's summarization always evaluates by generating, with ROUGE"
     ),
@@ -127,15 +109,13 @@ FLAGS = {
 
 def take_script_flags(given: dict) -> tuple[dict, list[str], str | None]:
     """(`given` with the scripts' own flags taken out, a note for each that tpudeck takes
-    otherwise, the Hub token if --token gave one). Another name sets its field; a refused
-    flag raises TpudeckError (a switch set false asks for nothing and passes)."""
+    otherwise, the Hub token if --token gave one). Another name sets its field; given with
+    its field too, TpudeckError."""
     from .errors import TpudeckError
 
     given, notes, token = dict(given), [], None
     for name in [n for n in given if n in FLAGS]:
         flag, value = FLAGS[name], given.pop(name)
-        if flag.refused and value is not False:
-            raise TpudeckError(f"--{name}: {flag.refused}")
         if flag.instead:
             notes.append(f"--{name}: {flag.instead}")
         elif flag.sets:
@@ -166,6 +146,6 @@ def readme_table(spec_fields: set[str]) -> str:
         elif flag.field:
             does = f"another name for `--{flag.field}`"
         else:
-            does = f"accepted: {flag.instead}" if flag.instead else f"refused: {flag.refused}"
+            does = f"accepted: {flag.instead}"
         rows.append(f"| `--{name}` | {scripts} | {does} |")
     return "\n".join(rows)

@@ -102,6 +102,12 @@ class RunSpec:
     validation_dir: str | None = _opt(
         None, "image_classification: validation images, same classes; default: split off", form=True
     )
+    image_size: int | None = _opt(
+        None,
+        "image_classification: the images' side in pixels, resized to it; default: the model "
+        "config's image_size (a checkpoint keeps its own)",
+        form=True,
+    )
     block_size: int | None = _opt(
         None, "clm: tokens per training example; default: model positions", form=True
     )
@@ -133,6 +139,12 @@ class RunSpec:
     mlm_probability: float = _opt(
         0.15, "mlm: the share of tokens masked; t5_mlm: the share in noise spans", form=True
     )
+    line_by_line: bool = _opt(
+        False,
+        "mlm: each non-empty line (row) an example of its own, framed, truncated to "
+        "--max_seq_length and padded, instead of packed blocks",
+        form=True,
+    )
     mean_noise_span_length: float = _opt(
         3.0, "t5_mlm: the mean length of a noise span, in tokens", form=True
     )
@@ -151,10 +163,18 @@ class RunSpec:
         "linear", "decay after warmup", ("linear", "cosine", "constant"), form=True
     )
     warmup_steps: int = _opt(0, "linear warmup steps", form=True)
-    weight_decay: float = _opt(0.0, "AdamW weight decay")
+    adafactor: bool = _opt(
+        False, "Adafactor instead of AdamW (optax's defaults, as the HF scripts' --adafactor)"
+    )
+    weight_decay: float = _opt(0.0, "weight decay (AdamW's, or Adafactor's)")
     adam_beta1: float = _opt(0.9, "AdamW beta1")
     adam_beta2: float = _opt(0.999, "AdamW beta2")
     adam_epsilon: float = _opt(1e-8, "AdamW epsilon")
+    gradient_checkpointing: bool = _opt(
+        False,
+        "recompute each layer's activations for the gradients instead of keeping them: "
+        "activation memory of about one layer, for about a third more compute",
+    )
     max_grad_norm: float = _opt(1.0, "clip gradients to this global norm (0 disables)")
     num_train_epochs: float = _opt(3.0, "epochs to train when max_steps is not set", form=True)
     max_steps: int | None = _opt(
@@ -235,13 +255,20 @@ class RunSpec:
     def model_config(self) -> dict:
         """The HF-style config dict the model will be built from (vocab_size may be absent).
         A Hub id's comes from the cache: check `config_pending` first."""
-        for flag in ("model_name_or_path", "config_name"):
-            location = getattr(self, flag)
-            if location:
-                repo = hub_id(location)
-                found = repo and cached_file(self, repo, "config.json")
-                return read_config(str(found or location), f"--{flag}")
-        return dict(FAMILIES[self.model_type].sizes[self.model_size])
+        if self.model_name_or_path:  # a checkpoint's shapes are its own
+            return self._config_from("model_name_or_path")
+        if self.config_name:
+            config = self._config_from("config_name")
+        else:
+            config = dict(FAMILIES[self.model_type].sizes[self.model_size])
+        overrides = getattr(RECIPES.get(self.recipe), "config_overrides", None)
+        return {**config, **(overrides(self) if overrides else {})}
+
+    def _config_from(self, flag: str) -> dict:
+        location = getattr(self, flag)
+        repo = hub_id(location)
+        found = repo and cached_file(self, repo, "config.json")
+        return read_config(str(found or location), f"--{flag}")
 
     @property
     def config_pending(self) -> str | None:

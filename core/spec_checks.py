@@ -53,6 +53,7 @@ def _check_numbers(spec) -> None:
     for name in (
         "block_size",
         "max_seq_length",
+        "image_size",
         "max_source_length",
         "max_target_length",
         "val_max_target_length",

@@ -4,8 +4,15 @@ import numpy as np
 
 from tpudeck.core.data.batching import StepBatches, eval_batches
 from tpudeck.core.data.demo_corpus import write_demo_corpus
-from tpudeck.core.data.token_blocks import packed_blocks
-from tpudeck.core.data.tokenizer import EOS, eos_id, load_tokenizer, train_byte_level_bpe
+from tpudeck.core.data.sentence_pairs import with_framing
+from tpudeck.core.data.token_blocks import line_blocks, packed_blocks
+from tpudeck.core.data.tokenizer import (
+    EOS,
+    MASKED_LM_KIND,
+    eos_id,
+    load_tokenizer,
+    train_byte_level_bpe,
+)
 
 
 def test_demo_corpus_is_the_same_for_the_same_seed(tmp_path):
@@ -43,6 +50,26 @@ def test_packing_joins_documents_with_eos_drops_the_tail_and_is_cached(tmp_path,
     assert packed_blocks(rows, "text", tok, eos, 8, cache).shape == (1, 8)
     other = packed_blocks(rows.select(range(2)), "text", tok, eos, 8, cache)  # other rows
     assert other.ravel().tolist() == flat[: other.size] and len(list(cache.iterdir())) == 2
+
+
+def test_line_by_line_frames_truncates_and_pads_each_text_and_is_cached(tmp_path, demo_corpus):
+    import datasets
+
+    texts = demo_corpus.read_text().splitlines()[:100]
+    tok = with_framing(train_byte_level_bpe(texts, 300, tmp_path / "tok", 64, MASKED_LM_KIND))
+    bos, eos, pad = (tok.token_to_id(t) for t in ("<s>", "</s>", "<pad>"))
+    short, long = "a cat", texts[0] + " " + texts[1]
+    rows = datasets.Dataset.from_dict({"text": [short, "  ", long]})
+    blocks = line_blocks(rows, "text", tok, pad, 12, tmp_path / "cache")
+    assert blocks.shape == (2, 12) and isinstance(blocks, np.memmap)  # the blank row skipped
+    words = tok.encode(short, add_special_tokens=False).ids
+    assert blocks[0].tolist() == [bos, *words, eos] + [pad] * (10 - len(words))
+    head = tok.encode(long, add_special_tokens=False).ids[:10]
+    assert blocks[1].tolist() == [bos, *head, eos]  # truncated, still closed
+    assert tok.to_str() == with_framing(tok).to_str()  # the run's tokenizer is left unbounded
+    (written,) = (tmp_path / "cache").iterdir()
+    written.write_bytes(written.read_bytes()[:48])  # only a cached file can answer now
+    assert line_blocks(rows, "text", tok, pad, 12, tmp_path / "cache").shape == (1, 12)
 
 
 def test_step_batches_are_a_pure_function_of_seed_and_step():

@@ -1,5 +1,7 @@
 """The data-parallel step: 8 devices compute what 1 device computes on the same global batch."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -67,6 +69,15 @@ def test_eight_devices_step_equals_one_device_step(task):
     assert_same_params(one, eight)
     assert m1["loss"] == pytest.approx(m8["loss"], abs=1e-5)
     assert m1["grad_norm"] == pytest.approx(m8["grad_norm"], rel=1e-4)
+
+
+def test_adafactor_steps_alike_on_eight_devices_and_keeps_its_own_state(task):
+    spec, data, model = task
+    adafactor = (dataclasses.replace(spec, adafactor=True), data, model)
+    one, _ = one_step(adafactor, 1)
+    eight, _ = one_step(adafactor, 8)
+    assert_same_params(one, eight)
+    assert "FactoredState" in str(jax.tree.structure(eight.opt_state))  # not AdamW's moments
 
 
 def test_gradient_accumulation_equals_the_full_batch(task):

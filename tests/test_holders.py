@@ -1,6 +1,7 @@
 """Holder detection against fake /proc and /dev trees and real processes holding fake devices."""
 
 import os
+import sys
 import time
 
 import pytest
@@ -69,7 +70,7 @@ def test_liveness_is_pid_and_start_time(tmp_path):
     assert is_alive(me, start_ticks(me))
     assert not is_alive(me, start_ticks(me) + 1)  # same pid, another process: pid reuse
     assert not is_alive(None, None)
-    assert "pytest" in process_info(me).command and process_info(me).user == current_user()
+    assert sys.executable in process_info(me).command and process_info(me).user == current_user()
     assert process_tree(me)[0] == me
 
 

@@ -1,5 +1,6 @@
 """The image_classification recipe: image folders in, a ViT that opens in transformers out."""
 
+import dataclasses
 import json
 import os
 
@@ -148,6 +149,9 @@ def test_a_checkpoint_with_other_classes_fine_tunes_with_a_new_head(tmp_path):
     np.testing.assert_array_equal(
         params["patch_projection"]["kernel"], pretrained["patch_projection"]["kernel"]
     )
+    size = five_classes.image_size
+    with pytest.raises(SpecError, match=f"position embeddings are for {size}x{size} images"):
+        dataclasses.replace(run_spec, image_size=2 * size).validate()
 
 
 @pytest.mark.slow
@@ -170,12 +174,15 @@ def test_train_a_vit_on_an_image_dataset_with_an_image_column(tmp_path):
     run = tmp_path / "run"
     result = tpudeck("train", "--recipe", "image_classification", "--model_type", "vit",
                      "--model_size", "demo", "--dataset_name", str(tmp_path / "colours"),
-                     "--per_device_train_batch_size", "2", "--max_steps", "3",
+                     "--image_size", "16", "--per_device_train_batch_size", "2", "--max_steps", "3",
                      "--platform", "cpu", "--output_dir", str(run))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "27 training and 9 validation images of 3 classes (red, green, blue)" in result.stderr
+    assert "27 training and 9 validation images of 3 classes (red, green, blue) at 16x16" in (
+        result.stderr
+    )  # --image_size, as run_image_classification.py takes it
     config = json.loads((run / "model" / "config.json").read_text())
     assert config["id2label"] == {"0": "red", "1": "green", "2": "blue"}
+    assert config["image_size"] == 16
     text_only = tmp_path / "texts"
     text_only.mkdir()
     (text_only / "train.csv").write_text("text,label\na,0\nb,1\n")

@@ -14,26 +14,27 @@ from tpudeck.core.spec import RunSpec
 
 from .builders import tpudeck
 
-MASK_ID, SEPARATOR = 4, 3
+MASK_ID, SEPARATOR, PAD = 4, 3, 1
 
 
 @pytest.mark.parametrize("probability", [0.15, 0.4])  # HF's default, and --mlm_probability 0.4
 def test_masking_picks_the_share_asked_and_masks_80_randomises_10_keeps_10(probability):
     ids = np.random.default_rng(0).integers(5, 500, (64, 512)).astype(np.int32)
     ids[:, ::10] = SEPARATOR
+    ids[:, -50:] = PAD  # --line_by_line's padding
+    keep = (SEPARATOR, PAD)
     masked, selected = (
-        np.asarray(a)
-        for a in mask_tokens(ids, jax.random.key(7), MASK_ID, 500, SEPARATOR, probability)
+        np.asarray(a) for a in mask_tokens(ids, jax.random.key(7), MASK_ID, 500, keep, probability)
     )
-    assert not selected[ids == SEPARATOR].any()  # document separators are never masked
-    share = selected.sum() / (ids != SEPARATOR).sum()
+    assert not selected[np.isin(ids, keep)].any()  # separators and padding are never masked
+    share = selected.sum() / (~np.isin(ids, keep)).sum()
     assert probability - 0.01 < share < probability + 0.01
     chosen, original = masked[selected], ids[selected]
     assert 0.78 < np.mean(chosen == MASK_ID) < 0.82
     assert 0.08 < np.mean(chosen == original) < 0.12
     assert 0.08 < np.mean((chosen != MASK_ID) & (chosen != original)) < 0.12
     assert (masked[~selected] == ids[~selected]).all()
-    again, _ = mask_tokens(ids, jax.random.key(7), MASK_ID, 500, SEPARATOR, probability)
+    again, _ = mask_tokens(ids, jax.random.key(7), MASK_ID, 500, keep, probability)
     assert (np.asarray(again) == masked).all()  # a pure function of the key: resume is exact
 
 
@@ -61,24 +62,30 @@ def test_mlm_spec_errors_name_the_fix(demo_corpus):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["bert", "roberta"])
-def test_train_with_mlm_and_fill_masks_with_transformers(tmp_path, demo_corpus, family):
+@pytest.mark.parametrize(("family", "examples"), [("bert", "packed"), ("roberta", "line_by_line")])
+def test_train_with_mlm_and_fill_masks_with_transformers(tmp_path, demo_corpus, family, examples):
     from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
 
     run = tmp_path / "run"
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    lines = ["--line_by_line"] if examples == "line_by_line" else []
     result = tpudeck("train", "--recipe", "mlm", "--model_type", family, "--model_size", "demo",
                      "--train_file", str(demo_corpus), "--vocab_size", "512", "--max_seq_length", "64",
-                     "--max_steps", "150", "--logging_steps", "25", "--eval_steps", "75",
+                     *lines, "--max_steps", "150", "--logging_steps", "25", "--eval_steps", "75",
                      "--learning_rate", "3e-3", "--warmup_steps", "20", "--dropout", "0",
                      "--platform", "cpu", "--output_dir", str(run), env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
+    kind = "lines padded to" if lines else "blocks of"
+    assert f"validation {kind} 64 tokens" in result.stderr
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     evals = [e for e in events if e["kind"] == "eval"]
     assert evals[-1]["loss"] < np.log(512) - 1 and evals[-1]["accuracy"] > 0.1
     assert evals[-1]["loss"] < evals[0]["loss"]
     tokenizer = AutoTokenizer.from_pretrained(run / "model")
     assert tokenizer.mask_token == "<mask>"
+    if lines:  # the export frames a text as the training lines were: <s> ... </s>
+        framed = tokenizer.convert_ids_to_tokens(tokenizer("On Friday")["input_ids"])
+        assert (framed[0], framed[-1]) == ("<s>", "</s>")
     model = AutoModelForMaskedLM.from_pretrained(run / "model").eval()
     assert model.config.model_type == family
     guesses = pipeline("fill-mask", model=model, tokenizer=tokenizer)(
@@ -94,9 +101,11 @@ async def test_the_launch_screen_sizes_an_mlm_run(demo_corpus):
 
     app = TpudeckApp(launch_values={"train_file": str(demo_corpus), "max_seq_length": 64})
     async with app.run_test(size=(140, 45)) as pilot:
+        assert not app.screen.query_one("#line_by_line").display  # clm's form has no such choice
         app.screen.query_one("#recipe").value = "mlm"
         await wait_for(pilot, lambda: "mlm bert-" in text_of(app, "#summary"), 10)
         await judged(pilot)  # the summary of the family the recipe picked, not the recipe's
         assert app.screen.query_one("#model_type").value == "bert"
         assert "of 64 tokens" in text_of(app, "#summary")
         assert "ready to launch" in text_of(app, "#error")
+        assert app.screen.query_one("#line_by_line").display

@@ -56,7 +56,7 @@ async def test_the_launch_screen_fills_its_form_from_a_pasted_line():
         assert "--pad_to_max_length: tpudeck pads every batch" in notes
         await judged(pilot)  # the config dir does not exist here: named in one line
         assert "./norwegian-roberta-base: no tokenizer.json there" in text_of(app, "#error")
-        screen.query_one("#pasted").value = "python run_mlm_flax.py --adafactor"
+        screen.query_one("#pasted").value = "python run_mlm_flax.py --learning_rate fast"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: "AdamW only" in " ".join(
+        await wait_for(pilot, lambda: "--learning_rate: invalid" in " ".join(
             str(n.message) for n in app._notifications), 10)  # fmt: skip

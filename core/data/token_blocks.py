@@ -1,11 +1,12 @@
-"""Packed token blocks on disk: a corpus tokenised once, batch by batch in bounded memory,
-into a flat int32 file that training reads memory-mapped, and that the next launch (or a
-resume) on the same data, tokenizer and block size finds again instead of tokenising anew.
+"""Token blocks on disk: a corpus tokenised once, batch by batch in bounded memory, into a
+flat int32 file that training reads memory-mapped, and that the next launch (or a resume)
+on the same data, tokenizer and block size finds again instead of tokenising anew.
 
 The texts come from a 🤗 Dataset (Arrow, itself memory-mapped), never a whole-corpus list;
-the tokenizers library spreads each batch over the cores. Documents are joined with the
-separator and cut into blocks, the tail dropped: the HF scripts' group_texts, without
-Python lists of tokens.
+the tokenizers library spreads each batch over the cores. Packed (the HF scripts'
+group_texts, without Python lists of tokens): documents are joined with the separator and
+cut into blocks, the tail dropped. Line by line (run_mlm_flax.py's --line_by_line): each
+text one block, framed with the tokenizer's special tokens, truncated and padded.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ def text_batches(ds, column: str, rows: int = BATCH_ROWS) -> Iterator[list[str]]
 
 
 def blocks_key(ds, column: str, tokenizer: Tokenizer, separator: int, block_size: int) -> str:
-    """What the packed blocks depend on: the rows (datasets' fingerprint, which follows the
-    files, their revision and every select), the column, the tokenizer, the packing."""
+    """What the blocks depend on: the rows (datasets' fingerprint, which follows the files,
+    their revision and every select), the column, the tokenizer (its framing, truncation
+    and padding too), the packing."""
     digest = hashlib.sha256()
     for part in (ds._fingerprint, column, tokenizer.to_str(), separator, block_size):
         digest.update(str(part).encode() + b"\0")
@@ -45,25 +47,48 @@ def packed_blocks(ds, column: str, tokenizer: Tokenizer, separator: int, block_s
                   cache: Path, progress: Progress | None = None) -> np.ndarray:  # fmt: skip
     """[N, block_size] int32 blocks of the dataset's texts, memory-mapped from `cache`
     (written first if no earlier launch wrote them)."""
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return _joined(tokenizer.encode_batch(texts, add_special_tokens=False), separator)
+
     key = blocks_key(ds, column, tokenizer, separator, block_size)
-    path = Path(cache, f"{key}.int32")
+    return _cached(ds, column, encode, block_size, Path(cache, f"{key}.int32"), progress)
+
+
+def line_blocks(ds, column: str, tokenizer: Tokenizer, pad: int, length: int, cache: Path,
+                progress: Progress | None = None) -> np.ndarray:  # fmt: skip
+    """[N, length] int32: each text framed with the tokenizer's special tokens (its
+    post-processor's: <s> ... </s>, [CLS] ... [SEP]), truncated to `length` and padded
+    with `pad` on the right, memory-mapped from `cache` as packed_blocks' are."""
+    rows = Tokenizer.from_str(tokenizer.to_str())  # the run's own stays unbounded
+    rows.enable_truncation(length)
+    rows.enable_padding(pad_id=pad, pad_token=rows.id_to_token(pad), length=length)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return np.array([e.ids for e in rows.encode_batch(texts)], np.int32)
+
+    key = blocks_key(ds, column, rows, pad, length)
+    return _cached(ds, column, encode, length, Path(cache, f"{key}.int32"), progress)
+
+
+def _cached(ds, column: str, encode: Callable[[list[str]], np.ndarray], block_size: int,
+            path: Path, progress: Progress | None) -> np.ndarray:  # fmt: skip
     if not path.is_file():
-        _write(text_batches(ds, column), len(ds), tokenizer, separator, path, progress)
+        _write(text_batches(ds, column), len(ds), encode, path, progress)
     blocks = path.stat().st_size // 4 // block_size
     if blocks == 0:
         return np.zeros((0, block_size), np.int32)
     return np.memmap(path, np.int32, "r", shape=(blocks, block_size))
 
 
-def _write(batches, rows: int, tokenizer: Tokenizer, separator: int, path: Path,
+def _write(batches, rows: int, encode: Callable[[list[str]], np.ndarray], path: Path,
            progress: Progress | None) -> None:  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}")  # whole files only, by rename
     done, reported = 0, 0.0
     with open(partial, "wb") as out:
         for texts in batches:
-            encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
-            out.write(_joined(encodings, separator).tobytes())
+            out.write(encode(texts).tobytes())
             done += len(texts)
             if progress and time.monotonic() - reported >= 1:
                 reported = time.monotonic()

@@ -16,6 +16,7 @@ from .attention import SelfAttention
 from .bert_config import BertConfig
 from .family import FlaxBinding
 from .naming import LayeredNames, from_hf_layout, to_hf_layout
+from .remat import layer_class
 
 
 def _dense(cfg: BertConfig, features: int, dtype, name: str):
@@ -77,8 +78,9 @@ def encode(module: nn.Module, ids_BxL, deterministic: bool, attention_mask_BxL, 
     )
     x_BxLxD = nn.Dropout(cfg.hidden_dropout_prob)(x_BxLxD, deterministic=deterministic)
     mask = None if attention_mask_BxL is None else attention_mask_BxL[:, None, None, :] > 0
+    layer = layer_class(module, Layer, static_argnums=(3,))
     for i in range(cfg.num_hidden_layers):
-        x_BxLxD = Layer(cfg, dtype, name=f"layer_{i}")(x_BxLxD, mask, deterministic)
+        x_BxLxD = layer(cfg, dtype, name=f"layer_{i}")(x_BxLxD, mask, deterministic)
     return x_BxLxD, words
 
 
@@ -87,6 +89,7 @@ class BertForMaskedLM(nn.Module):
 
     cfg: BertConfig
     dtype: jnp.dtype = jnp.float32
+    remat: bool = False  # --gradient_checkpointing (remat.py)
 
     @nn.compact
     def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):
@@ -108,6 +111,7 @@ class BertForSequenceClassification(nn.Module):
 
     cfg: BertConfig
     dtype: jnp.dtype = jnp.float32
+    remat: bool = False  # --gradient_checkpointing (remat.py)
 
     @nn.compact
     def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):

@@ -57,13 +57,14 @@ class Family:
         return self.descriptor.config(values, dropout)
 
     def module(self, config, head: str | None = None, dtype: str = "float32",
-               decode_length: int = 0):  # fmt: skip
+               decode_length: int = 0, remat: bool = False):  # fmt: skip
         """The Flax module of `head` (the family's first when not named); with
-        `decode_length` > 0 a generating head that caches keys and values (kv_cache.py)."""
+        `decode_length` > 0 a generating head that caches keys and values (kv_cache.py);
+        with `remat` its layers recompute their activations for the gradients (remat.py)."""
         module_cls = self.binding.heads[head or self.default_head]
         if decode_length:
             return module_cls(config, dtype=jnp.dtype(dtype), decode_length=decode_length)
-        return module_cls(config, dtype=jnp.dtype(dtype))
+        return module_cls(config, dtype=jnp.dtype(dtype), remat=remat)
 
     @property
     def default_head(self) -> str:
@@ -130,6 +131,11 @@ class Start:
     head: str
     loaded: dict | None
     fresh: tuple[str, ...]  # the head's modules the checkpoint lacked
+
+    def module(self, spec):
+        """The Flax module a run trains: --dtype's compute, --gradient_checkpointing's remat."""
+        return self.family.module(self.config, self.head, spec.dtype,
+                                  remat=spec.gradient_checkpointing)  # fmt: skip
 
     def params(self, rng, seq_len: int) -> dict:
         if self.loaded is not None and not self.fresh:

@@ -31,6 +31,7 @@ class LastTokenClassifier(nn.Module):
     # submodules named as the family's checkpoints name them
     body: Callable
     dtype: jnp.dtype = jnp.float32
+    remat: bool = False  # --gradient_checkpointing (remat.py)
 
     @nn.compact
     def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):

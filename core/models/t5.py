@@ -20,6 +20,7 @@ from .activations import activation
 from .family import FlaxBinding
 from .llama import RMSNorm
 from .naming import from_hf_layout, to_hf_layout
+from .remat import layer_class
 from .t5_config import T5Config
 
 
@@ -173,6 +174,7 @@ class Stack(nn.Module):
     causal: bool
     decode_length: int = 0
     dtype: jnp.dtype = jnp.float32
+    remat: bool = False
 
     @nn.compact
     def __call__(self, x_BxLxD, deterministic, mask=None, memory=None, memory_mask=None):
@@ -183,9 +185,10 @@ class Stack(nn.Module):
         kinds = ["SelfAttention", *(["EncDecAttention"] if self.causal else []), "DenseReluDense"]
         x_BxLxD = nn.Dropout(cfg.dropout_rate)(x_BxLxD, deterministic=deterministic)
         biases = {}
+        sublayer_class = layer_class(self, Sublayer, static_argnums=(2, 5))
         for i in range(cfg.decoder_layers if self.causal else cfg.num_layers):
             for j, kind in enumerate(kinds):
-                sublayer = Sublayer(cfg, kind, self.causal, i == 0 and kind == "SelfAttention",
+                sublayer = sublayer_class(cfg, kind, self.causal, i == 0 and kind == "SelfAttention",
                                     self.decode_length, self.dtype,
                                     name=f"block_{i}_layer_{j}")  # fmt: skip
                 cross = kind == "EncDecAttention"
@@ -209,13 +212,14 @@ class T5ForConditionalGeneration(nn.Module):
     cfg: T5Config
     dtype: jnp.dtype = jnp.float32
     decode_length: int = 0  # > 0: the decoder caches keys and values (kv_cache.py)
+    remat: bool = False  # --gradient_checkpointing (remat.py)
 
     def setup(self):
         cfg = self.cfg
         self.shared = nn.Embed(cfg.vocab_size, cfg.d_model, dtype=self.dtype,
                                embedding_init=nn.initializers.normal(cfg.initializer_factor))  # fmt: skip
-        self.encoder = Stack(cfg, False, dtype=self.dtype)
-        self.decoder = Stack(cfg, True, self.decode_length, self.dtype)
+        self.encoder = Stack(cfg, False, dtype=self.dtype, remat=self.remat)
+        self.decoder = Stack(cfg, True, self.decode_length, self.dtype, self.remat)
         if not cfg.tie_word_embeddings:
             self.lm_head = _dense(cfg.vocab_size, cfg.initializer_factor, self.dtype, "lm_head")
 

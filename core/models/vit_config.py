@@ -81,7 +81,10 @@ class ViTConfig(Labelled):
 
     def check(self) -> None:
         if self.image_size % self.patch_size:
-            raise SpecError("the model config's image_size must be a multiple of patch_size")
+            raise SpecError(
+                f"image_size {self.image_size} is not a multiple of the patch size "
+                f"{self.patch_size}: change --image_size (or the config's image_size)"
+            )
         check_width_and_heads(self.hidden_size, self.num_attention_heads)
         check_activation("vit", "hidden_act", self.hidden_act)
 

@@ -41,8 +41,7 @@ class CausalLM:
 
         family = get_family(spec.model_type)
         start = family.start(spec, data.model_config, self.head)
-        config = start.config
-        module = family.module(config, self.head, spec.dtype)
+        module = start.module(spec)
 
         def token_losses(params, ids_BxL, rng):
             deterministic = rng is None

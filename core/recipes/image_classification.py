@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from ..data import image_folder
-from ..errors import DataError
+from ..errors import DataError, SpecError
 from ..models.labels import HF_KEYS, ClassLabels
 from .base import TaskData, TaskModel, weighted_sums
 
@@ -23,9 +23,21 @@ class ImageClassification:
     inputs = "images"
     script = "run_image_classification.py"
     data_fields = ("train_dir", "validation_dir", "dataset_name", "dataset_config_name",
-                   "label_column")  # fmt: skip
+                   "label_column", "image_size")  # fmt: skip
     length_field = None
     default_length = None
+
+    def config_overrides(self, spec) -> dict:
+        """run_image_classification.py's --image_size sets the config's, as here; a
+        checkpoint's position embeddings are for its own size (see check)."""
+        return {"image_size": spec.image_size} if spec.image_size else {}
+
+    def check(self, spec, model) -> None:
+        if spec.image_size and spec.image_size != model.image_size:
+            raise SpecError(
+                f"--image_size {spec.image_size}: the checkpoint's position embeddings are for "
+                f"{model.image_size}x{model.image_size} images; omit --image_size"
+            )
 
     def demo_data(self, folder) -> dict:
         from ..data.demo_images import write_demo_images
@@ -88,7 +100,7 @@ class ImageClassification:
         # ImageNet ViT fine-tuned on 3 pets gets a new classifier head.
         start = family.start(spec, data.model_config, self.head, keep=labels)
         config = start.config
-        module = family.module(config, self.head, spec.dtype)
+        module = start.module(spec)
 
         def example_losses(params, batch, rng):
             deterministic = rng is None

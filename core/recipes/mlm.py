@@ -1,8 +1,10 @@
 """Masked language modelling (run_mlm_flax.py): BERT or RoBERTa learns to restore masked
 tokens.
 
-Masking happens on the device, inside the step, from the step's own random key: 15% of
-the tokens (never the document separators) are chosen; of those 80% become <mask>, 10% a
+The texts are packed into blocks, or with --line_by_line each non-empty line (row) is an
+example of its own, framed (<s> ... </s>), truncated and padded, attention kept off the
+padding. Masking happens on the device, inside the step, from the step's own random key:
+15% of the tokens (never the document separators, framing or padding) are chosen; of those 80% become <mask>, 10% a
 random token and 10% stay, as in BERT and the HF data collator. A step's masks are thus a
 pure function of (seed, step), which keeps resume exact; evaluation uses one fixed key.
 """
@@ -13,14 +15,17 @@ from ..errors import DataError
 from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, demo_corpus
 
 
-def mask_tokens(ids_BxL, rng, mask_id: int, vocab_size: int, keep_id: int, probability: float):
+def mask_tokens(ids_BxL, rng, mask_id: int, vocab_size: int, keep_ids: tuple[int, ...],
+                probability: float):  # fmt: skip
     """(ids with masking applied, which positions the loss reads): `probability` of the
-    tokens are picked; of those 80% become the mask, 10% a random token, 10% stay."""
+    tokens (never `keep_ids`) are picked; of those 80% become the mask, 10% a random token,
+    10% stay."""
     import jax
     import jax.numpy as jnp
 
     choose, action, random_ids = jax.random.split(rng, 3)
-    selected = (jax.random.uniform(choose, ids_BxL.shape) < probability) & (ids_BxL != keep_id)
+    maskable = ~jnp.isin(ids_BxL, jnp.asarray(keep_ids, ids_BxL.dtype))
+    selected = (jax.random.uniform(choose, ids_BxL.shape) < probability) & maskable
     roll = jax.random.uniform(action, ids_BxL.shape)
     replacement = jax.random.randint(random_ids, ids_BxL.shape, 0, vocab_size)
     masked = jnp.where(selected & (roll < 0.8), mask_id, ids_BxL)
@@ -33,7 +38,8 @@ class MaskedLM:
     head = "masked_lm"
     inputs = "text"
     script = "run_mlm_flax.py"
-    data_fields = (*TEXT_DATA_FIELDS, "text_column", "max_seq_length", "mlm_probability")
+    data_fields = (*TEXT_DATA_FIELDS, "text_column", "max_seq_length", "mlm_probability",
+                   "line_by_line")  # fmt: skip
     length_field = "max_seq_length"  # run_mlm_flax.py's name for the block size
     default_length = None
 
@@ -44,7 +50,7 @@ class MaskedLM:
         from ..data.tokenizer import MASKED_LM_KIND, special_token_id
         from .text_blocks import prepare_blocks
 
-        blocks = prepare_blocks(spec, run_dir, MASKED_LM_KIND)
+        blocks = prepare_blocks(spec, run_dir, MASKED_LM_KIND, lines=spec.line_by_line)
         ids = {
             role: special_token_id(blocks.tokenizer, role, run_dir.tokenizer_dir)
             for role in ("mask_token", "pad_token")
@@ -56,6 +62,7 @@ class MaskedLM:
                 "--tokenizer_name to train one here"
             )
         config = {"vocab_size": blocks.vocab, "pad_token_id": ids["pad_token"] or 0}
+        padding = () if blocks.pad is None else (blocks.pad,)
         return TaskData(
             train={"input_ids": blocks.train},
             eval={"input_ids": blocks.held_out},
@@ -64,7 +71,9 @@ class MaskedLM:
                 **config,
                 **spec.model_config(),
                 "mask_token_id": ids["mask_token"],
-                "separator_id": blocks.eos,
+                # never masked: what the texts are joined or framed with, and the padding
+                "unmasked_ids": (blocks.eos, *blocks.framing, *padding),
+                "padding_id": blocks.pad,  # --line_by_line's; packed blocks have none
             },  # fmt: skip
             tokenizer_dir=run_dir.tokenizer_dir,
             summary=blocks.summary,
@@ -80,15 +89,17 @@ class MaskedLM:
         family = get_family(spec.model_type)
         start = family.start(spec, data.model_config, self.head)
         config = start.config
-        module = family.module(config, self.head, spec.dtype)
-        mask_id, keep_id = data.model_config["mask_token_id"], data.model_config["separator_id"]
+        module = start.module(spec)
+        mask_id, keep_ids = data.model_config["mask_token_id"], data.model_config["unmasked_ids"]
+        padding = data.model_config["padding_id"]
 
         def masked_losses(params, ids_BxL, rng):
             """Per-example mean loss and accuracy over the masked positions."""
             mask_rng, rngs = noise_and_dropout(rng)  # evaluation: the same masks every time
-            masked, selected = mask_tokens(ids_BxL, mask_rng, mask_id, config.vocab_size, keep_id,
-                                           spec.mlm_probability)  # fmt: skip
-            logits = module.apply({"params": params}, masked, rngs is None, rngs=rngs)
+            masked, selected = mask_tokens(ids_BxL, mask_rng, mask_id, config.vocab_size,
+                                           tuple(keep_ids), spec.mlm_probability)  # fmt: skip
+            real_BxL = None if padding is None else ids_BxL != padding  # attend to text only
+            logits = module.apply({"params": params}, masked, rngs is None, real_BxL, rngs=rngs)
             losses = optax.softmax_cross_entropy_with_integer_labels(logits, ids_BxL)
             count_B = jnp.maximum(selected.sum(-1), 1)
             correct = (jnp.argmax(logits, -1) == ids_BxL) & selected

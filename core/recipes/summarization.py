@@ -109,7 +109,7 @@ class Summarization:
         family = get_family(spec.model_type)
         start = family.start(spec, data.model_config, self.head)
         config = start.config
-        module = family.module(config, self.head, spec.dtype)
+        module = start.module(spec)
 
         def token_losses(params, batch, rng):
             rngs = None if rng is None else {"dropout": rng}

@@ -66,7 +66,7 @@ class SpanCorruption:
         family = get_family(spec.model_type)
         start = family.start(spec, data.model_config, self.head)
         config = start.config
-        module = family.module(config, self.head, spec.dtype)
+        module = start.module(spec)
         lengths = self.lengths(spec)
         sentinels_P = jnp.asarray(data.model_config["sentinel_ids"], jnp.int32)
 

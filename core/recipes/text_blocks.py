@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..data import text_files
 from ..data import tokenizer as tokenizers_
-from ..data.token_blocks import packed_blocks, text_batches
+from ..data.sentence_pairs import pad_id, with_framing
+from ..data.token_blocks import line_blocks, packed_blocks, text_batches
 from ..errors import DataError
 from ..registry import RECIPES
 from ..runs.home import tpudeck_home
@@ -33,31 +34,44 @@ class Blocks:
     tokenizer: object
     eos: int
     vocab: int
+    # line by line: the padding id, and the ids of the framing (<s>, </s>, [CLS], [SEP])
+    pad: int | None = None
+    framing: tuple[int, ...] = ()
 
     @property
     def summary(self) -> str:
+        kind = "lines padded to" if self.pad is not None else "blocks of"
         return (
-            f"{len(self.train)} training and {len(self.held_out)} validation blocks of "
+            f"{len(self.train)} training and {len(self.held_out)} validation {kind} "
             f"{self.block_size} tokens, vocabulary {self.vocab}"
         )
 
 
 def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind,
-                   block_size: int | None = None) -> Blocks:  # fmt: skip
-    """Blocks of the run's texts (of `block_size` tokens, else the example length),
-    tokenised once into the store's cache (a relaunch or a resume on the same data and
-    tokenizer reads them again) and memory-mapped."""
+                   block_size: int | None = None, lines: bool = False) -> Blocks:  # fmt: skip
+    """Blocks of the run's texts (of `block_size` tokens, else the example length), packed
+    or, with `lines`, a text each; tokenised once into the store's cache (a relaunch or a
+    resume on the same data and tokenizer reads them again) and memory-mapped."""
     block_size, column = block_size or spec.example_length(), spec.text_column
     train_rows, eval_rows = text_files.load_text_splits(spec)
     tokenizer = run_tokenizer(
         spec, run_dir, text_batches(train_rows, column), kind, spec.example_length()
     )
-    eos = tokenizers_.eos_id(tokenizer)
+    eos, cache = tokenizers_.eos_id(tokenizer), tpudeck_home() / "cache" / "blocks"
+    pad, framing = None, ()
+    if lines:  # each line framed as the tokenizer frames a text: <s> ... </s>, [CLS] ... [SEP]
+        pad, framed = pad_id(tokenizer), with_framing(tokenizer)
+        if framed is not tokenizer:  # saved framed: the export's AutoTokenizer frames alike
+            framed.save(str(run_dir.tokenizer_dir / "tokenizer.json"))
+        tokenizer, framing = framed, tuple(framed.encode("").ids)
     blocks = {}
     for name, rows in (("training", train_rows), ("validation", eval_rows)):
-        blocks[name] = packed_blocks(rows, column, tokenizer, eos, block_size,
-                                     tpudeck_home() / "cache" / "blocks",
-                                     _tokenising(run_dir, name))  # fmt: skip
+        progress = _tokenising(run_dir, name)
+        blocks[name] = (
+            line_blocks(rows, column, tokenizer, pad, block_size, cache, progress)
+            if lines
+            else packed_blocks(rows, column, tokenizer, eos, block_size, cache, progress)
+        )
         if len(blocks[name]) == 0:
             raise DataError(
                 f"the {name} data has no text in column {column!r}; add data to it"
@@ -65,8 +79,8 @@ def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind,
                 else f"the {name} data has fewer than {block_size} tokens, not one block; "
                 f"add data or lower --{RECIPES[spec.recipe].length_field}"
             )
-    vocab = tokenizer.get_vocab_size()
-    return Blocks(blocks["training"], blocks["validation"], block_size, tokenizer, eos, vocab)
+    return Blocks(blocks["training"], blocks["validation"], block_size, tokenizer, eos,
+                  tokenizer.get_vocab_size(), pad, framing)  # fmt: skip
 
 
 def _tokenising(run_dir, name: str):

@@ -80,7 +80,7 @@ class TextClassification:
         keep = {k: data.model_config[k] for k in (*HF_KEYS, "pad_token_id")}
         start = family.start(spec, data.model_config, self.head, keep=keep)
         config = start.config
-        module = family.module(config, self.head, spec.dtype)
+        module = start.module(spec)
         regression = config.labels.regression
 
         def losses_and_predictions(params, batch, rng):

@@ -1,4 +1,5 @@
-"""AdamW with warmup + linear/cosine decay and global-norm clipping, as in the HF scripts."""
+"""AdamW (or Adafactor, --adafactor) with warmup + linear/cosine decay and global-norm
+clipping, as in the HF scripts."""
 
 from __future__ import annotations
 
@@ -22,7 +23,14 @@ def make_schedule(spec, total_steps: int) -> optax.Schedule:
 
 
 def make_optimizer(spec, schedule: optax.Schedule) -> optax.GradientTransformation:
-    adamw = optax.adamw(
+    update = _adafactor(spec, schedule) if spec.adafactor else _adamw(spec, schedule)
+    if spec.max_grad_norm > 0:
+        return optax.chain(optax.clip_by_global_norm(spec.max_grad_norm), update)
+    return update
+
+
+def _adamw(spec, schedule):
+    return optax.adamw(
         schedule,
         b1=spec.adam_beta1,
         b2=spec.adam_beta2,
@@ -31,9 +39,17 @@ def make_optimizer(spec, schedule: optax.Schedule) -> optax.GradientTransformati
         # No decay on biases and LayerNorm scales, as the HF Flax scripts do.
         mask=_decay_mask,
     )
-    if spec.max_grad_norm > 0:
-        return optax.chain(optax.clip_by_global_norm(spec.max_grad_norm), adamw)
-    return adamw
+
+
+def _adafactor(spec, schedule):
+    """optax's defaults, as the HF scripts' --adafactor has them: second moments factored
+    into row and column means for matrices of 128 or more on both sides, so the optimizer
+    state is far smaller than AdamW's two full copies (T5's usual optimizer)."""
+    return optax.adafactor(
+        schedule,
+        weight_decay_rate=spec.weight_decay or None,
+        weight_decay_mask=_decay_mask,
+    )
 
 
 def _decay_mask(params):

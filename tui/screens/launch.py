@@ -84,13 +84,14 @@ class LaunchScreen(Screen):
         with VerticalScroll(id="launch"):
             with Grid(id="choices"):
                 for name, options in CHOICES.items():
-                    yield Label(name)
+                    yield Label(name, classes=f"for-{name}")
                     value = self.initial.get(name, getattr(DEFAULTS, name))
                     yield Select(
                         [(_label(o), o) for o in options],
                         value=value,
                         allow_blank=False,
                         id=name,
+                        classes=f"for-{name}",
                         compact=True,
                     )
             with Grid(id="paste"):
@@ -317,9 +318,9 @@ class Form:
     def values(self) -> dict:
         """Spec values; blank inputs take the defaults, and the data fields of recipes not
         picked (hidden) are left out. SpecError names a bad field."""
-        values = {**self.hidden, **self.choices}
         recipe = RECIPES.get(self.choices["recipe"])
         hidden = DATA_DEPENDENT - set(recipe.data_fields if recipe else ())
+        values = {**self.hidden, **{k: v for k, v in self.choices.items() if k not in hidden}}
         for name, text in self.texts.items():
             if text.strip() and name not in hidden:
                 values[name] = parse_field(name, text.strip())
