@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .data import image_folder, saved_datasets
 from .data.text_files import DATA_FILE_TYPES
+from .data.tokenizer import slow_files
 from .errors import SpecError
 from .hub.repo_ids import REPO_NAME, hub_id
 from .models import weights_file
@@ -106,10 +107,15 @@ def _check_files(spec) -> None:
     else:
         _check_text_files(spec)
     tokenizer = spec.tokenizer_name
-    if tokenizer and not hub_id(tokenizer) and not Path(tokenizer, "tokenizer.json").is_file():
+    if (
+        tokenizer
+        and not hub_id(tokenizer)
+        and not Path(tokenizer, "tokenizer.json").is_file()
+        and not slow_files(tokenizer)
+    ):
         raise SpecError(
-            f"--tokenizer_name {tokenizer}: no tokenizer.json there; "
-            "pass an HF tokenizer dir or Hub id, or omit it to train one"
+            f"--tokenizer_name {tokenizer}: no tokenizer.json (nor vocab.json, vocab.txt, "
+            "...) there; pass an HF tokenizer dir or Hub id, or omit it to train one"
         )
 
 

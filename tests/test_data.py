@@ -1,8 +1,11 @@
 """Data pipeline: demo corpus, tokenizer training, packing and the deterministic batch order."""
 
+from pathlib import Path
+
 import numpy as np
 
 from tpudeck.core.data.batching import StepBatches, eval_batches
+from tpudeck.core.data.block_cache import LIMIT_ENV
 from tpudeck.core.data.demo_corpus import write_demo_corpus
 from tpudeck.core.data.sentence_pairs import with_framing
 from tpudeck.core.data.token_blocks import line_blocks, packed_blocks
@@ -50,6 +53,34 @@ def test_packing_joins_documents_with_eos_drops_the_tail_and_is_cached(tmp_path,
     assert packed_blocks(rows, "text", tok, eos, 8, cache).shape == (1, 8)
     other = packed_blocks(rows.select(range(2)), "text", tok, eos, 8, cache)  # other rows
     assert other.ravel().tolist() == flat[: other.size] and len(list(cache.iterdir())) == 2
+
+
+def test_the_block_cache_drops_the_least_recently_used_files_past_its_limit(
+    tmp_path, demo_corpus, monkeypatch
+):
+    import os
+    import time
+
+    import datasets
+
+    texts = demo_corpus.read_text().splitlines()[:300]
+    tok = train_byte_level_bpe(texts[:100], 300, tmp_path / "tok", max_len=64)
+    cache, eos = tmp_path / "cache", eos_id(tok)
+    rows = datasets.Dataset.from_dict({"text": texts})
+
+    def blocks(n: int) -> Path:
+        before = set(cache.glob("*.int32"))
+        packed_blocks(rows.select(range(n)), "text", tok, eos, 8, cache)
+        return (set(cache.glob("*.int32")) - before or {None}).pop()
+
+    read_again, forgotten = blocks(300), blocks(200)
+    for path, hours in ((read_again, 3), (forgotten, 2)):
+        os.utime(path, (time.time() - hours * 3600,) * 2)
+    monkeypatch.setenv(LIMIT_ENV, str(read_again.stat().st_size * 1.5 / 2**30))
+    assert blocks(300) is None  # found: marked used now, not written
+    newest = blocks(100)  # written: the cache is over its limit
+    assert set(cache.glob("*.int32")) == {read_again, newest}  # the least recently used went
+    assert blocks(200) == forgotten  # and is only a tokenisation to redo
 
 
 def test_line_by_line_frames_truncates_and_pads_each_text_and_is_cached(tmp_path, demo_corpus):

@@ -55,7 +55,7 @@ async def test_the_launch_screen_fills_its_form_from_a_pasted_line():
         notes = " ".join(str(n.message) for n in app._notifications)
         assert "--pad_to_max_length: tpudeck pads every batch" in notes
         await judged(pilot)  # the config dir does not exist here: named in one line
-        assert "./norwegian-roberta-base: no tokenizer.json there" in text_of(app, "#error")
+        assert "./norwegian-roberta-base: no tokenizer.json (nor" in text_of(app, "#error")
         screen.query_one("#pasted").value = "python run_mlm_flax.py --learning_rate fast"
         await pilot.press("enter")
         await wait_for(pilot, lambda: "--learning_rate: invalid" in " ".join(

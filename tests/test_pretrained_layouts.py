@@ -183,15 +183,28 @@ def test_a_bert_base_model_with_its_wordpiece_tokenizer_pretrains_further_with_m
     np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-4)
 
 
-def test_a_checkpoint_with_only_a_slow_tokenizer_is_refused_not_replaced(tmp_path, demo_corpus):
-    """Training a new tokenizer for it would feed the pre-trained model other ids."""
+def test_a_checkpoint_with_only_a_slow_tokenizer_trains_on_its_converted_ids(tmp_path, demo_corpus):
+    """vocab.txt and no tokenizer.json: converted as AutoTokenizer converts it, never
+    replaced by a new tokenizer (that would feed the pre-trained model other ids)."""
     from tpudeck.core.errors import DataError
 
-    config = transformers.BertConfig(vocab_size=101, **BASES["bert"][2])
-    transformers.BertModel(config).save_pretrained(tmp_path / "bert")
-    (tmp_path / "bert" / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n")
+    texts = demo_corpus.read_text().splitlines()[:200]
+    wordpiece = BertWordPieceTokenizer()
+    wordpiece.train_from_iterator(texts, vocab_size=300)
+    folder = tmp_path / "bert"
+    config = transformers.BertConfig(vocab_size=wordpiece.get_vocab_size(), **BASES["bert"][2])
+    transformers.BertModel(config).save_pretrained(folder)
+    wordpiece.save_model(str(folder))  # vocab.txt only, as old BERT checkpoints ship
+    corpus = tmp_path / "stories.txt"
+    corpus.write_text("\n".join(texts))
     spec = RunSpec.from_dict({"recipe": "mlm", "model_type": "bert", "max_seq_length": 32,
-                              "model_name_or_path": str(tmp_path / "bert"),
-                              "train_file": str(demo_corpus)})  # fmt: skip
-    with pytest.raises(DataError, match="comes as vocab.txt without the tokenizer.json"):
-        MLM.prepare(spec, RunDir(tmp_path / "run"))
+                              "model_name_or_path": str(folder), "train_file": str(corpus)})  # fmt: skip
+    run = RunDir(tmp_path / "run")
+    data = MLM.prepare(spec, run)
+    theirs = transformers.AutoTokenizer.from_pretrained(folder)
+    ours = load_tokenizer(run.tokenizer_dir)
+    assert ours.encode(texts[0]).ids == theirs(texts[0])["input_ids"]
+    assert data.model_config["mask_token_id"] == theirs.mask_token_id
+    (folder / "tokenizer_config.json").write_text('{"tokenizer_class": "NoSuchTokenizer"}')
+    with pytest.raises(DataError, match=r"its tokenizer \(vocab.txt\) did not convert"):
+        MLM.prepare(spec, RunDir(tmp_path / "run2"))

@@ -33,7 +33,7 @@ def test_spec_round_trips_through_json(train_file, tmp_path):
         ({"dropout": 1.0}, "--dropout must be in [0, 1)"),
         ({"per_device_train_batch_size": 4, "total_train_batch_size": 32}, "not both"),
         ({"total_train_batch_size": 30, "gradient_accumulation_steps": 4}, "not divisible"),
-        ({"tokenizer_name": "/nonexistent"}, "no tokenizer.json there"),
+        ({"tokenizer_name": "/nonexistent"}, "no tokenizer.json (nor vocab.json"),
         ({"config_name": "/nonexistent"}, "no config.json there"),
     ],
 )

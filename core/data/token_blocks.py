@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
+from . import block_cache
+
 BATCH_ROWS = 10_000  # texts tokenised at once: ~10 MB of text at most in memory
 # (texts done, texts in all), at most once a second
 Progress = Callable[[int, int], None]
@@ -73,8 +75,11 @@ def line_blocks(ds, column: str, tokenizer: Tokenizer, pad: int, length: int, ca
 
 def _cached(ds, column: str, encode: Callable[[list[str]], np.ndarray], block_size: int,
             path: Path, progress: Progress | None) -> np.ndarray:  # fmt: skip
-    if not path.is_file():
+    if path.is_file():
+        block_cache.mark_used(path)
+    else:
         _write(text_batches(ds, column), len(ds), encode, path, progress)
+        block_cache.prune(path.parent, keep=path)
     blocks = path.stat().st_size // 4 // block_size
     if blocks == 0:
         return np.zeros((0, block_size), np.int32)

@@ -1,13 +1,15 @@
 """Tokenizers: load a local HF tokenizer dir or train a byte-level BPE one on the data.
 
-Uses the `tokenizers` library directly (no transformers import in the trainer); the files
-written are the ones transformers' AutoTokenizer reads.
+Uses the `tokenizers` library directly; the files written are the ones transformers'
+AutoTokenizer reads. transformers is imported only to convert a checkpoint's slow
+tokenizer files into a tokenizer.json, as AutoTokenizer itself converts them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from tokenizers import Tokenizer
 from tokenizers.implementations import ByteLevelBPETokenizer
 
 from ..errors import DataError
+
+log = logging.getLogger(__name__)
 
 EOS = "<|endoftext|>"
 # What a tokenizer directory holds for AutoTokenizer (a checkpoint's other files stay).
@@ -133,6 +137,32 @@ def save_tokenizer(tokenizer: Tokenizer, out_dir: Path, max_len: int, kind=GPT2_
     }
     (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out_dir / "special_tokens_map.json").write_text(json.dumps(kind.roles, indent=2) + "\n")
+
+
+def slow_files(directory: str | Path) -> list[str]:
+    """The slow tokenizer files of a directory that has no tokenizer.json."""
+    if Path(directory, "tokenizer.json").is_file():
+        return []
+    return [n for n in SLOW_TOKENIZER_FILES if Path(directory, n).is_file()]
+
+
+def convert_slow_tokenizer(source: str | Path, out_dir: Path) -> None:
+    """Save `source`'s slow tokenizer (vocab.json and merges.txt, vocab.txt, a SentencePiece
+    model) in `out_dir` as tokenizer.json and its config, converted by transformers as
+    AutoTokenizer converts it on load: the same ids the checkpoint was trained on."""
+    files = ", ".join(slow_files(source))
+    try:
+        from transformers import AutoTokenizer
+
+        AutoTokenizer.from_pretrained(str(source)).save_pretrained(str(out_dir))
+    except Exception as exc:  # transformers raises whatever its converter meets
+        raise DataError(
+            f"{source}: its tokenizer ({files}) did not convert to a tokenizer.json "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); save it "
+            "once with transformers (AutoTokenizer.from_pretrained(ID).save_pretrained(DIR)) "
+            "and pass --tokenizer_name DIR"
+        ) from None
+    log.info("converted the tokenizer of %s (%s) to a tokenizer.json", source, files)
 
 
 def load_tokenizer(directory: str | Path) -> Tokenizer:

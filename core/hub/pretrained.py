@@ -34,7 +34,8 @@ def _model_files(names: list[str]) -> list[str]:
 FIELDS = {
     "model_name_or_path": _model_files,
     "config_name": lambda _names: ["config.json"],
-    "tokenizer_name": lambda _names: list(TOKENIZER_FILES),
+    # config.json too: AutoTokenizer reads the model type in it to convert slow files
+    "tokenizer_name": lambda _names: ["config.json", *TOKENIZER_FILES, *SLOW_TOKENIZER_FILES],
 }
 
 

@@ -96,13 +96,17 @@ def run_tokenizer(spec, run_dir, texts, kind: tokenizers_.TokenizerKind, max_len
     """The run's tokenizer, copied into its run directory: --tokenizer_name's, else the one
     this run trained before (a resume), else the checkpoint's own (--model_name_or_path,
     as the HF scripts default to), else a byte-level BPE trained now on `texts` (an
-    iterable of texts or batches of them, read only if it is trained)."""
+    iterable of texts or batches of them, read only if it is trained). A given tokenizer
+    of slow files only is converted into the run directory's tokenizer.json."""
     tokenizer_dir = run_dir.tokenizer_dir
     given = spec.tokenizer_name
     if not given and spec.model_name_or_path and not tokenizer_dir.is_dir():
-        own = Path(spec.model_name_or_path, "tokenizer.json")
-        given = spec.model_name_or_path if own.is_file() else None
-        _refuse_slow_only(spec.model_name_or_path, given)
+        own = spec.model_name_or_path
+        mine = Path(own, "tokenizer.json").is_file() or tokenizers_.slow_files(own)
+        given = own if mine else None
+    if given and tokenizers_.slow_files(given) and not tokenizer_dir.is_dir():
+        tokenizers_.convert_slow_tokenizer(given, tokenizer_dir)
+        given = tokenizer_dir
     if given:
         tokenizer = tokenizers_.load_tokenizer(given)
         if not tokenizer_dir.exists():
@@ -119,18 +123,6 @@ def run_tokenizer(spec, run_dir, texts, kind: tokenizers_.TokenizerKind, max_len
                                                 kind)  # fmt: skip
     check_vocab(spec, tokenizer.get_vocab_size())
     return tokenizer
-
-
-def _refuse_slow_only(checkpoint: str, given: str | None) -> None:
-    """A checkpoint whose tokenizer tpudeck cannot read must not get a new one silently:
-    its pre-training would be fed other ids."""
-    slow = [n for n in tokenizers_.SLOW_TOKENIZER_FILES if Path(checkpoint, n).is_file()]
-    if slow and not given:
-        raise DataError(
-            f"the checkpoint's tokenizer comes as {', '.join(slow)} without the tokenizer.json "
-            "tpudeck reads: save it once with transformers (AutoTokenizer.from_pretrained(ID)"
-            ".save_pretrained(DIR)) and pass --tokenizer_name DIR"
-        )
 
 
 def check_vocab(spec, vocab: int) -> None:
