@@ -49,7 +49,7 @@ def task_data(recipe: str, config: dict) -> TaskData:
                         None, "")  # fmt: skip
     ids = rng.integers(5, 8000, (1, BATCH, SEQ), dtype=np.int32)
     config = {**config, "vocab_size": 8192, "pad_token_id": 1, "mask_token_id": 4,
-              "separator_id": 3, **ClassLabels(("no", "yes")).to_hf(),
+              "unmasked_ids": (3,), "padding_id": None, **ClassLabels(("no", "yes")).to_hf(),
               "sentinel_ids": list(range(8191, 8091, -1))}  # fmt: skip
     batch = {"input_ids": ids}
     if recipe == "text_classification":

@@ -8,23 +8,38 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tpudeck.core.data.image_folder import class_names, load_images, normalise
+from tpudeck.core.data import image_folder
+from tpudeck.core.data.image_folder import class_names, load_images, normalise, to_pixels
 from tpudeck.core.errors import DataError, SpecError
 from tpudeck.core.spec import RunSpec
 
 from .builders import make_image_folder, tpudeck
 
 
-def test_an_image_folder_loads_as_uint8_pixels_and_labels(tmp_path):
+def test_an_image_folder_decodes_only_the_images_a_batch_reads(tmp_path, monkeypatch):
     folder = make_image_folder(tmp_path / "images", per_class=3)
     assert class_names(folder) == ["blue", "green", "red"]
+    decoded = []
+    monkeypatch.setattr(image_folder, "to_pixels",
+                        lambda image, size: decoded.append(image) or to_pixels(image, size))  # fmt: skip
     pixels, labels = load_images(folder, class_names(folder), 32, "train_dir")
     assert pixels.shape == (9, 32, 32, 3) and pixels.dtype == np.uint8  # a quarter of floats
-    assert labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
-    assert pixels[0, ..., 2].mean() > pixels[0, ..., 0].mean() + 100  # a "blue" image is blue
-    normalised = normalise(pixels)
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2] and decoded == []  # none read yet
+    batch = pixels[np.array([0, 8])]
+    assert batch.shape == (2, 32, 32, 3) and len(decoded) == 2
+    assert batch[0, ..., 2].mean() > batch[0, ..., 0].mean() + 100  # a "blue" image is blue
+    assert batch[1, ..., 0].mean() > batch[1, ..., 2].mean() + 100  # and a "red" one red
+    held_out = pixels.take(np.array([3, 4]))  # a split: still nothing decoded
+    assert len(held_out) == 2 and len(decoded) == 2
+    assert held_out[0:2].shape == (2, 32, 32, 3) and len(decoded) == 4
+    normalised = normalise(batch)
     assert normalised.dtype == np.float32
     assert normalised.min() >= -1.0 and normalised.max() <= 1.0
+    truncated = sorted((folder / "green").iterdir())[0]
+    truncated.write_bytes(truncated.read_bytes()[:60])  # its header reads, its pixels do not
+    pixels, _ = load_images(folder, class_names(folder), 32, "train_dir")
+    with pytest.raises(DataError, match=f"cannot read {truncated} .*; fix or remove it"):
+        pixels[np.arange(9)]
 
 
 def spec(**values) -> RunSpec:

@@ -140,7 +140,7 @@ def test_mlm_masks_with_the_tokenizers_own_mask_token(padding_tokenizer, tmp_pat
     tokenizer = load_tokenizer(folder)
     assert data.model_config["mask_token_id"] == tokenizer.token_to_id(tokens["mask"])
     assert data.model_config["pad_token_id"] == tokenizer.token_to_id(tokens["pad"])
-    assert data.model_config["separator_id"] == tokenizer.token_to_id(tokens["sep"])
+    assert data.model_config["unmasked_ids"] == (tokenizer.token_to_id(tokens["sep"]),)
     assert (data.train["input_ids"] != tokenizer.token_to_id(tokens["pad"])).all()
 
 

@@ -1,8 +1,8 @@
 """Image folders as run_image_classification.py reads them: one subfolder per class.
 
-Images are decoded with Pillow, made RGB and resized to the model's square input, channels
-last for Flax, and kept as uint8: a quarter of the host memory and of the host-to-device
-traffic of floats. `normalise` (on the device) then does what ViTImageProcessor does.
+Images are decoded with Pillow when a batch reads them (pixels.py), made RGB and resized
+to the model's square input, channels last for Flax, as uint8: a quarter of the
+host-to-device traffic of floats. `normalise` (on the device) then does what ViTImageProcessor does.
 `class_names` needs neither Pillow nor numpy, so spec validation and the app can call it.
 """
 
@@ -30,22 +30,36 @@ def class_names(folder: str | Path) -> list[str]:
 
 
 def load_images(folder: str | Path, classes: list[str], size: int, flag: str):
-    """(pixels [N, size, size, 3] uint8, labels [N] int32) of every image under `folder`."""
+    """(pixels [N, size, size, 3] uint8, decoded as batches read them (pixels.py); labels
+    [N] int32) of every image under `folder`. Each file's header is read now, so one that
+    is not an image fails before the accelerator is taken."""
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
-    pixels, labels = [], []
+    from .pixels import Pixels
+
+    paths, labels = [], []
     for label, name in enumerate(classes):
         for path in images_in(Path(folder) / name):
             try:
-                with Image.open(path) as image:
-                    pixels.append(to_pixels(image, size))
+                Image.open(path).close()  # the header only: cheap next to decoding
             except (UnidentifiedImageError, OSError) as exc:
                 raise DataError(
                     f"--{flag} {folder}: cannot read {path} ({exc}); fix or remove it"
                 ) from None
+            paths.append(path)
             labels.append(label)
-    return np.stack(pixels), np.asarray(labels, np.int32)
+
+    def read(row: int):
+        with Image.open(paths[row]) as image:
+            image.load()
+            return image
+
+    def unreadable(row: int) -> str:
+        return f"--{flag} {folder}: cannot read {paths[row]}"
+
+    pixels = Pixels(read, unreadable, size, np.arange(len(paths)))
+    return pixels, np.asarray(labels, np.int32)
 
 
 def to_pixels(image, size: int):

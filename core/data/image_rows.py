@@ -1,11 +1,11 @@
 """Image datasets as 🤗 datasets gives them (the imagefolder builder, a Hub image dataset,
-parquet with an Image column): pixels and class labels for image_classification, decoded,
-made RGB and resized as image_folder does for a folder of class subfolders."""
+parquet with an Image column): pixels and class labels for image_classification, decoded
+as batches read them, made RGB and resized as image_folder does for a folder of class
+subfolders."""
 
 from __future__ import annotations
 
 from ..errors import DataError
-from .image_folder import to_pixels
 
 
 def image_column(ds, source: tuple[str, str]) -> str:
@@ -32,18 +32,26 @@ def class_names(ds, label: str, source: tuple[str, str]) -> list[str]:
 
 
 def load_rows(ds, classes: list[str], size: int, label: str, source: tuple[str, str]):
-    """(pixels [N, size, size, 3] uint8, labels [N] int32) of every row."""
+    """(pixels [N, size, size, 3] uint8, decoded as batches read them (pixels.py); labels
+    [N] int32) of every row."""
     import numpy as np
+
+    from .pixels import Pixels
 
     column = image_column(ds, source)
     named = bool(getattr(ds.features[label], "names", None))
     ids = {name: i for i, name in enumerate(classes)}
-    pixels, labels = [], []
-    for row in ds.select_columns([column, label]):
-        value = classes[row[label]] if named else str(row[label])
+    labels = []
+    for value in ds[label]:  # the labels only: no image is decoded here
+        value = classes[value] if named else str(value)
         if value not in ids:
             raise DataError(f"--{source[1]} {source[0]}: label {value!r} is not one of the "
                             f"training classes; fix that row")  # fmt: skip
-        pixels.append(to_pixels(row[column], size))
         labels.append(ids[value])
-    return np.stack(pixels), np.asarray(labels, np.int32)
+    images = ds.select_columns([column])
+
+    def unreadable(row: int) -> str:
+        return f"--{source[1]} {source[0]}: cannot read the image of row {row}"
+
+    pixels = Pixels(lambda row: images[row][column], unreadable, size, np.arange(len(labels)))
+    return pixels, np.asarray(labels, np.int32)

@@ -74,8 +74,8 @@ class ImageClassification:
                     f"{source} has {len(labels)} images, too few to hold out a validation "
                     "split; add images or give it a validation split"
                 )
-            held_out = (pixels[order[:cut]], labels[order[:cut]])
-            train = (pixels[order[cut:]], labels[order[cut:]])
+            held_out = (pixels.take(order[:cut]), labels[order[:cut]])
+            train = (pixels.take(order[cut:]), labels[order[cut:]])
         return TaskData(
             train={"pixel_values": train[0], "labels": train[1]},
             eval={"pixel_values": held_out[0], "labels": held_out[1]},
