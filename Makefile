@@ -36,6 +36,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/checkpoint.py
+	$(BIN)/python bench/image_pipeline.py --images 1000
 	$(BIN)/python bench/holder_scan.py
 	$(BIN)/python bench/tui.py
 	$(BIN)/python bench/telemetry.py
