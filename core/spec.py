@@ -139,6 +139,12 @@ class RunSpec:
     mlm_probability: float = _opt(
         0.15, "mlm: the share of tokens masked; t5_mlm: the share in noise spans", form=True
     )
+    streaming: bool = _opt(
+        False,
+        "clm, mlm, t5_mlm: read the training rows as a stream, tokenised and packed as steps "
+        "ask for them (no block cache); needs --max_steps",
+        form=True,
+    )
     line_by_line: bool = _opt(
         False,
         "mlm: each non-empty line (row) an example of its own, framed, truncated to "

@@ -148,6 +148,25 @@ def _check_text_files(spec) -> None:
             raise SpecError(f"--{flag} {path}: unsupported file type; use one of {kinds}")
 
 
+def _check_streaming(spec) -> None:
+    if not spec.streaming:
+        return
+    streamed = [name for name, recipe in RECIPES.items() if "streaming" in recipe.data_fields]
+    if spec.recipe not in streamed:
+        raise SpecError(f"--streaming: {spec.recipe} reads its rows into memory (only "
+                        f"{', '.join(streamed)} stream); omit --streaming")  # fmt: skip
+    if not spec.max_steps:
+        raise SpecError("--streaming needs --max_steps: a stream's length is known at its end")
+    if spec.line_by_line:
+        raise SpecError("--streaming packs blocks; --line_by_line reads lines: omit one")
+    saved = next(
+        (p for p in (spec.train_file, spec.dataset_name) if p and saved_datasets.kind(p)), None
+    )
+    if saved:
+        raise SpecError(f"--streaming: {saved} is a saved dataset, read from disk as it is "
+                        "needed already; omit --streaming")  # fmt: skip
+
+
 def _check_dataset_name(spec) -> None:
     """A Hub id is looked up when the run prepares; a local name must be a folder."""
     if spec.train_file or spec.validation_file:
@@ -284,4 +303,5 @@ def read_config(location: str, flag: str) -> dict:
         ) from None
 
 
-CHECKS = (_check_choices, _check_numbers, _check_files, _check_model, _check_output, _check_hub)
+CHECKS = (_check_choices, _check_numbers, _check_files, _check_streaming, _check_model,
+          _check_output, _check_hub)  # fmt: skip

@@ -69,9 +69,17 @@ class FakeHub:
                     self.end_headers()
                     return
                 data = found if isinstance(found, bytes) else json.dumps(found).encode()
-                self.send_response(200)
+                etag = f'"{hashlib.sha256(data).hexdigest()}"'
+                part = _byte_range(self.headers.get("Range"), len(data))
+                self.send_response(200 if part is None else 206)
                 self.send_header("X-Repo-Commit", hub.commit_of(self.path))
-                self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+                self.send_header("ETag", etag)
+                self.send_header("Accept-Ranges", "bytes")
+                if part is not None:  # streamed datasets read parquet footers and row groups
+                    self.send_header(
+                        "Content-Range", f"bytes {part.start}-{part.stop - 1}/{len(data)}"
+                    )
+                    data = data[part]
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if body:
@@ -228,3 +236,13 @@ def _tree_entry(name: str, data: bytes) -> dict:
     sha256 = hashlib.sha256(data).hexdigest()
     return {"type": "file", "path": name, "size": len(data), "oid": hashlib.sha1(data).hexdigest(),
             "lfs": {"oid": sha256, "size": len(data), "pointerSize": 134}}  # fmt: skip
+
+
+def _byte_range(header: str | None, size: int) -> slice | None:
+    """The bytes an HTTP Range header asks for ("bytes=a-b", "bytes=a-", "bytes=-n")."""
+    found = re.fullmatch(r"bytes=(\d*)-(\d*)", header or "")
+    if not found or found[1] == found[2] == "":
+        return None
+    if found[1] == "":
+        return slice(max(0, size - int(found[2])), size)
+    return slice(int(found[1]), min(size, int(found[2]) + 1) if found[2] else size)

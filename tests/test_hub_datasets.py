@@ -104,6 +104,10 @@ def test_the_community_weeks_roberta_command_runs_as_written(tmp_path, demo_corp
         assert run.read_status()["state"] == "finished"
         assert [e["step"] for e in run.read_events("step")][-1] == 3
         assert "model.safetensors" in hub.repos["tester/out"]  # HF's default repo name: out
+        streamed = tpudeck(*argv, "--streaming", "--push_to_hub", "0", "--output_dir", "streamed",
+                           cwd=here, env=env)  # fmt: skip
+        assert streamed.returncode == 0, streamed.stderr  # the Hub's parquet files, streamed
+        assert "data: streamed training and" in streamed.stderr
 
         def refused(*flags: str) -> str:
             return one_line_error(tpudeck(*argv, *flags, cwd=here, env=env))

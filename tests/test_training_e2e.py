@@ -123,12 +123,15 @@ RESUME_ARGS = (
 )
 
 
-def test_kill_9_then_resume_continues_the_same_loss_curve(tmp_path):
+@pytest.mark.parametrize("data", ["in memory", "streamed"])
+def test_kill_9_then_resume_continues_the_same_loss_curve(tmp_path, data):
+    """Streamed (--streaming), the data position is the stream's saved state, not the step."""
+    args = (*RESUME_ARGS, *(["--streaming"] if data == "streamed" else []))
     reference = RunDir(tmp_path / "uninterrupted")
-    assert tpudeck("train", *RESUME_ARGS, "--output_dir", str(reference.path)).returncode == 0
+    assert tpudeck("train", *args, "--output_dir", str(reference.path)).returncode == 0
 
     run = RunDir(tmp_path / "killed")
-    child = start_tpudeck("train", *RESUME_ARGS, "--output_dir", str(run.path))
+    child = start_tpudeck("train", *args, "--output_dir", str(run.path))
     wait_for_event(run, lambda e: e["kind"] == "checkpoint" and e["step"] == 40)
     writing = wait_for_orbax_write(run.checkpoints_dir)  # step 60's, in the background
     child.kill()

@@ -1,6 +1,7 @@
 """Deterministic batch order: the examples of any step are a pure function of (seed, step).
 
-That is what makes resume exact: restoring the step restores the data position.
+That is what makes resume exact: restoring the step restores the data position. A stream
+(--streaming) has no random access: its position is saved with each checkpoint instead.
 """
 
 from __future__ import annotations
@@ -34,6 +35,47 @@ class StepBatches:
         """The step's examples, leading axis reshaped to `shape` (e.g. devices, accum, batch)."""
         idx = np.sort(self.indices(step))  # sorted reads are faster; order within a step is moot
         return {k: v[idx].reshape(*shape, *v.shape[1:]) for k, v in self.examples.items()}
+
+    def state(self, step: int) -> dict:
+        """The data position after `step` steps, for a checkpoint's metadata."""
+        epoch, index = self.position(step)
+        return {"epoch": epoch, "batch_in_epoch": index}
+
+    def restore(self, state: dict) -> None:
+        """Nothing to do: the step alone says where the data stands."""
+
+
+class StreamBatches:
+    """Batches of a TokenStream (--streaming), "input_ids" only, asked for step after step
+    (the same step twice gives the same batch: compiling reads the first one)."""
+
+    n_examples = steps_per_epoch = None  # a stream's length is known at its end only
+
+    def __init__(self, examples: dict, global_batch: int, seed: int):
+        self.stream, self.global_batch = examples["input_ids"], global_batch
+        self._last: tuple[int, np.ndarray] | None = None
+
+    def batch(self, step: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+        if self._last is None or self._last[0] != step:
+            self._last = (step, self.stream.take(self.global_batch))
+        return {"input_ids": self._last[1].reshape(*shape, -1)}
+
+    def position(self, step: int) -> tuple[int, int]:
+        return self.stream.epoch, step
+
+    def state(self, step: int) -> dict:
+        return {"epoch": self.stream.epoch, "stream": self.stream.state()}
+
+    def restore(self, state: dict) -> None:
+        self.stream.restore(state["stream"])
+
+
+def step_batches(examples: dict, global_batch: int, seed: int):
+    """StreamBatches for a stream's examples, else StepBatches."""
+    from .token_stream import TokenStream
+
+    streamed = isinstance(examples.get("input_ids"), TokenStream)
+    return (StreamBatches if streamed else StepBatches)(examples, global_batch, seed)
 
 
 def eval_batches(examples: dict[str, np.ndarray], shape: tuple[int, ...]):

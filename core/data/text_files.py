@@ -211,3 +211,43 @@ def load_text_splits(spec):
             "a validation split; add data or pass --validation_file"
         )
     return tables.train.select(range(held_out, rows)), tables.train.select(range(held_out))
+
+
+def stream_text_splits(spec, held_out_rows: int):
+    """(a function of the epoch opening the training rows as a stream, validation rows):
+    --streaming's. The validation rows are --validation_file's, the dataset's validation
+    split (its first `held_out_rows` rows, streamed), or else the stream's first
+    `held_out_rows` rows, which training then skips."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    if spec.dataset_name:
+        source = (spec.dataset_name, "dataset_name")
+
+        def split(name: str):
+            return datasets.load_dataset(spec.dataset_name, spec.dataset_config_name,
+                                         split=name, streaming=True, cache_dir=spec.cache_dir)  # fmt: skip
+
+        try:
+            held = split("validation")
+        except ValueError:  # no such split
+            held = None
+    else:
+        source = (spec.train_file, "train_file")
+        builder = DATA_FILE_TYPES[Path(spec.train_file).suffix.lower()]
+
+        def split(_name: str):
+            return datasets.load_dataset(builder, data_files={"train": spec.train_file},
+                                         split="train", streaming=True)  # fmt: skip
+
+        held = load_table(spec.validation_file, "validation_file") if spec.validation_file else None
+    first = split("train")
+    if spec.text_column not in (first.column_names or [spec.text_column]):
+        require_column(first, spec.text_column, *source, "text_column")
+    if held is None:
+        rows = list(first.take(held_out_rows))
+        return (lambda _epoch: split("train").skip(held_out_rows)), datasets.Dataset.from_list(rows)
+    if isinstance(held, datasets.IterableDataset):
+        held = datasets.Dataset.from_list(list(held.take(held_out_rows)))
+    require_column(held, spec.text_column, *source, "text_column")
+    return (lambda _epoch: split("train")), held

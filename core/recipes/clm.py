@@ -10,7 +10,7 @@ class CausalLM:
     head = "causal_lm"
     inputs = "text"
     script = "run_clm_flax.py"
-    data_fields = (*TEXT_DATA_FIELDS, "text_column", "block_size")
+    data_fields = (*TEXT_DATA_FIELDS, "text_column", "block_size", "streaming")
     length_field = "block_size"
     default_length = None
 

@@ -39,7 +39,7 @@ class MaskedLM:
     inputs = "text"
     script = "run_mlm_flax.py"
     data_fields = (*TEXT_DATA_FIELDS, "text_column", "max_seq_length", "mlm_probability",
-                   "line_by_line")  # fmt: skip
+                   "line_by_line", "streaming")  # fmt: skip
     length_field = "max_seq_length"  # run_mlm_flax.py's name for the block size
     default_length = None
 

@@ -18,7 +18,7 @@ class SpanCorruption:
     inputs = "text"
     script = "run_t5_mlm_flax.py"
     data_fields = (*TEXT_DATA_FIELDS, "text_column", "max_seq_length", "mlm_probability",
-                   "mean_noise_span_length")  # fmt: skip
+                   "mean_noise_span_length", "streaming")  # fmt: skip
     length_field = "max_seq_length"  # the corrupted inputs' length, as the script has it
     default_length = 512
 

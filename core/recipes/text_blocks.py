@@ -25,6 +25,8 @@ from .base import TaskModel
 
 log = logging.getLogger(__name__)
 
+TOKENIZER_ROWS = 100_000  # --streaming with no tokenizer given: a new one learns from these
+
 
 @dataclasses.dataclass
 class Blocks:
@@ -41,8 +43,9 @@ class Blocks:
     @property
     def summary(self) -> str:
         kind = "lines padded to" if self.pad is not None else "blocks of"
+        train = f"{len(self.train)}" if hasattr(self.train, "__len__") else "streamed"
         return (
-            f"{len(self.train)} training and {len(self.held_out)} validation {kind} "
+            f"{train} training and {len(self.held_out)} validation {kind} "
             f"{self.block_size} tokens, vocabulary {self.vocab}"
         )
 
@@ -53,6 +56,8 @@ def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind,
     or, with `lines`, a text each; tokenised once into the store's cache (a relaunch or a
     resume on the same data and tokenizer reads them again) and memory-mapped."""
     block_size, column = block_size or spec.example_length(), spec.text_column
+    if spec.streaming:
+        return _streamed_blocks(spec, run_dir, kind, block_size)
     train_rows, eval_rows = text_files.load_text_splits(spec)
     tokenizer = run_tokenizer(
         spec, run_dir, text_batches(train_rows, column), kind, spec.example_length()
@@ -81,6 +86,25 @@ def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind,
             )
     return Blocks(blocks["training"], blocks["validation"], block_size, tokenizer, eos,
                   tokenizer.get_vocab_size(), pad, framing)  # fmt: skip
+
+
+def _streamed_blocks(spec, run_dir, kind, block_size: int) -> Blocks:
+    """--streaming: training blocks packed from the stream as steps ask for them (a new
+    tokenizer learns from its first TOKENIZER_ROWS rows); validation blocks from the
+    held-out rows, cached as packed_blocks caches them."""
+    from ..data.token_stream import TokenStream
+
+    column = spec.text_column
+    open_rows, eval_rows = text_files.stream_text_splits(spec, spec.max_eval_samples or 1000)
+    first_rows = text_batches(open_rows(0).take(TOKENIZER_ROWS), column)
+    tokenizer = run_tokenizer(spec, run_dir, first_rows, kind, spec.example_length())
+    eos, cache = tokenizers_.eos_id(tokenizer), tpudeck_home() / "cache" / "blocks"
+    held_out = packed_blocks(eval_rows, column, tokenizer, eos, block_size, cache)
+    if len(held_out) == 0:
+        raise DataError(f"the validation rows have fewer than {block_size} tokens, not one "
+                        "block; pass a larger --max_eval_samples or a --validation_file")  # fmt: skip
+    train = TokenStream(open_rows, column, tokenizer, eos, block_size)
+    return Blocks(train, held_out, block_size, tokenizer, eos, tokenizer.get_vocab_size())
 
 
 def _tokenising(run_dir, name: str):

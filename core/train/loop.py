@@ -17,7 +17,7 @@ import time
 import jax
 import numpy as np
 
-from ..data.batching import StepBatches, eval_batches
+from ..data.batching import eval_batches, step_batches
 from ..errors import DiskFull, is_disk_full
 from ..runs.rundir import list_steps
 from .checkpoints import Checkpoints
@@ -45,8 +45,9 @@ class Trainer:
         per_device = spec.per_device_batch(len(devices))
         self.micro_shape = (len(devices), spec.gradient_accumulation_steps, per_device)
         self.global_batch = int(np.prod(self.micro_shape))
-        self.batches = StepBatches(data.train, self.global_batch, spec.seed)
-        check_global_batch(spec, self.batches.n_examples, len(devices))  # if preflight could not
+        self.batches = step_batches(data.train, self.global_batch, spec.seed)
+        if self.batches.n_examples is not None:  # if preflight could not; a stream: unknown
+            check_global_batch(spec, self.batches.n_examples, len(devices))
         self.total_steps = spec.max_steps or math.ceil(
             spec.num_train_epochs * self.batches.steps_per_epoch
         )
@@ -90,6 +91,7 @@ class Trainer:
                 log.info("no checkpoint in %s: starting from step 0", self.run_dir.checkpoints_dir)
             return state, 0
         state, meta = self.checkpoints.restore(steps[-1], state)
+        self.batches.restore(meta)
         epoch, index = self.batches.position(meta["step"])
         log.info("resumed from step %d (epoch %d, batch %d)", meta["step"], epoch, index)
         self.run_dir.emit("resume", step=meta["step"], epoch=epoch, batch_in_epoch=index)
@@ -171,7 +173,7 @@ class Trainer:
         flops = examples_per_s * self.model.flops_per_example
         utilisation = mfu(flops, self.devices[0].device_kind, len(self.devices))
         lr = float(self.schedule(step - 1))
-        epoch = (step - 1) // self.batches.steps_per_epoch
+        epoch = self.batches.position(step - 1)[0]
         fields = dict(
             step=step,
             total_steps=self.total_steps,
@@ -237,8 +239,7 @@ class Trainer:
 
     def _save(self, host_state, step: int, final: bool = False) -> None:
         """Checkpoint; export the HF model at the end, or at every save when it is pushed."""
-        epoch, index = self.batches.position(step)
-        meta = {"epoch": epoch, "batch_in_epoch": index, "seed": self.spec.seed}
+        meta = {**self.batches.state(step), "seed": self.spec.seed}
         self.checkpoints.save(step, host_state, meta)
         pushed = self.hub is not None and (final or self.hub.pushes_saves)
         with _disk_full_as(step, "the exported model", self.run_dir.path):

@@ -38,7 +38,8 @@ def check_checkpoint(run_dir) -> None:
 
 def preflight(spec, run_dir, data, resume: bool) -> None:
     n_devices, _ = expected_devices(spec.platform)
-    if n_devices is not None:
-        check_global_batch(spec, len(next(iter(data.train.values()))), n_devices)
+    examples = next(iter(data.train.values()))
+    if n_devices is not None and hasattr(examples, "__len__"):  # a stream's length is unknown
+        check_global_batch(spec, len(examples), n_devices)
     if resume:
         check_checkpoint(run_dir)

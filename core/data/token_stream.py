@@ -1,0 +1,75 @@
+"""--streaming: the training rows read as a stream (a 🤗 datasets IterableDataset),
+tokenised and packed into blocks as the steps ask for them. Nothing is written to the block
+cache and nothing is read ahead beyond a few rows, so a corpus larger than the disk trains.
+
+Blocks are the packed ones of token_blocks.py (documents joined with the separator, cut
+into blocks), in the stream's order; at its end the next epoch reads it again. Where the
+stream stands (its epoch, the dataset's own position, the tokens not yet in a block) is
+`state()`, saved with every checkpoint: `restore(state)` continues exactly there, so a
+resume trains on the blocks the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from ..errors import DataError
+
+ROWS_PER_READ = 32  # texts tokenised at once: the carried tokens stay a few documents long
+
+
+class TokenStream:
+    """Blocks of [block_size] int32 from `open_rows(epoch)` (the stream's rows, from the
+    start), its `column` tokenised by `tokenizer` and joined by `separator`."""
+
+    def __init__(self, open_rows: Callable[[int], object], column: str, tokenizer: Tokenizer,
+                 separator: int, block_size: int):  # fmt: skip
+        self._open, self.column, self.tokenizer = open_rows, column, tokenizer
+        self.separator, self.block_size = separator, block_size
+        self.epoch, self._carry = 0, np.zeros(0, np.int32)
+        self._rows = self._batches = None
+
+    def take(self, count: int) -> np.ndarray:
+        """The next `count` blocks, [count, block_size]."""
+        needed = count * self.block_size
+        while len(self._carry) < needed:
+            self._read()
+        blocks, self._carry = self._carry[:needed], self._carry[needed:]
+        return blocks.reshape(count, self.block_size)
+
+    def _read(self) -> None:
+        if self._batches is None:
+            self._start(self.epoch)
+        for texts in self._batches:
+            texts = [t for t in texts.get(self.column, ()) if isinstance(t, str) and t.strip()]
+            if texts:
+                encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+                joined = [np.asarray(e.ids + [self.separator], np.int32) for e in encodings]
+                self._carry = np.concatenate([self._carry, *joined])
+                self._texts_read = True
+                return
+        if not self._texts_read:  # a whole epoch without text: it would loop for ever
+            raise DataError(f"the training stream has no text in column {self.column!r}")
+        self.epoch += 1
+        self._start(self.epoch)
+
+    def _start(self, epoch: int, position: dict | None = None) -> None:
+        self._rows = self._open(epoch)
+        if position is not None:
+            self._rows.load_state_dict(position)
+        self._batches = iter(self._rows.iter(batch_size=ROWS_PER_READ))
+        self._texts_read = position is not None  # a resumed epoch had text before
+
+    def state(self) -> dict:
+        """Where the stream stands, as JSON: a checkpoint's data position."""
+        if self._rows is None:
+            self._start(self.epoch)
+        return {"epoch": self.epoch, "rows": self._rows.state_dict(),
+                "carry": self._carry.tolist()}  # fmt: skip
+
+    def restore(self, state: dict) -> None:
+        self.epoch, self._carry = state["epoch"], np.asarray(state["carry"], np.int32)
+        self._start(self.epoch, state["rows"])
