@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .data import image_folder, saved_datasets
 from .data.text_files import DATA_FILE_TYPES
-from .data.tokenizer import slow_files
+from .data.tokenizer_files import slow_files
 from .errors import SpecError
 from .hub.repo_ids import REPO_NAME, hub_id
 from .models import weights_file

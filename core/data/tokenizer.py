@@ -17,15 +17,11 @@ from tokenizers import Tokenizer
 from tokenizers.implementations import ByteLevelBPETokenizer
 
 from ..errors import DataError
+from .tokenizer_files import slow_files
 
 log = logging.getLogger(__name__)
 
 EOS = "<|endoftext|>"
-# What a tokenizer directory holds for AutoTokenizer (a checkpoint's other files stay).
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
-# What a checkpoint without a tokenizer.json may carry instead (transformers' slow tokenizers)
-SLOW_TOKENIZER_FILES = ("vocab.json", "merges.txt", "vocab.txt", "spiece.model",
-                        "sentencepiece.bpe.model")  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,13 +133,6 @@ def save_tokenizer(tokenizer: Tokenizer, out_dir: Path, max_len: int, kind=GPT2_
     }
     (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out_dir / "special_tokens_map.json").write_text(json.dumps(kind.roles, indent=2) + "\n")
-
-
-def slow_files(directory: str | Path) -> list[str]:
-    """The slow tokenizer files of a directory that has no tokenizer.json."""
-    if Path(directory, "tokenizer.json").is_file():
-        return []
-    return [n for n in SLOW_TOKENIZER_FILES if Path(directory, n).is_file()]
 
 
 def convert_slow_tokenizer(source: str | Path, out_dir: Path) -> None:

@@ -14,7 +14,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from ..data.tokenizer import SLOW_TOKENIZER_FILES, TOKENIZER_FILES
+from ..data.tokenizer_files import SLOW_TOKENIZER_FILES, TOKENIZER_FILES
 from ..errors import SpecError
 from ..models.weights_file import FORMATS, NO_WEIGHTS, weights_name
 from .repo_ids import hub_id, not_cached, unreachable

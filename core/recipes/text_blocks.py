@@ -18,6 +18,7 @@ from ..data import text_files
 from ..data import tokenizer as tokenizers_
 from ..data.sentence_pairs import pad_id, with_framing
 from ..data.token_blocks import line_blocks, packed_blocks, text_batches
+from ..data.tokenizer_files import TOKENIZER_FILES, slow_files
 from ..errors import DataError
 from ..registry import RECIPES
 from ..runs.home import tpudeck_home
@@ -126,16 +127,16 @@ def run_tokenizer(spec, run_dir, texts, kind: tokenizers_.TokenizerKind, max_len
     given = spec.tokenizer_name
     if not given and spec.model_name_or_path and not tokenizer_dir.is_dir():
         own = spec.model_name_or_path
-        mine = Path(own, "tokenizer.json").is_file() or tokenizers_.slow_files(own)
+        mine = Path(own, "tokenizer.json").is_file() or slow_files(own)
         given = own if mine else None
-    if given and tokenizers_.slow_files(given) and not tokenizer_dir.is_dir():
+    if given and slow_files(given) and not tokenizer_dir.is_dir():
         tokenizers_.convert_slow_tokenizer(given, tokenizer_dir)
         given = tokenizer_dir
     if given:
         tokenizer = tokenizers_.load_tokenizer(given)
         if not tokenizer_dir.exists():
             tokenizer_dir.mkdir(parents=True)
-            for name in tokenizers_.TOKENIZER_FILES:
+            for name in TOKENIZER_FILES:
                 if Path(given, name).is_file():
                     shutil.copy2(Path(given, name), tokenizer_dir / name)
     elif tokenizer_dir.is_dir():
