@@ -12,11 +12,10 @@ byte-level BPE tokenizer (trained once on the first MB) and block size.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from fresh_process import measure
 
 OURS = """
 import resource, sys, time, json
@@ -74,13 +73,6 @@ def write_corpus(path: Path, megabytes: int) -> None:
             line = f"{stories[n % len(stories)]} (story {n})\n"
             out.write(line)
             written, n = written + len(line), n + 1
-
-
-def measure(program: str, *args: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", program, *args], capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

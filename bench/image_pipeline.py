@@ -12,11 +12,10 @@ them. Each way runs in a fresh process; peak RSS is its ru_maxrss.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from fresh_process import measure
 
 SIZE = 224
 
@@ -101,13 +100,6 @@ def write_images(folder: Path, count: int) -> None:
         target = folder / f"class{i % 4}"
         target.mkdir(parents=True, exist_ok=True)
         Image.fromarray(pixels.astype(np.uint8)).save(target / f"{i}.jpg", quality=90)
-
-
-def measure(program: str, *args: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", program, *args], capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
