@@ -7,7 +7,7 @@ import datasets
 import numpy as np
 import pytest
 
-from tpudeck.core.data.token_stream import TokenStream
+from tpudeck.core.data.token_stream import ShuffledStream, TokenStream
 from tpudeck.core.data.tokenizer import eos_id, train_byte_level_bpe
 from tpudeck.core.errors import DataError, SpecError
 from tpudeck.core.spec import RunSpec
@@ -45,6 +45,22 @@ def test_a_restored_stream_goes_on_with_the_blocks_the_whole_one_gives(corpus):
     resumed = stream(corpus)
     resumed.restore(saved)
     after = np.concatenate([resumed.take(8) for _ in range(27)])
+    np.testing.assert_array_equal(np.concatenate([before, after]), blocks)
+
+
+def test_a_shuffled_stream_restores_into_the_middle_of_its_window(corpus):
+    whole = ShuffledStream(stream(corpus), window=24, seed=3)
+    blocks = np.concatenate([whole.take(5) for _ in range(30)])  # windows cut mid-batch
+    in_order = stream(corpus).take(150)
+    assert not np.array_equal(blocks, in_order)  # shuffled ...
+    assert sorted(map(tuple, blocks[:24])) == sorted(map(tuple, in_order[:24]))  # ... in windows
+    assert np.array_equal(ShuffledStream(stream(corpus), 24, 3).take(24), blocks[:24])  # seeded
+    interrupted = ShuffledStream(stream(corpus), window=24, seed=3)
+    before = np.concatenate([interrupted.take(5) for _ in range(11)])
+    saved = json.loads(json.dumps(interrupted.state()))
+    resumed = ShuffledStream(stream(corpus), window=24, seed=3)
+    resumed.restore(saved)
+    after = np.concatenate([resumed.take(5) for _ in range(19)])
     np.testing.assert_array_equal(np.concatenate([before, after]), blocks)
 
 

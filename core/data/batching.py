@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+SHUFFLE_WINDOW = 4096  # blocks a stream is shuffled within: 8 MB of 512-token blocks
+
 
 class StepBatches:
     """Shuffled-per-epoch batches of a dict of equally long example arrays."""
@@ -46,13 +48,18 @@ class StepBatches:
 
 
 class StreamBatches:
-    """Batches of a TokenStream (--streaming), "input_ids" only, asked for step after step
-    (the same step twice gives the same batch: compiling reads the first one)."""
+    """Batches of a TokenStream (--streaming), "input_ids" only, shuffled within windows of
+    SHUFFLE_WINDOW blocks (or 8 global batches, if more), asked for step after step (the
+    same step twice gives the same batch: compiling reads the first one)."""
 
     n_examples = steps_per_epoch = None  # a stream's length is known at its end only
 
     def __init__(self, examples: dict, global_batch: int, seed: int):
-        self.stream, self.global_batch = examples["input_ids"], global_batch
+        from .token_stream import ShuffledStream
+
+        window = max(SHUFFLE_WINDOW, 8 * global_batch)
+        self.stream = ShuffledStream(examples["input_ids"], window, seed)
+        self.global_batch = global_batch
         self._last: tuple[int, np.ndarray] | None = None
 
     def batch(self, step: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:

@@ -3,7 +3,8 @@ tokenised and packed into blocks as the steps ask for them. Nothing is written t
 cache and nothing is read ahead beyond a few rows, so a corpus larger than the disk trains.
 
 Blocks are the packed ones of token_blocks.py (documents joined with the separator, cut
-into blocks), in the stream's order; at its end the next epoch reads it again. Where the
+into blocks), in the stream's order; at its end the next epoch reads it again.
+ShuffledStream shuffles them within windows, as a shuffle buffer would. Where the
 stream stands (its epoch, the dataset's own position, the tokens not yet in a block) is
 `state()`, saved with every checkpoint: `restore(state)` continues exactly there, so a
 resume trains on the blocks the uninterrupted run would have.
@@ -73,3 +74,45 @@ class TokenStream:
     def restore(self, state: dict) -> None:
         self.epoch, self._carry = state["epoch"], np.asarray(state["carry"], np.int32)
         self._start(self.epoch, state["rows"])
+
+
+class ShuffledStream:
+    """A TokenStream's blocks shuffled within windows of `window` blocks, each window's
+    order drawn from (seed, the window's number): the order is a function of the seed and
+    the data, and the position small to save (where the stream stood when the window began,
+    its number, how far into it); a restore re-reads that one window."""
+
+    def __init__(self, stream: TokenStream, window: int, seed: int):
+        self.stream, self.window, self.seed = stream, window, seed
+        self._number, self._index = -1, window  # no window read yet
+        self._began = self._blocks = self._order = None
+
+    @property
+    def epoch(self) -> int:
+        return self.stream.epoch
+
+    def take(self, count: int) -> np.ndarray:
+        parts = []
+        while count:
+            if self._index == self.window:
+                self._read_window(self._number + 1)
+            n = min(count, self.window - self._index)
+            parts.append(self._blocks[self._order[self._index : self._index + n]])
+            self._index, count = self._index + n, count - n
+        return np.concatenate(parts)
+
+    def _read_window(self, number: int) -> None:
+        self._began, self._number = self.stream.state(), number
+        self._blocks = self.stream.take(self.window)
+        self._order = np.random.default_rng([self.seed, number]).permutation(self.window)
+        self._index = 0
+
+    def state(self) -> dict:
+        if self._blocks is None:  # nothing taken: the first window starts here
+            return {"window_began": self.stream.state(), "window": 0, "index": 0}
+        return {"window_began": self._began, "window": self._number, "index": self._index}
+
+    def restore(self, state: dict) -> None:
+        self.stream.restore(state["window_began"])
+        self._read_window(state["window"])
+        self._index = state["index"]
