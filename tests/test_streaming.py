@@ -7,6 +7,7 @@ import datasets
 import numpy as np
 import pytest
 
+from tpudeck.core.data.text_files import stream_text_splits
 from tpudeck.core.data.token_stream import ShuffledStream, TokenStream
 from tpudeck.core.data.tokenizer import eos_id, train_byte_level_bpe
 from tpudeck.core.errors import DataError, SpecError
@@ -82,3 +83,9 @@ def test_streaming_flags_that_cannot_work_fail_in_one_line(demo_corpus, tmp_path
     datasets.Dataset.from_dict({"text": ["a"]}).save_to_disk(tmp_path / "saved")
     with pytest.raises(SpecError, match="is a saved dataset, read from disk as it is needed"):
         RunSpec(train_file=str(tmp_path / "saved"), streaming=True, max_steps=5).validate()
+
+
+def test_a_streamed_dataset_that_cannot_be_had_is_one_line():
+    spec = RunSpec(dataset_name="org/absent", streaming=True, max_steps=3)  # offline in tests
+    with pytest.raises(DataError, match="org/absent is not in the cache and HF_HUB_OFFLINE"):
+        stream_text_splits(spec, 10)

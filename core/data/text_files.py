@@ -131,19 +131,30 @@ def _load_named(spec):
     """--dataset_name's splits through 🤗 datasets (a saved dataset folder through
     load_from_disk), or a DataError naming the fix."""
     import datasets
-    from huggingface_hub import constants
 
     datasets.disable_progress_bars()
-    name, config = spec.dataset_name, spec.dataset_config_name
+    name = spec.dataset_name
     saved = saved_datasets.kind(name)
     if saved == "dataset":  # one saved Dataset: its rows train
         return {"train": _load_saved(name, "dataset_name", None)}
     if saved == "dict":
         return datasets.load_from_disk(name)
+    with _named_dataset_errors(spec):
+        return datasets.load_dataset(name, spec.dataset_config_name, cache_dir=spec.cache_dir)
+
+
+@contextlib.contextmanager
+def _named_dataset_errors(spec):
+    """--dataset_name's load, quiet, offline at once when the Hub is down, its failures one
+    DataError naming the fix."""
+    import datasets
+    from huggingface_hub import constants
+
+    name, config = spec.dataset_name, spec.dataset_config_name
     down = bool(hub_id(name)) and not constants.HF_HUB_OFFLINE and _hub_unreachable(name)
     try:
         with _quiet("datasets"), _quiet("huggingface_hub"), _offline(down):
-            return datasets.load_dataset(name, config, cache_dir=spec.cache_dir)
+            yield
     except datasets.exceptions.DatasetNotFoundError:
         raise DataError(
             f"--dataset_name {name}: no such local folder, and no Hub dataset of that name at "
@@ -225,8 +236,10 @@ def stream_text_splits(spec, held_out_rows: int):
         source = (spec.dataset_name, "dataset_name")
 
         def split(name: str):
-            return datasets.load_dataset(spec.dataset_name, spec.dataset_config_name,
-                                         split=name, streaming=True, cache_dir=spec.cache_dir)  # fmt: skip
+            with _named_dataset_errors(spec):
+                return datasets.load_dataset(spec.dataset_name, spec.dataset_config_name,
+                                             split=name, streaming=True,
+                                             cache_dir=spec.cache_dir)  # fmt: skip
 
         try:
             held = split("validation")
