@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tpudeck.core.data import image_folder
+from tpudeck.core.data import pixels as pixels_module
 from tpudeck.core.data.image_folder import class_names, load_images, normalise, to_pixels
 from tpudeck.core.errors import DataError, SpecError
 from tpudeck.core.spec import RunSpec
@@ -20,7 +20,7 @@ def test_an_image_folder_decodes_only_the_images_a_batch_reads(tmp_path, monkeyp
     folder = make_image_folder(tmp_path / "images", per_class=3)
     assert class_names(folder) == ["blue", "green", "red"]
     decoded = []
-    monkeypatch.setattr(image_folder, "to_pixels",
+    monkeypatch.setattr(pixels_module, "to_pixels",
                         lambda image, size: decoded.append(image) or to_pixels(image, size))  # fmt: skip
     pixels, labels = load_images(folder, class_names(folder), 32, "train_dir")
     assert pixels.shape == (9, 32, 32, 3) and pixels.dtype == np.uint8  # a quarter of floats

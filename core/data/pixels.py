@@ -13,8 +13,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from PIL import UnidentifiedImageError
 
 from ..errors import DataError
+from .image_folder import to_pixels
 
 
 @functools.cache
@@ -51,10 +53,6 @@ class Pixels:
         return np.stack(decoded) if decoded else np.zeros((0, *self.shape[1:]), np.uint8)
 
     def _pixels(self, row: int) -> np.ndarray:
-        from PIL import UnidentifiedImageError
-
-        from .image_folder import to_pixels
-
         try:
             return to_pixels(self._read(row), self.size)
         except (UnidentifiedImageError, OSError) as exc:

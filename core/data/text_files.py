@@ -255,7 +255,7 @@ def stream_text_splits(spec, held_out_rows: int):
 
         held = load_table(spec.validation_file, "validation_file") if spec.validation_file else None
     first = split("train")
-    if spec.text_column not in (first.column_names or [spec.text_column]):
+    if first.column_names is not None:  # a stream may not know its columns before reading
         require_column(first, spec.text_column, *source, "text_column")
     if held is None:
         rows = list(first.take(held_out_rows))

@@ -51,7 +51,7 @@ def packed_blocks(ds, column: str, tokenizer: Tokenizer, separator: int, block_s
     (written first if no earlier launch wrote them)."""
 
     def encode(texts: list[str]) -> np.ndarray:
-        return _joined(tokenizer.encode_batch(texts, add_special_tokens=False), separator)
+        return joined(tokenizer.encode_batch(texts, add_special_tokens=False), separator)
 
     key = blocks_key(ds, column, tokenizer, separator, block_size)
     return _cached(ds, column, encode, block_size, Path(cache, f"{key}.int32"), progress)
@@ -101,7 +101,7 @@ def _write(batches, rows: int, encode: Callable[[list[str]], np.ndarray], path: 
     os.replace(partial, path)
 
 
-def _joined(encodings, separator: int) -> np.ndarray:
+def joined(encodings, separator: int) -> np.ndarray:
     """The documents' ids, each followed by the separator."""
     lengths = np.fromiter((len(e.ids) + 1 for e in encodings), np.int64, len(encodings))
     flat = np.full(int(lengths.sum()), separator, np.int32)

@@ -18,6 +18,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from ..errors import DataError
+from .token_blocks import joined
 
 ROWS_PER_READ = 32  # texts tokenised at once: the carried tokens stay a few documents long
 
@@ -48,8 +49,7 @@ class TokenStream:
             texts = [t for t in texts.get(self.column, ()) if isinstance(t, str) and t.strip()]
             if texts:
                 encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
-                joined = [np.asarray(e.ids + [self.separator], np.int32) for e in encodings]
-                self._carry = np.concatenate([self._carry, *joined])
+                self._carry = np.concatenate([self._carry, joined(encodings, self.separator)])
                 self._texts_read = True
                 return
         if not self._texts_read:  # a whole epoch without text: it would loop for ever
