@@ -208,3 +208,34 @@ def test_a_checkpoint_with_only_a_slow_tokenizer_trains_on_its_converted_ids(tmp
     (folder / "tokenizer_config.json").write_text('{"tokenizer_class": "NoSuchTokenizer"}')
     with pytest.raises(DataError, match=r"its tokenizer \(vocab.txt\) did not convert"):
         MLM.prepare(spec, RunDir(tmp_path / "run2"))
+
+
+def test_a_t5_checkpoint_with_only_a_sentencepiece_model_trains_on_its_converted_ids(
+    tmp_path, demo_corpus
+):
+    """spiece.model and no tokenizer.json, as mT5 and older T5 checkpoints ship: converted as
+    AutoTokenizer converts it, its </s>, <pad> and <extra_id_N> sentinels kept."""
+    import sentencepiece
+
+    from tpudeck.core.recipes.t5_mlm import RECIPE as T5_MLM
+
+    texts = demo_corpus.read_text().splitlines()[:300]
+    folder = tmp_path / "t5"
+    transformers.T5ForConditionalGeneration(transformers.T5Config(
+        vocab_size=256, d_model=32, d_ff=37, d_kv=8, num_layers=1, num_heads=4)
+    ).save_pretrained(folder)  # fmt: skip
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts), model_prefix=str(folder / "spiece"), vocab_size=150,
+        hard_vocab_limit=False, pad_id=0, eos_id=1, unk_id=2, bos_id=-1)  # fmt: skip
+    (folder / "spiece.vocab").unlink()  # the model file alone, as the Hub's repos hold it
+    corpus = tmp_path / "stories.txt"
+    corpus.write_text("\n".join(texts))
+    spec = RunSpec.from_dict({"recipe": "t5_mlm", "model_type": "t5", "max_seq_length": 32,
+                              "model_name_or_path": str(folder), "train_file": str(corpus)})  # fmt: skip
+    data = T5_MLM.prepare(spec, RunDir(tmp_path / "run"))
+    theirs = transformers.AutoTokenizer.from_pretrained(folder)
+    ours = load_tokenizer(tmp_path / "run" / "tokenizer")
+    assert ours.encode(texts[0]).ids == theirs(texts[0])["input_ids"]
+    assert (data.model_config["pad_token_id"], data.model_config["eos_token_id"]) == (0, 1)
+    assert data.model_config["sentinel_ids"][:2] == theirs.convert_tokens_to_ids(
+        ["<extra_id_0>", "<extra_id_1>"])  # fmt: skip
