@@ -44,7 +44,7 @@ def msgpack_save(directory: Path, step: int, host_state) -> None:
     os.replace(tmp, directory / f"step-{step}")
 
 
-def timed(way: str, steps: int, every: int, dp, initial, batch, key, where: Path) -> float:
+def timed(way: str, steps: int, every: int, dp, initial, batch, constants, where: Path) -> float:
     """Seconds for `steps` train steps from `initial` saving every `every` in `way`, as the
     trainer does."""
     from tpudeck.core.train.checkpoints import Checkpoints
@@ -54,7 +54,7 @@ def timed(way: str, steps: int, every: int, dp, initial, batch, key, where: Path
     book = Checkpoints(where / "orbax", 2, lambda step, path: None) if way == "orbax" else None
     began = time.perf_counter()
     for step in range(1, steps + 1):
-        state, metrics = dp.train_step(state, batch, key)
+        state, metrics = dp.train_step(state, batch, constants)
         if book:
             book.settle()
         if step % every == 0:
@@ -82,7 +82,7 @@ def main() -> None:
     from tpudeck.core.spec import RunSpec
     from tpudeck.core.train.optimizer import make_optimizer, make_schedule
     from tpudeck.core.train.parallel import make_parallel
-    from tpudeck.core.train.step import TrainState, make_eval_step, make_train_step
+    from tpudeck.core.train.step import StepConstants, TrainState
 
     steps = 50 if args.quick else 150
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as corpus:  # the spec names a file
@@ -93,13 +93,14 @@ def main() -> None:
                                   "max_grad_norm": 0.0})  # fmt: skip
     data = task_data("clm", CONFIG, (1, 1, 8), 128)
     model = get_recipe("clm").build(spec, data)
-    tx = make_optimizer(spec, make_schedule(spec, 10_000))
-    dp = make_parallel("pmap", jax.devices()[:1], make_train_step(model.loss, tx),
-                       make_eval_step(model.eval_sums))  # fmt: skip
-    initial = jax.device_get(TrainState.create(model.init_params(jax.random.key(0)), tx))
-    key, batch = jax.random.key(1), data.train
-    dp.compile(dp.put_state(initial), batch, key)
-    timed("none", 10, 50, dp, initial, batch, key, Path())  # warm-up
+    schedule = make_schedule(spec, 10_000)
+    dp = make_parallel("pmap", jax.devices()[:1], spec, model)
+    initial = jax.device_get(
+        TrainState.create(model.init_params(jax.random.key(0)), make_optimizer(spec, schedule))
+    )
+    constants, batch = StepConstants(jax.random.key(1), schedule), data.train
+    dp.compile(dp.put_state(initial), batch, constants)
+    timed("none", 10, 50, dp, initial, batch, constants, Path())  # warm-up
     state_mb = sum(np.asarray(x).nbytes for x in jax.tree.leaves(initial)) / 2**20
     print(f"state {state_mb:,.0f} MB ({model.param_count / 1e6:.0f}M parameters), {steps} steps, "
           f"a save every 50; device {jax.devices()[0].device_kind}")  # fmt: skip
@@ -108,7 +109,7 @@ def main() -> None:
         pace = {}
         for way, label in (("none", "no saves"), ("msgpack", "synchronous msgpack (before)"),
                            ("orbax", "Orbax in the background")):  # fmt: skip
-            seconds = timed(way, steps, 50, dp, initial, batch, key, Path(where))
+            seconds = timed(way, steps, 50, dp, initial, batch, constants, Path(where))
             pace[way] = steps / seconds
             lost = 1 - pace[way] / pace["none"]
             print(f"{label:<28} {pace[way]:>8.2f} {lost:>6.1%}", flush=True)

@@ -63,7 +63,7 @@ from tpudeck.core.recipes.image_classification import RECIPE
 from tpudeck.core.spec import RunSpec
 from tpudeck.core.train.optimizer import make_optimizer, make_schedule
 from tpudeck.core.train.parallel import make_parallel
-from tpudeck.core.train.step import TrainState, make_eval_step, make_train_step
+from tpudeck.core.train.step import StepConstants, TrainState
 size, batch, steps = int(sys.argv[1]), int(sys.argv[2]), 3
 pixels = np.random.default_rng(0).integers(0, 255, (1, 1, batch, size, size, 3), np.uint8)
 labels = np.zeros((1, 1, batch), np.int32)
@@ -71,15 +71,16 @@ config = {**SIZES["base"], **ClassLabels(tuple("abcd")).to_hf()}
 data = TaskData({"pixel_values": pixels, "labels": labels}, {}, 197, config, None, "")
 spec = RunSpec(recipe="image_classification", model_type="vit", model_size="base")
 model = RECIPE.build(spec, data)
-tx = make_optimizer(spec, make_schedule(spec, 100))
-dp = make_parallel("pmap", jax.devices()[:1], make_train_step(model.loss, tx),
-                   make_eval_step(model.eval_sums))
-state = dp.put_state(TrainState.create(model.init_params(jax.random.key(0)), tx))
-state, metrics = dp.train_step(state, data.train, jax.random.key(1))
+schedule = make_schedule(spec, 100)
+dp = make_parallel("pmap", jax.devices()[:1], spec, model)
+state = dp.put_state(TrainState.create(model.init_params(jax.random.key(0)),
+                                       make_optimizer(spec, schedule)))
+constants = StepConstants(jax.random.key(1), schedule)
+state, metrics = dp.train_step(state, data.train, constants)
 dp.host_metrics(metrics)
 start = time.perf_counter()
 for _ in range(steps):
-    state, metrics = dp.train_step(state, data.train, jax.random.key(1))
+    state, metrics = dp.train_step(state, data.train, constants)
 dp.host_metrics(metrics)
 print(json.dumps({"images_per_s": steps * batch / (time.perf_counter() - start),
                   "device": jax.devices()[0].device_kind}))

@@ -124,7 +124,7 @@ def ours(job: dict) -> dict:
     from tpudeck.core.train.mfu import mfu
     from tpudeck.core.train.optimizer import make_optimizer, make_schedule
     from tpudeck.core.train.parallel import make_parallel
-    from tpudeck.core.train.step import TrainState, make_eval_step, make_train_step
+    from tpudeck.core.train.step import StepConstants, TrainState
 
     recipe = get_recipe(job["recipe"])
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as f:
@@ -139,22 +139,23 @@ def ours(job: dict) -> dict:
     n, per_device, seq = jax.device_count(), job["per_device"], job["seq"]
     data = task_data(job["recipe"], job["config"], (n, 1, per_device), seq)
     model = recipe.build(spec, data)
-    tx = make_optimizer(spec, make_schedule(spec, 1000))
-    dp = make_parallel(job.get("mode", "pmap"), jax.devices(), make_train_step(model.loss, tx),
-                       make_eval_step(model.eval_sums))  # fmt: skip
-    state = dp.put_state(TrainState.create(model.init_params(jax.random.key(0)), tx))
-    key, batch = jax.random.key(1), data.train
+    schedule = make_schedule(spec, 1000)
+    dp = make_parallel(job.get("mode", "pmap"), jax.devices(), spec, model)
+    state = dp.put_state(
+        TrainState.create(model.init_params(jax.random.key(0)), make_optimizer(spec, schedule))
+    )
+    constants, batch = StepConstants(jax.random.key(1), schedule), data.train
     began = time.perf_counter()
-    dp.compile(state, batch, key)
+    dp.compile(state, batch, constants)
     compile_s = time.perf_counter() - began
     memory = dp.compiled_memory()
     for _ in range(2):
-        state, metrics = dp.train_step(state, batch, key)
+        state, metrics = dp.train_step(state, batch, constants)
     dp.host_metrics(metrics)
     began = time.perf_counter()
     previous = None
     for _ in range(job["steps"]):  # as the trainer does: at most two steps in flight
-        state, metrics = dp.train_step(state, batch, key)
+        state, metrics = dp.train_step(state, batch, constants)
         jax.block_until_ready(previous)
         previous = metrics
     dp.host_metrics(metrics)

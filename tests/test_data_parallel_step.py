@@ -11,7 +11,7 @@ from tpudeck.core.recipes.clm import RECIPE as CLM
 from tpudeck.core.spec import RunSpec
 from tpudeck.core.train.optimizer import make_optimizer, make_schedule
 from tpudeck.core.train.parallel import make_parallel
-from tpudeck.core.train.step import TrainState, make_eval_step, make_train_step
+from tpudeck.core.train.step import StepConstants, TrainState
 
 VOCAB, SEQ, GLOBAL_BATCH = 64, 16, 16
 
@@ -41,18 +41,20 @@ def task(tmp_path_factory):
     return spec, data, CLM.build(spec, data)
 
 
+def data_parallel(task, mode: str = "pmap", n_devices: int = 8, params=None):
+    """(the mode's step on n devices, the state put there, the step's constants)."""
+    spec, _, model = task
+    schedule = make_schedule(spec, 10)
+    dp = make_parallel(mode, jax.devices()[:n_devices], spec, model)
+    params = model.init_params(jax.random.key(0)) if params is None else params
+    state = dp.put_state(TrainState.create(params, make_optimizer(spec, schedule)))
+    return dp, state, StepConstants(jax.random.key(1), schedule)
+
+
 def one_step(task, n_devices: int, accum: int = 1, mode: str = "pmap"):
-    spec, data, model = task
-    tx = make_optimizer(spec, make_schedule(spec, 10))
-    dp = make_parallel(
-        mode,
-        jax.devices()[:n_devices],
-        make_train_step(model.loss, tx),
-        make_eval_step(model.eval_sums),
-    )
-    state = dp.put_state(TrainState.create(model.init_params(jax.random.key(0)), tx))
-    batch = {"input_ids": data.train["input_ids"].reshape(n_devices, accum, -1, SEQ)}
-    state, metrics = dp.train_step(state, batch, jax.random.key(1))
+    dp, state, constants = data_parallel(task, mode, n_devices)
+    batch = {"input_ids": task[1].train["input_ids"].reshape(n_devices, accum, -1, SEQ)}
+    state, metrics = dp.train_step(state, batch, constants)
     return dp.host_state(state), dp.host_metrics(metrics)
 
 
@@ -99,14 +101,10 @@ def test_the_sharded_step_equals_the_pmap_step(task, accum=2):
     micro-batches) give pmap's result."""
     results = {}
     for mode in ("pmap", "fsdp"):
-        spec, data, model = task
-        tx = make_optimizer(spec, make_schedule(spec, 10))
-        dp = make_parallel(mode, jax.devices(), make_train_step(model.loss, tx),
-                           make_eval_step(model.eval_sums))  # fmt: skip
-        state = dp.put_state(TrainState.create(model.init_params(jax.random.key(0)), tx))
-        batch = {"input_ids": data.train["input_ids"].reshape(8, accum, -1, SEQ)}
+        dp, state, constants = data_parallel(task, mode)
+        batch = {"input_ids": task[1].train["input_ids"].reshape(8, accum, -1, SEQ)}
         for _ in range(2):
-            state, metrics = dp.train_step(state, batch, jax.random.key(1))
+            state, metrics = dp.train_step(state, batch, constants)
         results[mode] = dp.host_state(state), dp.host_metrics(metrics)
     (pmapped, m_p), (sharded, m_s) = results["pmap"], results["fsdp"]
     assert_same_params(pmapped, sharded, atol=1e-5)
@@ -119,12 +117,11 @@ def test_the_sharded_step_equals_the_pmap_step(task, accum=2):
 
 def test_a_device_keeps_about_an_eighth_of_the_state_when_sharded(task):
     spec, _, model = task
-    tx = make_optimizer(spec, make_schedule(spec, 10))
-    host = TrainState.create(model.init_params(jax.random.key(0)), tx)
+    host = TrainState.create(
+        model.init_params(jax.random.key(0)), make_optimizer(spec, make_schedule(spec, 10))
+    )
     whole = sum(np.asarray(leaf).nbytes for leaf in jax.tree.leaves(host))
-    dp = make_parallel("fsdp", jax.devices(), make_train_step(model.loss, tx),
-                       make_eval_step(model.eval_sums))  # fmt: skip
-    sharded = dp.put_state(host)
+    _, sharded, _ = data_parallel(task, "fsdp")
     on_one = sum(leaf.addressable_shards[0].data.nbytes for leaf in jax.tree.leaves(sharded))
     assert on_one < whole / 8 * 1.1, (on_one, whole)
 
@@ -139,11 +136,8 @@ def test_the_step_changes_params_and_eval_counts_every_example(task):
     )
     from tpudeck.core.data.batching import eval_batches
 
-    tx = make_optimizer(spec, make_schedule(spec, 10))
-    dp = make_parallel(
-        "pmap", jax.devices(), make_train_step(model.loss, tx), make_eval_step(model.eval_sums)
-    )
-    params = dp.put_state(TrainState.create(before, tx)).params
+    dp, state, _ = data_parallel(task, params=before)
+    params = state.params
     weight = sum(dp.eval_step(params, b)[0]["weight"] for b in eval_batches(data.eval, (8, 1)))
     assert weight == 12  # 12 examples over batches of 8: padding carries no weight
 
@@ -161,3 +155,17 @@ def test_bfloat16_compute_trains_with_float32_master_weights(task):
     assert metrics["loss"] == pytest.approx(
         fp32_metrics["loss"], rel=2e-2
     )  # bf16 rounding, same model
+
+
+def test_the_compiled_step_reads_the_learning_rate_it_is_given(task):
+    """One compiled program, two schedules: a rate of 0 leaves the weights where they were."""
+    dp, state, constants = data_parallel(task, n_devices=1)
+    batch = {"input_ids": task[1].train["input_ids"].reshape(1, 1, -1, SEQ)}
+    dp.compile(state, batch, constants)
+    before = dp.host_state(state).params
+    still = constants.replace(schedule=constants.schedule.replace(peak=np.float32(0.0)))
+    state, _ = dp.train_step(state, batch, still)
+    assert_same_params(dp.host_state(state), TrainState(1, before, None), atol=0)
+    state, _ = dp.train_step(state, batch, constants)
+    moved = dp.host_state(state).params
+    assert any(not np.allclose(x, y) for x, y in zip(*map(jax.tree.leaves, (before, moved))))

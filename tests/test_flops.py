@@ -2,6 +2,8 @@
 (by head, attention included) against an independent count, XLA's cost analysis of the
 compiled train step."""
 
+import functools
+
 import jax
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from tpudeck.core.recipes.base import TaskData
 from tpudeck.core.registry import get_recipe
 from tpudeck.core.spec import RunSpec
 from tpudeck.core.train.optimizer import make_optimizer, make_schedule
-from tpudeck.core.train.step import AXIS, TrainState, make_train_step
+from tpudeck.core.train.step import AXIS, StepConstants, TrainState, make_train_step
 
 BATCH, SEQ = 8, 128
 WIDE = {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4}
@@ -65,13 +67,14 @@ def test_flops_per_example_match_the_compiled_steps_cost_analysis(recipe, family
     spec = RunSpec(recipe=recipe, model_type=family, dropout=0.0, max_grad_norm=0.0, **length)
     data = task_data(recipe, CONFIGS[family])
     model = get_recipe(recipe).build(spec, data)
-    tx = make_optimizer(spec, make_schedule(spec, 100))
-    step = make_train_step(model.loss, tx)
+    schedule = make_schedule(spec, 100)
+    step = make_train_step(model.loss, functools.partial(make_optimizer, spec))
     mesh = Mesh(jax.devices()[:1], (AXIS,))
     mapped = jax.jit(jax.shard_map(step, mesh=mesh, in_specs=(P(), P(AXIS), P()),
                                    out_specs=(P(), P())))  # fmt: skip
-    state = TrainState.create(model.init_params(jax.random.key(0)), tx)
-    cost = mapped.lower(state, data.train, jax.random.key(1)).compile().cost_analysis()
+    state = TrainState.create(model.init_params(jax.random.key(0)), make_optimizer(spec, schedule))
+    constants = StepConstants(jax.random.key(1), schedule)
+    cost = mapped.lower(state, data.train, constants).compile().cost_analysis()
     counted = (cost[0] if isinstance(cost, list) else cost)["flops"]
     ours = model.flops_per_example * BATCH
     # XLA also counts the element-wise work (norms, softmax, AdamW) that 6N leaves out.

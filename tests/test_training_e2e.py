@@ -208,3 +208,18 @@ def test_sigterm_finishes_the_step_checkpoints_and_stops(tmp_path):
         run.read_status()["step"] == longer
         and run.read_events("resume")[-1]["step"] == status["step"]
     )
+
+
+def test_a_relaunch_with_another_schedule_finds_its_step_in_the_compile_cache(tmp_path):
+    """The schedule's numbers are an argument of the compiled step, not constants in it:
+    a sweep over --learning_rate, --warmup_steps and --max_steps compiles once."""
+    first, second = RunDir(tmp_path / "first"), RunDir(tmp_path / "second")
+    shape = ("--demo", "--logging_steps", "1", "--platform", "cpu")
+    assert tpudeck("train", *shape, "--max_steps", "3", "--output_dir",
+                   str(first.path)).returncode == 0  # fmt: skip
+    other = ("--max_steps", "4", "--learning_rate", "1e-3", "--warmup_steps", "2")
+    assert tpudeck("train", *shape, *other, "--output_dir", str(second.path)).returncode == 0
+    assert [e["cached"] for e in first.read_events("compile")] == [False]
+    assert [e["cached"] for e in second.read_events("compile")] == [True]
+    lrs = [e["lr"] for e in second.read_events("step")]  # warmup over 2 steps, then decay
+    np.testing.assert_allclose(lrs, [0.0, 5e-4, 1e-3, 5e-4], rtol=1e-6)

@@ -27,7 +27,7 @@ from .optimizer import make_optimizer, make_schedule
 from .parallel import make_parallel
 from .preflight import check_global_batch
 from .startup import Startup
-from .step import TrainState, make_eval_step, make_train_step
+from .step import StepConstants, TrainState
 from .tensorboard import TensorBoardSink
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,9 @@ class Trainer:
             spec.num_train_epochs * self.batches.steps_per_epoch
         )
         self.schedule = make_schedule(spec, self.total_steps)
-        self.tx = make_optimizer(spec, self.schedule)
-        self.parallel = make_parallel(
-            mode,
-            devices,
-            make_train_step(model.loss, self.tx),
-            make_eval_step(model.eval_sums, model.eval_outputs),
-        )
-        self.init_key, self.dropout_key = jax.random.split(jax.random.key(spec.seed))
+        self.parallel = make_parallel(mode, devices, spec, model)
+        self.init_key, dropout_key = jax.random.split(jax.random.key(spec.seed))
+        self.constants = StepConstants(dropout_key, self.schedule)
         self.stop_signal: str | None = None
         self.checkpoints = Checkpoints(run_dir.checkpoints_dir, spec.save_total_limit, self._saved)
         self.push_when_saved: int | None = None  # a push that carries that step's checkpoint
@@ -84,7 +79,9 @@ class Trainer:
             self.checkpoints.close()
 
     def _initial_state(self, resume: bool):
-        state = TrainState.create(self.model.init_params(self.init_key), self.tx)
+        state = TrainState.create(
+            self.model.init_params(self.init_key), make_optimizer(self.spec, self.schedule)
+        )
         steps = list_steps(self.run_dir.checkpoints_dir)
         if not resume or not steps:
             if resume:
@@ -110,7 +107,7 @@ class Trainer:
         began = time.perf_counter()
         with CacheLookups() as lookups:
             self.parallel.compile(
-                state, self.batches.batch(start, self.micro_shape), self.dropout_key
+                state, self.batches.batch(start, self.micro_shape), self.constants
             )
         seconds = time.perf_counter() - began
         cached = lookups.hits > 0 and lookups.hits == lookups.requests
@@ -130,7 +127,7 @@ class Trainer:
         previous = None
         for step in range(start, self.total_steps):
             batch = self.batches.batch(step, self.micro_shape)
-            state, metrics = self.parallel.train_step(state, batch, self.dropout_key)
+            state, metrics = self.parallel.train_step(state, batch, self.constants)
             # Wait for step N-1 while step N is queued: the device stays busy, and no more
             # than two steps are in flight (many in-flight collectives deadlock XLA:CPU's
             # fake devices, and a host far ahead of the device only adds latency).

@@ -3,26 +3,49 @@ clipping, as in the HF scripts."""
 
 from __future__ import annotations
 
+import flax.struct
+import jax
+import jax.numpy as jnp
 import optax
 from flax.traverse_util import flatten_dict, unflatten_dict
 
 
-def make_schedule(spec, total_steps: int) -> optax.Schedule:
+@flax.struct.dataclass
+class Schedule:
+    """Linear warmup to `peak`, then linear or cosine decay to 0 over `decay_steps` (or
+    none: "constant"), as optax's join of those schedules computes it. Its numbers are
+    arrays that the train step takes as an argument rather than constants compiled into it,
+    so a relaunch with another --learning_rate, --warmup_steps or --max_steps finds its
+    program in the compile cache. Called on the host too, for the logged rate."""
+
+    peak: jax.Array
+    warmup: jax.Array
+    decay_steps: jax.Array
+    kind: str = flax.struct.field(pytree_node=False)
+
+    def __call__(self, count):
+        count = jnp.asarray(count, jnp.float32)
+        warm = self.peak * count / jnp.maximum(self.warmup, 1.0)
+        done = jnp.clip((count - self.warmup) / self.decay_steps, 0.0, 1.0)
+        decay = {
+            "linear": self.peak * (1.0 - done),
+            "cosine": self.peak * 0.5 * (1.0 + jnp.cos(jnp.pi * done)),
+            "constant": self.peak,
+        }[self.kind]
+        return jnp.where(count < self.warmup, warm, decay)
+
+
+def make_schedule(spec, total_steps: int) -> Schedule:
     warmup = min(spec.warmup_steps, total_steps)
-    decay_steps = max(total_steps - warmup, 1)
-    if spec.lr_schedule == "cosine":
-        decay = optax.cosine_decay_schedule(spec.learning_rate, decay_steps)
-    elif spec.lr_schedule == "linear":
-        decay = optax.linear_schedule(spec.learning_rate, 0.0, decay_steps)
-    else:
-        decay = optax.constant_schedule(spec.learning_rate)
-    if warmup == 0:
-        return decay
-    warm = optax.linear_schedule(0.0, spec.learning_rate, warmup)
-    return optax.join_schedules([warm, decay], [warmup])
+    return Schedule(
+        peak=jnp.float32(spec.learning_rate),
+        warmup=jnp.float32(warmup),
+        decay_steps=jnp.float32(max(total_steps - warmup, 1)),
+        kind=spec.lr_schedule,
+    )
 
 
-def make_optimizer(spec, schedule: optax.Schedule) -> optax.GradientTransformation:
+def make_optimizer(spec, schedule: Schedule) -> optax.GradientTransformation:
     update = _adafactor(spec, schedule) if spec.adafactor else _adamw(spec, schedule)
     if spec.max_grad_norm > 0:
         return optax.chain(optax.clip_by_global_norm(spec.max_grad_norm), update)

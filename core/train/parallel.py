@@ -7,13 +7,16 @@ batches shaped [devices, accum, per_device, ...].
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 from flax import jax_utils
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from .step import AXIS
+from .optimizer import make_optimizer
+from .step import AXIS, make_eval_step, make_train_step
 
 MODES = ("pmap", "shard_map", "fsdp")
 
@@ -26,11 +29,11 @@ class _DataParallel:
         self._train, self._eval = train_fn, eval_fn
         self._compiled = None
 
-    def compile(self, state, batch, key) -> None:
-        self._compiled = self._train.lower(state, batch, key).compile()
+    def compile(self, state, batch, constants) -> None:
+        self._compiled = self._train.lower(state, batch, constants).compile()
 
-    def train_step(self, state, batch, key):
-        return (self._compiled or self._train)(state, batch, key)
+    def train_step(self, state, batch, constants):
+        return (self._compiled or self._train)(state, batch, constants)
 
     def compiled_memory(self) -> int | None:
         """Bytes one device needs for the compiled step (its arguments, the state among
@@ -102,7 +105,7 @@ class ShardMapParallel(_MeshParallel):
     def __init__(self, devices, train_step, eval_step):
         def train(mesh):
             return jax.shard_map(
-                lambda state, batch, key: train_step(state, _local(batch), key),
+                lambda state, batch, constants: train_step(state, _local(batch), constants),
                 mesh=mesh,
                 in_specs=(P(), P(AXIS), P()),
                 out_specs=(P(), P()),
@@ -134,7 +137,7 @@ class FsdpParallel(_MeshParallel):
 
     def __init__(self, devices, train_step, eval_step):
         def train(mesh):
-            def step(state, batch, key):
+            def step(state, batch, constants):
                 specs = jax.tree.map(lambda x: fsdp_spec(x.shape, len(devices)), state.params)
 
                 def gradients(params, step, batch, key):
@@ -149,8 +152,8 @@ class FsdpParallel(_MeshParallel):
                     mesh=mesh,
                     in_specs=(specs, P(), P(AXIS), P()),
                     out_specs=(specs, P(), P()),
-                )(state.params, state.step, batch, key)
-                state, metrics = train_step.update(state, grads, loss, aux)
+                )(state.params, state.step, batch, constants.dropout_key)
+                state, metrics = train_step.update(state, grads, loss, aux, constants.schedule)
                 return jax.lax.with_sharding_constraint(state, self._shardings(state)), metrics
 
             return step
@@ -183,7 +186,10 @@ def _reduce_scatter(grad, spec: P):
     return summed / jax.lax.axis_size(AXIS)
 
 
-def make_parallel(mode: str, devices, train_step, eval_step) -> _DataParallel:
+def make_parallel(mode: str, devices, spec, model) -> _DataParallel:
+    """The mode's train and eval steps of a recipe's model, with the optimizer spec names."""
+    train_step = make_train_step(model.loss, functools.partial(make_optimizer, spec))
+    eval_step = make_eval_step(model.eval_sums, model.eval_outputs)
     return {"pmap": PmapParallel, "shard_map": ShardMapParallel, "fsdp": FsdpParallel}[mode](
         devices, train_step, eval_step
     )

@@ -3,6 +3,8 @@
 Inside a step the batch is this device's share, [accum, per_device_batch, ...]; gradients
 and metrics are averaged over the "batch" axis with lax.pmean, as in the HF Flax scripts.
 Dropout keys are a pure function of (seed, step, device), so resume replays them exactly.
+What no step changes (the dropout key, the learning-rate schedule's numbers) comes in as an
+argument, so the compiled program depends on the model and shapes only.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
+
+from .optimizer import Schedule
 
 AXIS = "batch"
 
@@ -30,21 +34,30 @@ class TrainState:
         return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
 
 
+@flax.struct.dataclass
+class StepConstants:
+    """The step's arguments that stay the same from its first call to its last."""
+
+    dropout_key: jax.Array
+    schedule: Schedule
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainStep:
-    """(state, batch, base_key) -> (state, metrics), run under a mapped "batch" axis; in two
-    halves that the sharded mode runs apart: this device's gradients (averaged over the
-    axis with lax.pmean here, reduce-scattered there) and the update (elementwise but for
-    global norms, so it may run on shards of the state)."""
+    """(state, batch, StepConstants) -> (state, metrics), run under a mapped "batch" axis;
+    in two halves that the sharded mode runs apart: this device's gradients (averaged over
+    the axis with lax.pmean here, reduce-scattered there) and the update (elementwise but
+    for global norms, so it may run on shards of the state). `optimizer` makes the update's
+    optax transformation from the schedule the step is given."""
 
     loss_fn: Callable
-    tx: optax.GradientTransformation
+    optimizer: Callable[[Schedule], optax.GradientTransformation]
 
-    def __call__(self, state: TrainState, batch, base_key):
+    def __call__(self, state: TrainState, batch, constants: StepConstants):
         grads, loss, aux = jax.lax.pmean(
-            self.device_gradients(state.params, state.step, batch, base_key), AXIS
+            self.device_gradients(state.params, state.step, batch, constants.dropout_key), AXIS
         )
-        return self.update(state, grads, loss, aux)
+        return self.update(state, grads, loss, aux, constants.schedule)
 
     def device_gradients(self, params, step, batch, base_key):
         """(gradients, loss, aux) of this device's share of the batch."""
@@ -69,8 +82,9 @@ class TrainStep:
             sums = jax.tree.map(lambda x: x / accum, sums)
         return sums
 
-    def update(self, state: TrainState, grads, loss, aux):
-        updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
+    def update(self, state: TrainState, grads, loss, aux, schedule: Schedule):
+        tx = self.optimizer(schedule)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
         state = state.replace(
             step=state.step + 1,
             params=optax.apply_updates(state.params, updates),
@@ -79,8 +93,8 @@ class TrainStep:
         return state, {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
 
 
-def make_train_step(loss_fn, tx: optax.GradientTransformation) -> TrainStep:
-    return TrainStep(loss_fn, tx)
+def make_train_step(loss_fn, optimizer: Callable[[Schedule], optax.GradientTransformation]):
+    return TrainStep(loss_fn, optimizer)
 
 
 def make_eval_step(eval_sums_fn, eval_outputs_fn=None):
