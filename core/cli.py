@@ -22,7 +22,7 @@ from .runs.queue import TICKET_ENV, ticket
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import cli_compare, cli_runs, cli_try
+    from . import cli_compare, cli_runs, cli_space, cli_try
 
     parser = Parser(prog="tpudeck", description="Train on a shared accelerator VM.")
     sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(handler=_serve)
     cli_try.add_try_command(sub)
+    cli_space.add_space_command(sub)
     cli_compare.add_compare_command(sub)
     return parser
 

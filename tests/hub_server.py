@@ -1,6 +1,7 @@
 """A local Hub-compatible HTTP server: the endpoints huggingface_hub uses for whoami,
-create_repo, preupload (answering "regular", so files arrive inline) and commit, and for
-downloads (repo info, the file tree, HEAD and GET of /resolve/) of model and dataset repos.
+create_repo, preupload (answering "regular", so files arrive inline) and commit of model and
+Space repos, and for downloads (repo info, the file tree, HEAD and GET of /resolve/) of
+model and dataset repos.
 
 It stores what it receives and can be told to fail: `fail_next` 5xx answers to commits,
 `delay_s` before every commit answer, reject every token, 404 on `missing` endpoints, or `stop()` listening (clients
@@ -24,6 +25,7 @@ class FakeHub:
         self.token = token
         self.repos: dict[str, dict[str, bytes]] = {}  # repo id -> path -> content
         self.datasets: dict[str, dict[str, bytes]] = {}  # dataset repos, likewise
+        self.spaces: dict[str, dict[str, bytes]] = {}  # Space repos, likewise
         self.gated: set[str] = set()  # repos that answer as a gated repo to this token
         self.fail_next = 0  # answer this many commits with 500
         self.delay_s = 0.0  # a slow Hub: each commit answers after this long
@@ -109,23 +111,23 @@ class FakeHub:
                 elif self.path == "/api/repos/create":
                     request = json.loads(body)
                     repo = f"{request.get('organization') or 'tester'}/{request['name']}"
-                    hub.repos.setdefault(repo, {})
+                    hub.store_of(request.get("type", "model")).setdefault(repo, {})
                     self._reply(200, {"url": f"{hub.url}/{repo}", "name": repo})
                 elif (
                     self.path == "/api/validate-yaml"
                 ):  # the card's metadata, checked before commit
                     self._reply(200, {"errors": [], "warnings": []})
-                elif m := re.match(r"^/api/models/(.+)/preupload/[^/]+$", self.path):
+                elif m := re.match(r"^/api/(?:models|spaces)/(.+)/preupload/[^/]+$", self.path):
                     files = json.loads(body)["files"]
                     self._reply(200, {"files": [{"path": f["path"], "uploadMode": "regular",
                                                  "shouldIgnore": False, "oid": None} for f in files]})  # fmt: skip
-                elif m := re.match(r"^/api/models/(.+)/commit/[^/]+$", self.path):
+                elif m := re.match(r"^/api/(models|spaces)/(.+)/commit/[^/]+$", self.path):
                     time.sleep(hub.delay_s)
                     if hub.fail_next > 0:
                         hub.fail_next -= 1
                         self._reply(500, {"error": "internal error"})
                         return
-                    store = hub.repos.setdefault(m[1], {})
+                    store = hub.store_of(m[1][:-1]).setdefault(m[2], {})
                     for line in body.decode().splitlines():
                         item = json.loads(line)
                         if item["key"] == "header":
@@ -136,7 +138,7 @@ class FakeHub:
                             )
                     self._reply(
                         200,
-                        {"commitUrl": f"{hub.url}/{m[1]}/commit/abc123", "commitOid": "abc123"},
+                        {"commitUrl": f"{hub.url}/{m[2]}/commit/abc123", "commitOid": "abc123"},
                     )
                 else:
                     self._reply(404, {"error": f"no route {self.path}"})
@@ -157,7 +159,10 @@ class FakeHub:
 
     def add_repo(self, repo_id: str, files: dict[str, bytes], kind: str = "model") -> None:
         """Publish a repo's files (its one revision is "main" and its commit hash)."""
-        (self.datasets if kind == "dataset" else self.repos)[repo_id] = dict(files)
+        self.store_of(kind)[repo_id] = dict(files)
+
+    def store_of(self, repo_type: str) -> dict[str, dict[str, bytes]]:
+        return {"model": self.repos, "dataset": self.datasets, "space": self.spaces}[repo_type]
 
     def commit_of(self, path: str) -> str:
         request = self._request(unquote(urlsplit(path).path))

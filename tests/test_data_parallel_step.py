@@ -168,4 +168,6 @@ def test_the_compiled_step_reads_the_learning_rate_it_is_given(task):
     assert_same_params(dp.host_state(state), TrainState(1, before, None), atol=0)
     state, _ = dp.train_step(state, batch, constants)
     moved = dp.host_state(state).params
-    assert any(not np.allclose(x, y) for x, y in zip(*map(jax.tree.leaves, (before, moved))))
+    assert any(
+        not np.allclose(x, y) for x, y in zip(*map(jax.tree.leaves, (before, moved)), strict=True)
+    )

@@ -51,23 +51,40 @@ Final evaluation loss: {final}. TensorBoard traces are under `runs/`.
 def _widget(run_dir: RunDir, spec: dict) -> str:
     """pipeline_tag and an example input from the run's own data, so that the Hub's
     inference widget runs the model (nothing where the export says no task)."""
+    task = export_task(run_dir)
+    if task is None:
+        return ""
+    text = example_text(run_dir, spec, task)
+    if text is None:
+        return f"pipeline_tag: {task}\n"
+    return f"pipeline_tag: {task}\nwidget:\n- text: {json.dumps(text)}\n"
+
+
+def export_task(run_dir: RunDir) -> str | None:
+    """The task of the run's exported model, as the Hub's pipeline_tag names it (None
+    before the first export)."""
     from ..trying.tasks import TASKS, family_and_head
 
     try:
         config = json.loads((run_dir.model_dir / "config.json").read_text())
-        task = TASKS[family_and_head(config, "the export")[1]]
+        return TASKS[family_and_head(config, "the export")[1]]
     except (OSError, ValueError, SpecError):
-        return ""
+        return None
+
+
+def example_text(run_dir: RunDir, spec: dict, task: str) -> str | None:
+    """An input for `task` from the run's own data: its first validation (else training)
+    text, cut to a prompt for text generation, a word masked for fill-mask."""
     text = _example_text(spec)
     if not text or task == "image-classification":
-        return f"pipeline_tag: {task}\n"
+        return None
     words = text.split()
     if task == "text-generation":
-        text = " ".join(words[:8])
-    elif task == "fill-mask":
+        return " ".join(words[:8])
+    if task == "fill-mask":
         middle = len(words) // 2
-        text = " ".join([*words[:middle], _mask_token(run_dir), *words[middle + 1 :]])
-    return f"pipeline_tag: {task}\nwidget:\n- text: {json.dumps(text)}\n"
+        return " ".join([*words[:middle], _mask_token(run_dir), *words[middle + 1 :]])
+    return text
 
 
 def _example_text(spec: dict) -> str | None:

@@ -70,8 +70,10 @@ def repo_name(run_name: str) -> str:
     return name[:96] or "tpudeck-run"
 
 
-def connect(repo_id: str | None, run_name: str, private: bool, token: str | None):
-    """Check the token and create the repo (if new), before any accelerator is taken.
+def connect(repo_id: str | None, run_name: str, private: bool, token: str | None,
+            repo_type: str = "model"):  # fmt: skip
+    """Check the token and create the repo (if new; a Space runs Gradio), before any
+    accelerator is taken.
 
     Returns (HfApi, repo id); a missing, read-only or refused token, a repo that cannot be
     created and an unreachable Hub are each a one-line HubError naming the fix.
@@ -88,7 +90,9 @@ def connect(repo_id: str | None, run_name: str, private: bool, token: str | None
         if me.get("auth", {}).get("accessToken", {}).get("role") == "read":
             raise HubError("the Hub token is read-only: pass a token with write access")
         target = repo_id or f"{me['name']}/{repo_name(run_name)}"
-        api.create_repo(target, private=private, exist_ok=True)
+        sdk = "gradio" if repo_type == "space" else None
+        api.create_repo(target, private=private, exist_ok=True, repo_type=repo_type,
+                        space_sdk=sdk)  # fmt: skip
     except HubError:
         raise
     except Exception as exc:  # httpx and HfHubHTTPError, told apart by status
@@ -96,7 +100,8 @@ def connect(repo_id: str | None, run_name: str, private: bool, token: str | None
         if reason is None and is_retriable(exc):
             reason = (
                 f"cannot reach the Hub at {constants.ENDPOINT} ({describe(exc)}): check the "
-                "network or HF_ENDPOINT, or launch without --push_to_hub"
+                "network or HF_ENDPOINT"
+                + (", or launch without --push_to_hub" if repo_type == "model" else "")
             )
         raise HubError(reason or f"the Hub rejected {target} ({describe(exc)})") from None
     return api, target

@@ -125,11 +125,12 @@ class TriedModel:
         the text it makes."""
         import jax
 
+        from ..data.sentence_pairs import with_framing
         from ..data.tokenizer import special_token_id
 
         mask_id = special_token_id(self.tokenizer, "mask_token", self.directory)
         mask_token = self.tokenizer.id_to_token(mask_id) if mask_id is not None else "<mask>"
-        ids = self.tokenizer.encode(text).ids
+        ids = with_framing(self.tokenizer).encode(text).ids  # <s> ... </s>, as transformers
         if mask_id is None or mask_id not in ids:
             raise DataError(f"the text has no {mask_token}: put one where a word is missing")
         module = self.family.module(self.config, self.head)
