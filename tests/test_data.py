@@ -123,3 +123,22 @@ def test_eval_batches_cover_every_example_once_with_zero_weight_padding():
     weights = np.concatenate([b["weights"].ravel() for b in batches])
     assert sorted(ids[weights == 1]) == list(range(1, 11))
     assert (ids[weights == 0] == 0).all()
+
+
+def test_blocks_that_the_disk_has_no_room_for_are_refused_before_any_is_written(
+    tmp_path, demo_corpus, monkeypatch
+):
+    import datasets
+    import pytest
+
+    from tpudeck.core.data import block_cache
+    from tpudeck.core.errors import DataError
+
+    texts = demo_corpus.read_text().splitlines()[:200]
+    tok = train_byte_level_bpe(texts, 300, tmp_path / "tok", max_len=64)
+    rows = datasets.Dataset.from_dict({"text": texts})
+    full_disk = type("Usage", (), {"free": 1000})  # 1 kB left: the blocks need ~20 kB
+    monkeypatch.setattr(block_cache.shutil, "disk_usage", lambda _folder: full_disk)
+    with pytest.raises(DataError, match=r"of blocks to write, 0\.0 GB free; free space there"):
+        packed_blocks(rows, "text", tok, eos_id(tok), 8, tmp_path / "cache")
+    assert not list((tmp_path / "cache").iterdir())

@@ -81,3 +81,29 @@ def test_memory_stays_flat_from_1_mb_to_1_gb_and_a_relaunch_reuses_the_blocks(
     assert not again.read_events("prepare")  # the blocks came from the cache
     summary = next(line for line in log.splitlines() if "training and" in line)
     assert summary.split("data: ")[1] in again_log  # the same blocks
+
+
+def test_a_disk_that_fills_while_blocks_are_written_is_one_line_and_leaves_no_partial_file(
+    tmp_path, demo_corpus, tpudeck_home
+):
+    """Line by line, 2,000 lines padded to 128 tokens are 1 MB of blocks from 140 kB of
+    text: a 512 kB limit on file size (RLIMIT_FSIZE, as a full disk would) stops only them."""
+    import resource
+
+    from .builders import one_line_error
+
+    corpus = tmp_path / "lines.txt"
+    corpus.write_text("\n".join(demo_corpus.read_text().splitlines()[:2000]))
+    limit = 2**19
+    refused = subprocess.run(
+        [sys.executable, "-m", "tpudeck", "train", "--recipe", "mlm", "--model_type", "roberta",
+         "--train_file", str(corpus), "--line_by_line", "--max_seq_length", "128",
+         "--model_size", "demo", "--max_steps", "1",
+         "--platform", "cpu", "--output_dir", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=600,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+    )  # fmt: skip
+    line = one_line_error(refused)
+    assert "file too large after" in line and "--streaming" in line, line
+    written = list(tpudeck_home.rglob("*.int32*"))  # the store's token-block cache
+    assert not written, written

@@ -9,8 +9,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
+
+from ..errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,22 @@ def limit_bytes() -> int:
         return int(float(os.environ.get(LIMIT_ENV) or DEFAULT_GB) * 2**30)
     except ValueError:
         return int(DEFAULT_GB * 2**30)  # a mistyped limit costs the setting, never a run
+
+
+def check_room(folder: Path, needs: int) -> None:
+    """Refuse, before anything is written, blocks that the folder's disk has no room for."""
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if needs > free:
+        raise no_room(folder, f"about {needs / 2**30:.1f} GB of blocks to write, "
+                              f"{free / 2**30:.1f} GB free")  # fmt: skip
+
+
+def no_room(folder: Path, how: str) -> DataError:
+    return DataError(
+        f"the token-block cache {folder}: {how}; free space there, point TPUDECK_HOME at a "
+        "bigger disk, or train with --streaming (clm, mlm, t5_mlm: nothing is written)"
+    )
 
 
 def mark_used(path: Path) -> None:

@@ -11,6 +11,7 @@ text one block, framed with the tokenizer's special tokens, truncated and padded
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import time
@@ -54,7 +55,9 @@ def packed_blocks(ds, column: str, tokenizer: Tokenizer, separator: int, block_s
         return joined(tokenizer.encode_batch(texts, add_special_tokens=False), separator)
 
     key = blocks_key(ds, column, tokenizer, separator, block_size)
-    return _cached(ds, column, encode, block_size, Path(cache, f"{key}.int32"), progress)
+    # About one int32 token per 4 bytes of text: blocks take about what the text takes.
+    needs = text_bytes(ds, column)
+    return _cached(ds, column, encode, block_size, Path(cache, f"{key}.int32"), progress, needs)
 
 
 def line_blocks(ds, column: str, tokenizer: Tokenizer, pad: int, length: int, cache: Path,
@@ -70,14 +73,25 @@ def line_blocks(ds, column: str, tokenizer: Tokenizer, pad: int, length: int, ca
         return np.array([e.ids for e in rows.encode_batch(texts)], np.int32)
 
     key = blocks_key(ds, column, rows, pad, length)
-    return _cached(ds, column, encode, length, Path(cache, f"{key}.int32"), progress)
+    needs = len(ds) * length * 4
+    return _cached(ds, column, encode, length, Path(cache, f"{key}.int32"), progress, needs)
+
+
+def text_bytes(ds, column: str) -> int:
+    """About how many bytes of text the dataset's rows hold (its share of the Arrow table
+    under it, when it is a selection of that table's rows)."""
+    table = ds.data
+    share = len(ds) / max(1, table.num_rows)
+    return int(table.column(column).nbytes * share)
 
 
 def _cached(ds, column: str, encode: Callable[[list[str]], np.ndarray], block_size: int,
-            path: Path, progress: Progress | None) -> np.ndarray:  # fmt: skip
+            path: Path, progress: Progress | None, needs: int) -> np.ndarray:  # fmt: skip
+    """The blocks at `path`, written first if missing (`needs`: about how many bytes)."""
     if path.is_file():
         block_cache.mark_used(path)
     else:
+        block_cache.check_room(path.parent, needs)
         _write(text_batches(ds, column), len(ds), encode, path, progress)
         block_cache.prune(path.parent, keep=path)
     blocks = path.stat().st_size // 4 // block_size
@@ -91,14 +105,21 @@ def _write(batches, rows: int, encode: Callable[[list[str]], np.ndarray], path: 
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}")  # whole files only, by rename
     done, reported = 0, 0.0
-    with open(partial, "wb") as out:
-        for texts in batches:
-            out.write(encode(texts).tobytes())
-            done += len(texts)
-            if progress and time.monotonic() - reported >= 1:
-                reported = time.monotonic()
-                progress(done, rows)
-    os.replace(partial, path)
+    try:
+        with open(partial, "wb") as out:
+            for texts in batches:
+                out.write(encode(texts).tobytes())
+                done += len(texts)
+                if progress and time.monotonic() - reported >= 1:
+                    reported = time.monotonic()
+                    progress(done, rows)
+        os.replace(partial, path)
+    except BaseException as exc:
+        partial.unlink(missing_ok=True)  # half a file is worth nothing, and takes the room
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG):
+            why = f"{os.strerror(exc.errno).lower()} after {done:,} texts"
+            raise block_cache.no_room(path.parent, why) from None
+        raise
 
 
 def joined(encodings, separator: int) -> np.ndarray:
