@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -112,11 +113,16 @@ class TpudeckApp(App):
         """The Try screen on a run's exported model (as of its latest save)."""
         from .screens.try_model import TryScreen
 
-        model = record.run_dir.model_dir
-        if not (model / "config.json").is_file():
+        run_dir = record.run_dir
+        if not (run_dir.model_dir / "config.json").is_file():
             self.notify(f"{record.run_id} has no model yet: a run exports one at each save")
             return
-        self.push_screen(TryScreen(model, record.run_id))
+        try:
+            spec = json.loads(run_dir.spec_path.read_text())
+        except (OSError, ValueError):
+            spec = {}
+        images = spec.get("validation_dir") or spec.get("train_dir")  # where to pick from
+        self.push_screen(TryScreen(run_dir.path, record.run_id, images and Path(images)))
 
     def open_launch(self, spec_path: Path | None = None) -> None:
         values = None

@@ -1,7 +1,8 @@
 """A model kept warm in its own process while the app's Try screen is open, so the app
 itself never imports an ML library. It speaks JSON lines over a pipe:
 
-    app -> worker   {"open": FOLDER}               then {"try": {"text": ..., settings}}
+    app -> worker   {"open": FOLDER} or {"open": {"run": RUN_DIR, "step": N}} (a checkpoint,
+                    exported on first use), then {"try": {"text": ..., settings}}
     worker -> app   {"ready": {"task", "device", "note"}} or {"error": why}
                     {"piece": text so far} ... then {"result": ...} or {"error": why}
 
@@ -24,13 +25,15 @@ from .placement import place
 class TryWorker:
     """The app's side: starts the worker, sends it requests, reads its messages."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, step: int | None = None):
+        """The model in `folder`, or (with `step`) the checkpoint of the run in `folder`."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tpudeck.core.trying.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, bufsize=1,
         )  # fmt: skip
-        self.send({"open": str(folder)})
+        opened = str(folder) if step is None else {"run": str(folder), "step": step}
+        self.send({"open": opened})
 
     def send(self, message: dict) -> None:
         self.process.stdin.write(json.dumps(message) + "\n")
@@ -66,7 +69,7 @@ def serve(requests, replies) -> None:
         from .model import Generation, TriedModel
 
         try:
-            model = TriedModel(folder)
+            model = TriedModel(_model_folder(folder))
         except TpudeckError as exc:
             reply({"error": str(exc)})
             return
@@ -81,6 +84,19 @@ def serve(requests, replies) -> None:
     finally:
         if lock is not None:
             lock.release()
+
+
+def _model_folder(opened) -> Path:
+    """The folder an open request names: a model folder, or a run's checkpoint exported."""
+    if not isinstance(opened, dict):
+        return Path(opened)
+    from ..runs.rundir import RunDir
+    from .checkpoints import checkpoint_model
+
+    try:
+        return checkpoint_model(RunDir(opened["run"]), int(opened["step"]))
+    except (KeyError, TypeError, ValueError):
+        raise TpudeckError(f"not a checkpoint to open: {opened!r} (run and step)") from None
 
 
 def _request(line: str, key: str):

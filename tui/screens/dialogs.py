@@ -1,4 +1,4 @@
-"""Small modal dialogs: a yes/no confirmation and the help sheet."""
+"""Small modal dialogs: a yes/no confirmation, picking one of a list, and the help sheet."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown, Static
+from textual.widgets import Markdown, OptionList, Static
 
 
 class Confirm(ModalScreen[bool]):
@@ -27,6 +27,24 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+class PickOne(ModalScreen[str | None]):
+    """Pick one of a list: arrows and enter; escape picks nothing."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, question: str, options: list[str]):
+        super().__init__()
+        self.question, self.options = question, options
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.question, id="question")
+            yield OptionList(*self.options, id="pick-one")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.options[event.option_index])
+
+
 HELP = """\
 # tpudeck
 
@@ -40,6 +58,8 @@ and **ctrl+p** opens the command palette with every action.
 | s | Runs, Run | stop the run: it finishes its step, checkpoints, stops |
 | c | Runs, Run | resume a stopped, failed or died run from its latest checkpoint |
 | t | Runs, Run | try the run's model on your own input |
+| ctrl+b | Try | try a checkpoint of the run beside it, on the same input |
+| ctrl+o | Try | pick the image to classify |
 | x | Runs | delete a finished run (your own) |
 | e | Runs | launch again with the run's settings, edited |
 | / | Runs | filter runs by text; escape clears it |

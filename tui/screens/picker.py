@@ -56,6 +56,7 @@ TARGETS = {
     ),
     "config_name": Target("a model config", (".json",), _holds("config.json")),
     "tokenizer_name": Target("a tokenizer folder", folder=_holds("tokenizer.json")),
+    "image": Target("an image to classify", image_folder.IMAGE_FILE_TYPES),  # the Try screen
 }
 
 

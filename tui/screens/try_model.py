@@ -1,6 +1,8 @@
 """Try: a run's model on what you type, its answer as it is produced, beside a run that
-trains. The model lives in a worker process (core/trying/worker.py) started when the
-screen opens and ended when it closes; the app itself imports no ML library."""
+trains, and beside another of the run's checkpoints (ctrl+b: both answer the same input).
+Each model lives in a worker process (core/trying/worker.py) started when its pane opens
+and ended when it closes; the app itself imports no ML library. The tasks that generate
+show their settings above the input; an image is a typed path or picked (ctrl+o)."""
 
 from __future__ import annotations
 
@@ -10,13 +12,17 @@ from pathlib import Path
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Checkbox, Footer, Header, Input, Static
 
+from tpudeck.core.runs.rundir import list_steps
 from tpudeck.core.trying.worker import TryWorker
+
+from .dialogs import PickOne
+from .picker import PathPicker, start_folder
 
 # What each task asks for, and how its answers read.
 PROMPTS = {
@@ -24,74 +30,79 @@ PROMPTS = {
     "summarization": "a text to summarize",
     "fill-mask": "a sentence with a mask token where a word is missing",
     "text-classification": "a sentence to classify",
-    "image-classification": "the path of an image file",
+    "image-classification": "the path of an image file (ctrl+o picks one)",
 }
+GENERATING = ("text-generation", "summarization")
+# The generation settings offered, with `tpudeck try`'s defaults: (Input type, value).
+SETTINGS = {"max_new_tokens": ("integer", "40"), "num_beams": ("integer", "1"),
+            "temperature": ("number", "1.0"), "top_k": ("integer", "0"),
+            "top_p": ("number", "1.0"), "seed": ("integer", "0")}  # fmt: skip
 
 
 @dataclass
 class WorkerSaid(Message):
-    """One message of the model's process (a JSON object, worker.py)."""
+    """One message of a pane's model process (a JSON object, worker.py)."""
 
     said: dict
 
 
-class TryScreen(Screen):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+@dataclass
+class Ready(Message):
+    """A pane's model is loaded and does `task`."""
 
-    def __init__(self, folder: Path, title: str):
-        super().__init__()
-        self.folder, self.title_text = folder, title
+    pane: ModelPane
+    task: str
+
+
+class ModelPane(Vertical):
+    """One model: a status line, the answer to the latest input, and its worker process
+    (`folder`: a model folder, or with `step` the run whose checkpoint it exports)."""
+
+    def __init__(self, label: str, folder: Path, step: int | None = None, prefix: str = "try"):
+        super().__init__(id=f"pane-{prefix}", classes="try-pane")
+        self.label, self.folder, self.step, self.prefix = label, folder, step, prefix
         self.model_process: TryWorker | None = None
-        self.model_task: str | None = None
         self.pieces = 0  # streamed updates of the current answer
+        self.model_task: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="try"):
-            yield Static("starting the model's process ...", id="try-status")
-            yield Input(placeholder="wait for the model", id="try-input", disabled=True)
-            yield Static(id="try-answer")
-        yield Footer()
+        yield Static(f"{self.label}: starting the model's process ...", id=f"{self.prefix}-status")
+        yield Static(id=f"{self.prefix}-answer")
 
     def on_mount(self) -> None:
-        self.sub_title = f"try {self.title_text}"
         self.start()
 
     def on_unmount(self) -> None:
         if self.model_process is not None:
             self.model_process.close()
 
-    @work(thread=True, exclusive=True, group="try")
+    @work(thread=True, exclusive=True, group="model")
     def start(self) -> None:
-        self.model_process = TryWorker(self.folder)
+        self.model_process = TryWorker(self.folder, self.step)
         self.post_message(WorkerSaid(self.model_process.read()))
 
-    @work(thread=True, exclusive=True, group="try")
-    def ask(self, text: str) -> None:
-        self.model_process.send({"try": {"text": text}})
+    @work(thread=True, exclusive=True, group="model")
+    def ask(self, request: dict) -> None:
+        if self.model_task is None:
+            return  # still loading, or it could not
+        self.pieces = 0
+        self.model_process.send({"try": request})
         while True:
             said = self.model_process.read()
             self.post_message(WorkerSaid(said))
             if "piece" not in said:
                 return
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if self.model_task is None or not event.value.strip():
-            return
-        self.pieces = 0
-        self.query_one("#try-answer", Static).update("...")
-        self.ask(event.value)
-
     def on_worker_said(self, message: WorkerSaid) -> None:
-        said, answer = message.said, self.query_one("#try-answer", Static)
+        message.stop()
+        said, answer = message.said, self.query_one(f"#{self.prefix}-answer", Static)
         if "ready" in said:
             ready = said["ready"]
             self.model_task = ready["task"]
             where = ready["note"] or f"on the {ready['device']}"
-            self.query_one("#try-status", Static).update(f"{self.model_task} · {where}")
-            prompt = self.query_one("#try-input", Input)
-            prompt.placeholder, prompt.disabled = PROMPTS[self.model_task], False
-            prompt.focus()
+            status = f"{self.label} · {self.model_task} · {where}"
+            self.query_one(f"#{self.prefix}-status", Static).update(escape(status))
+            self.post_message(Ready(self, self.model_task))
         elif "piece" in said:
             self.pieces += 1
             answer.update(escape(said["piece"]))
@@ -101,8 +112,115 @@ class TryScreen(Screen):
             answer.update(f"[b]{escape(said['error'])}[/b]")
 
 
+class TryScreen(Screen):
+    BINDINGS = [
+        Binding("ctrl+b", "beside", "Checkpoint beside"),
+        Binding("ctrl+o", "pick_image", "Pick image"),
+        Binding("escape", "app.pop_screen", "Back"),
+    ]
+
+    def __init__(self, run_path: Path, title: str, data_folder: Path | None = None):
+        """The run's exported model; `data_folder`: where the image picker opens."""
+        super().__init__()
+        self.run_path, self.title_text, self.data_folder = run_path, title, data_folder
+        self.model_task: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="try"):
+            with Horizontal(id="try-settings"):
+                for name, (kind, value) in SETTINGS.items():
+                    setting = Input(value, type=kind, id=name, classes="try-setting")
+                    setting.border_title = name
+                    yield setting
+                yield Checkbox("sample", id="do_sample")
+            yield Input(placeholder="wait for the model", id="try-input", disabled=True)
+            yield Static(id="try-error")
+            with Horizontal(id="try-panes"):
+                yield ModelPane("export", self.run_path / "model")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"try {self.title_text}"
+        self.query_one("#try-settings").display = False
+
+    def on_ready(self, message: Ready) -> None:
+        if self.model_task is not None:
+            return  # the model beside: the screen is set for the task already
+        self.model_task = message.task
+        self.query_one("#try-settings").display = message.task in GENERATING
+        prompt = self.query_one("#try-input", Input)
+        prompt.placeholder, prompt.disabled = PROMPTS[message.task], False
+        prompt.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "try-input" and event.value.strip():
+            self.send(event.value)
+
+    def send(self, text: str) -> None:
+        """The input, with the generation settings, to every pane's model."""
+        error = self.query_one("#try-error", Static)
+        try:
+            request = {"text": text, **self.settings()}
+        except ValueError as exc:
+            error.update(f"[b]{escape(str(exc))}[/b]")
+            return
+        error.update("")
+        for pane in self.query(ModelPane):
+            pane.query_one(f"#{pane.prefix}-answer", Static).update("...")
+            pane.ask(request)
+
+    def settings(self) -> dict:
+        if self.model_task not in GENERATING:
+            return {}
+        values: dict = {"do_sample": self.query_one("#do_sample", Checkbox).value}
+        for name, (kind, _default) in SETTINGS.items():
+            typed = self.query_one(f"#{name}", Input).value.strip()
+            try:
+                values[name] = int(typed) if kind == "integer" else float(typed)
+            except ValueError:
+                raise ValueError(f"{name} needs a number, not {typed!r}") from None
+        if values["max_new_tokens"] < 1 or values["num_beams"] < 1:
+            raise ValueError("max_new_tokens and num_beams must be at least 1")
+        return values
+
+    def action_beside(self) -> None:
+        """Pick one of the run's checkpoints to answer beside the export (again: another)."""
+        steps = list_steps(self.run_path / "checkpoints")
+        if not steps:
+            self.notify("the run has no checkpoint yet", severity="warning")
+            return
+
+        def open_beside(picked: str | None) -> None:
+            if picked is None:
+                return
+            for old in self.query("#pane-beside"):
+                old.remove()  # its process ends as it unmounts
+            step = int(picked.removeprefix("step "))
+            panes = self.query_one("#try-panes", Horizontal)
+            panes.mount(ModelPane(picked, self.run_path, step, prefix="beside"))
+
+        options = [f"step {step}" for step in reversed(steps)]
+        self.app.push_screen(PickOne("Try which checkpoint beside the export?", options),
+                             open_beside)  # fmt: skip
+
+    def action_pick_image(self) -> None:
+        if self.model_task != "image-classification":
+            self.notify("this model classifies no images", severity="warning")
+            return
+
+        def use(path: str | None) -> None:
+            if path:
+                self.query_one("#try-input", Input).value = path
+                self.send(path)
+
+        typed = self.query_one("#try-input", Input).value
+        start = start_folder(typed, self.data_folder or Path.cwd())
+        self.app.push_screen(PathPicker("image", start), use)
+
+
 def _readable(task: str | None, result) -> str:
-    if task in ("text-generation", "summarization"):
+    if task in GENERATING:
         cut = f"\n(the input was cut to {result['truncated']})" if result["truncated"] else ""
         return result["text"] + cut
     if task == "fill-mask":

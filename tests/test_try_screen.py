@@ -1,0 +1,79 @@
+"""The Try screen beyond one prompt (#16): a checkpoint answers beside the export on the
+same input, the generation settings above the input are the ones used, and an image to
+classify is picked from the run's data with the keyboard. Each model runs in its own
+worker process, as the app never imports an ML library."""
+
+import shutil
+
+from textual.widgets import DataTable, Input
+
+from tpudeck.core.runs.rundir import RunDir
+from tpudeck.core.trying.checkpoints import checkpoint_model
+from tpudeck.core.trying.model import Generation, TriedModel
+from tpudeck.tui.app import TpudeckApp
+from tpudeck.tui.screens.dialogs import PickOne
+from tpudeck.tui.screens.picker import PathPicker
+from tpudeck.tui.screens.try_model import TryScreen
+
+from .builders import text_of, wait_for
+
+PROMPT = "On Monday Ada and the"
+
+
+async def open_try(pilot, app, task: str) -> TryScreen:
+    await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, 10)
+    await pilot.press("t")  # on the Runs screen's selected run
+    await wait_for(pilot, lambda: isinstance(app.screen, TryScreen), 10)
+    await wait_for(pilot, lambda: task in text_of(app, "#try-status"), 120)
+    return app.screen
+
+
+async def test_a_checkpoint_answers_beside_the_export_with_the_settings_given(
+    finished_run_template, tpudeck_home
+):
+    run = RunDir(shutil.copytree(finished_run_template, tpudeck_home / "runs" / "r-0001"))
+    settings = Generation(max_new_tokens=6, num_beams=2)
+    app = TpudeckApp()
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_try(pilot, app, "text-generation")
+        assert screen.query_one("#try-settings").display  # a task that generates
+        screen.query_one("#max_new_tokens", Input).value = "6"
+        screen.query_one("#num_beams", Input).value = "2"
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickOne), 10)
+        assert app.screen.options == ["step 4", "step 2"]  # the newest first
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: "step 2 · text-generation" in text_of(app, "#beside-status"),
+                       120)  # fmt: skip
+        screen.query_one("#try-input", Input).focus()
+        await pilot.press(*PROMPT, "enter")
+        export = TriedModel(run.model_dir).generate(PROMPT, settings)["text"]
+        step_2 = TriedModel(checkpoint_model(run, 2)).generate(PROMPT, settings)["text"]
+        await wait_for(pilot, lambda: text_of(app, "#try-answer").strip() == export.strip(), 60)
+        await wait_for(pilot, lambda: text_of(app, "#beside-answer").strip() == step_2.strip(), 60)
+        screen.query_one("#num_beams", Input).value = ""
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "num_beams needs a number" in text_of(app, "#try-error"), 5)
+
+
+async def test_an_image_is_picked_from_the_runs_data_and_classified(trained_demo, tpudeck_home):
+    demo = trained_demo("image_classification")
+    shutil.copytree(demo.path, tpudeck_home / "runs" / "r-0001")
+    app = TpudeckApp()
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_try(pilot, app, "image-classification")
+        assert not screen.query_one("#try-settings").display  # nothing to generate
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPicker), 10)
+        tree = app.screen.query_one("#path-tree")
+        await wait_for(pilot, lambda: len(tree.root.children) >= 2)  # the class folders
+        first_class = tree.root.children[0]
+        await pilot.press("down", "enter")  # opens the first class's folder
+        await wait_for(pilot, lambda: len(first_class.children) > 0)
+        image = first_class.children[0].data.path
+        await pilot.press("down", "enter")  # picks its first image
+        await wait_for(pilot, lambda: isinstance(app.screen, TryScreen), 10)
+        assert screen.query_one("#try-input", Input).value == str(image)
+        best = TriedModel(demo.model_dir).classify_image(image)[0]
+        await wait_for(pilot, lambda: text_of(app, "#try-answer").startswith(
+            f"{best['score']:.3f}  {best['label']}"), 60)  # fmt: skip
