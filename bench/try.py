@@ -4,7 +4,9 @@ screen's warm worker (goal: under 300 ms for the demo model on a CPU), beside wh
 
 The model is the embedded demo's GPT-2, trained for one step here. The worker is the Try
 screen's own (core/trying/worker.py); each request generates 40 new tokens greedily, and
-the prompts differ in length (as typed prompts do).
+the prompts differ in length (as typed prompts do; they are padded to lengths of 16, 32,
+... tokens, so one compiled search serves a bucket of lengths; the worker compiles the
+default search for short prompts before it says it is ready).
 
     python bench/try.py [--requests 8]
 """
@@ -68,21 +70,22 @@ def cold_cli(run: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=8, help="at least 5")
     args = parser.parse_args()
     os.environ.update(JAX_PLATFORMS="cpu", TPUDECK_HOME=tempfile.mkdtemp())
     run = trained_demo(Path(os.environ["TPUDECK_HOME"]))
     ready, first, whole = warm_worker(run / "model", args.requests)
     cold = cold_cli(run)
-    later = first[len(PROMPTS) :] or first  # each prompt length seen once already
+    new_lengths, seen = slice(1, len(PROMPTS)), slice(len(PROMPTS), None)
     print(f"worker ready in {ready:.1f} s; {args.requests} requests, 40 new tokens each")
-    print(f"{'':34} {'first token ms':>15} {'whole answer ms':>16}")
-    print(f"{'warm worker, first of each length':34} {statistics.median(first[:4]):15.0f} "
-          f"{statistics.median(whole[:4]):16.0f}")  # fmt: skip
-    print(f"{'warm worker, lengths seen before':34} {statistics.median(later):15.0f} "
-          f"{statistics.median(whole[len(PROMPTS) :] or whole):16.0f}")  # fmt: skip
-    print(f"{'cold `tpudeck try` (baseline)':34} {cold:15.0f}")
-    print(f"goal: under 300 ms warm; warm/cold = {statistics.median(later) / cold:.3f}")
+    print(f"{'':40} {'first token ms':>15} {'whole answer ms':>16}")
+    for label, which in (("warm worker, its first request", slice(0, 1)),
+                         ("warm worker, prompts of new lengths", new_lengths),
+                         ("warm worker, prompt lengths seen before", seen)):  # fmt: skip
+        print(f"{label:40} {statistics.median(first[which]):15.0f} "
+              f"{statistics.median(whole[which]):16.0f}")  # fmt: skip
+    print(f"{'cold `tpudeck try` (baseline)':40} {cold:15.0f}")
+    print("goal: under 300 ms warm, whatever the prompt's length")
 
 
 if __name__ == "__main__":

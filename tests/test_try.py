@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import jax
+import numpy as np
 import pytest
 
 from tpudeck.core.data.tokenizer import train_unigram
@@ -93,6 +94,23 @@ def test_an_image_classifier_says_which_image_it_cannot_read(tmp_path):
     labels = TriedModel(tmp_path / "vit").classify_image(tmp_path / "red.png")
     assert sorted(row["label"] for row in labels) == ["cat", "dog"]
     assert abs(sum(row["score"] for row in labels) - 1) < 1e-5
+
+
+@pytest.mark.parametrize("beams", [1, 2])
+def test_prompts_in_one_length_bucket_share_one_compiled_search_and_answer_as_unpadded(
+    finished_run_template, beams
+):
+    """Typed prompts are right-padded to 16, 32, ... tokens: two prompts of other lengths
+    compile the search once, and each answers as the search does on the unpadded prompt."""
+    model = TriedModel(RunDir(finished_run_template).model_dir)
+    texts = ("On Monday", PROMPT)  # 2 and 10 tokens: one bucket of 16
+    answers = [model.generate(t, Generation(max_new_tokens=8, num_beams=beams)) for t in texts]
+    (generator,) = model._generators.values()
+    assert generator._search._cache_size() == 1
+    for text, answer in zip(texts, answers, strict=True):
+        ids = np.asarray([model.tokenizer.encode(text, add_special_tokens=False).ids], np.int32)
+        unpadded = model._until_end(np.asarray(generator(model.params, ids))[0])
+        assert answer["text"] == model.tokenizer.decode(unpadded, skip_special_tokens=True)
 
 
 def test_a_t5_summarizes_with_beam_search_and_streams_its_greedy_text(tmp_path, demo_corpus):

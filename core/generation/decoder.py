@@ -13,6 +13,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from ..models import kv_cache
 from ..models.family import Family
 
 # The heads that generate, and whether the model reads its input with an encoder.
@@ -39,8 +40,13 @@ class Decoder:
         """(logits [B, V] of the first new token, cache, what `next` needs of the input)."""
         module = self.family.module(self.config, self.head, self.dtype, capacity)
         if not self.encoder_decoder:
+            # A prompt may be right-padded (to a length other prompts share, so they share
+            # the compiled search): every row's next token follows its last real one, and
+            # the cache goes on from there. Rows are as long as each other.
             logits, variables = module.apply({"params": params}, ids_BxP, mutable=["cache"])
-            return logits[:, -1], variables["cache"], (None, None)
+            length = jnp.sum(mask_BxP[0]).astype(jnp.int32)
+            cache = kv_cache.moved_to(variables["cache"], length)
+            return logits[:, length - 1], cache, (None, None)
         memory = module.apply({"params": params}, ids_BxP, mask_BxP, method="encode")
         start = jnp.full((ids_BxP.shape[0], 1), self.config.decoder_start_token_id, jnp.int32)
         logits, cache = self._decode(module, params, None, start, (memory, mask_BxP))

@@ -23,6 +23,17 @@ def start_position(module: nn.Module, length: int):
     return start
 
 
+def moved_to(cache, position):
+    """The cache with every position counter at `position`: the calls after continue from
+    there, overwriting (before any query may look at them) what was written beyond it."""
+
+    def moved(path, array):
+        named = getattr(path[-1], "key", None) == "position"
+        return jnp.asarray(position, array.dtype) if named else array
+
+    return jax.tree_util.tree_map_with_path(moved, cache)
+
+
 def extend(module: nn.Module, capacity: int, k_BxLxGxK, v_BxLxGxK, start):
     """Write this call's keys and values at `start` into the layer's caches of `capacity`
     positions; (all keys [B, S, G, K], all values, mask [L, S]: True where a query may

@@ -75,6 +75,9 @@ def serve(requests, replies) -> None:
             return
         import jax
 
+        if model.task in ("text-generation", "summarization"):
+            # Compile the default search for short prompts now, not at the first Enter.
+            model.generate("Hello", Generation())
         reply({"ready": {"task": model.task, "device": jax.devices()[0].platform, "note": note}})
         for line in requests:  # a bad request is answered with why, and the next one served
             try:
