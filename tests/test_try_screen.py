@@ -77,3 +77,25 @@ async def test_an_image_is_picked_from_the_runs_data_and_classified(trained_demo
         best = TriedModel(demo.model_dir).classify_image(image)[0]
         await wait_for(pilot, lambda: text_of(app, "#try-answer").startswith(
             f"{best['score']:.3f}  {best['label']}"), 60)  # fmt: skip
+
+
+REVIEW = "Ada said the visit to the river with the small cat was wonderful."  # positive
+
+
+async def test_the_classifier_a_run_trained_gives_the_trained_label_on_the_screen(
+    trained_demo, tpudeck_home
+):
+    """The demo's reviews are judged by one word ("wonderful": positive); the demo run
+    learns them (accuracy 1.0 at step 50), and the screen shows every label with its
+    score, the trained one first, as TriedModel gives them."""
+    demo = trained_demo("text_classification")
+    shutil.copytree(demo.path, tpudeck_home / "runs" / "r-0001")
+    expected = TriedModel(demo.model_dir).classify(REVIEW)
+    assert expected[0]["label"] == "positive"
+    app = TpudeckApp()
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_try(pilot, app, "text-classification")
+        assert not screen.query_one("#try-settings").display
+        await pilot.press(*REVIEW, "enter")
+        shown = "\n".join(f"{row['score']:.3f}  {row['label']}" for row in expected)
+        await wait_for(pilot, lambda: text_of(app, "#try-answer").strip() == shown, 60)
