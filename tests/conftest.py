@@ -95,6 +95,33 @@ def session_lock(tmp_path_factory, name: str):
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_compile_cache(tmp_path_factory):
+    """Every trainer the session starts compiles through one jax cache (the workers'
+    too), so a step compiled once is loaded by the next run of that shape, whatever its
+    schedule; a test that needs a cold cache unsets JAX_COMPILATION_CACHE_DIR."""
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(session_root(tmp_path_factory) / "jax-cache")
+    yield
+    os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
+
+
+# Modules of a minute or more (CI's slowest, `make test` prints them), heaviest first: the
+# two workers start on them, and the short ones fill in at the end rather than one worker
+# ending on a long module while the other idles.
+HEAVY_MODULES = ("test_data_scale.py", "test_training_e2e.py", "test_try_screen.py",
+                 "test_demos.py", "test_space.py", "test_try.py", "test_remat.py",
+                 "test_text_classification.py", "test_mlm.py", "test_data_parallel_step.py",
+                 "test_pretrained_layouts.py", "test_image_classification.py")  # fmt: skip
+
+
+def pytest_collection_modifyitems(items):
+    def weight(item) -> int:
+        name = item.path.name
+        return HEAVY_MODULES.index(name) if name in HEAVY_MODULES else len(HEAVY_MODULES)
+
+    items.sort(key=weight)  # stable: each module's own order stays
+
+
 def made_once(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
     """A folder that `make` fills once a session, whichever worker asks first; the others
     wait for it. A `make` that fails leaves nothing, so the next to ask tries again."""

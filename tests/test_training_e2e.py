@@ -124,8 +124,9 @@ RESUME_ARGS = (
 
 
 @pytest.mark.parametrize("data", ["in memory", "streamed"])
-def test_kill_9_then_resume_continues_the_same_loss_curve(tmp_path, data):
+def test_kill_9_then_resume_continues_the_same_loss_curve(tmp_path, data, monkeypatch):
     """Streamed (--streaming), the data position is the stream's saved state, not the step."""
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")  # the store's own cache, cold
     args = (*RESUME_ARGS, *(["--streaming"] if data == "streamed" else []))
     reference = RunDir(tmp_path / "uninterrupted")
     assert tpudeck("train", *args, "--output_dir", str(reference.path)).returncode == 0
@@ -210,9 +211,12 @@ def test_sigterm_finishes_the_step_checkpoints_and_stops(tmp_path):
     )
 
 
-def test_a_relaunch_with_another_schedule_finds_its_step_in_the_compile_cache(tmp_path):
+def test_a_relaunch_with_another_schedule_finds_its_step_in_the_compile_cache(
+    tmp_path, monkeypatch
+):
     """The schedule's numbers are an argument of the compiled step, not constants in it:
     a sweep over --learning_rate, --warmup_steps and --max_steps compiles once."""
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")  # the store's own cache, cold
     first, second = RunDir(tmp_path / "first"), RunDir(tmp_path / "second")
     shape = ("--demo", "--logging_steps", "1", "--platform", "cpu")
     assert tpudeck("train", *shape, "--max_steps", "3", "--output_dir",

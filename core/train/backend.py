@@ -18,13 +18,16 @@ from ..errors import BackendError
 
 def start_backend(platform: str, compile_cache: Path) -> list:
     """Import jax pinned to `platform` ("auto" takes jax's default), compiling through the
-    persistent cache in `compile_cache`, and return the local devices."""
+    persistent cache in `compile_cache` (or JAX_COMPILATION_CACHE_DIR), and return the
+    local devices."""
     if platform != "auto":
         os.environ["JAX_PLATFORMS"] = platform
     enable_metrics(os.environ)  # per-chip duty cycle and HBM for `tpudeck devices` and the app
     import jax
 
-    jax.config.update("jax_compilation_cache_dir", str(compile_cache))
+    # jax's own variable, where set, names another cache (a faster disk, a CI session's).
+    cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(compile_cache)
+    jax.config.update("jax_compilation_cache_dir", cache)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # CPU steps too
 
     try:
