@@ -11,8 +11,6 @@ from pathlib import Path
 
 from .errors import SpecError, TpudeckError
 
-GENERATING = ("text-generation", "summarization")
-
 
 def add_try_command(sub) -> None:
     tried = sub.add_parser(
@@ -101,6 +99,7 @@ def cmd_try(args: argparse.Namespace) -> int:
 
 def _try(args: argparse.Namespace, folder: Path, label: str | None) -> None:
     from .trying.model import Generation, TriedModel
+    from .trying.tasks import GENERATING
 
     model = TriedModel(folder)
     if model.task == "image-classification":
@@ -137,6 +136,8 @@ def _printer():
 
 
 def _show(task: str, result) -> None:
+    from .trying.tasks import GENERATING
+
     if task in GENERATING:
         print()
         if result["truncated"]:

@@ -14,6 +14,7 @@ TASKS = {
     "seq2seq_lm": "summarization",
     "image_classification": "image-classification",
 }
+GENERATING = ("text-generation", "summarization")  # the tasks that write text
 
 
 def family_and_head(config: dict, where: str) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..errors import TpudeckError
 from ..runs.home import tpudeck_home
 from .placement import place
+from .tasks import GENERATING
 
 
 class TryWorker:
@@ -75,7 +76,7 @@ def serve(requests, replies) -> None:
             return
         import jax
 
-        if model.task in ("text-generation", "summarization"):
+        if model.task in GENERATING:
             # Compile the default search for short prompts now, not at the first Enter.
             model.generate("Hello", Generation())
         reply({"ready": {"task": model.task, "device": jax.devices()[0].platform, "note": note}})
@@ -116,7 +117,7 @@ def _answer(model, asked: dict, generation, reply):
     if not isinstance(asked, dict):
         raise TpudeckError(f"a try request is an object with text and settings, not {asked!r}")
     text = asked.get("text", "")
-    if model.task in ("text-generation", "summarization"):
+    if model.task in GENERATING:
         try:
             settings = generation(**{k: v for k, v in asked.items() if k != "text"})
         except TypeError as exc:  # a setting Generation does not have

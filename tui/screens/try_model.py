@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Header, Input, Static
 
 from tpudeck.core.runs.rundir import list_steps
+from tpudeck.core.trying.tasks import GENERATING
 from tpudeck.core.trying.worker import TryWorker
 
 from .dialogs import PickOne
@@ -32,7 +33,6 @@ PROMPTS = {
     "text-classification": "a sentence to classify",
     "image-classification": "the path of an image file (ctrl+o picks one)",
 }
-GENERATING = ("text-generation", "summarization")
 # The generation settings offered, with `tpudeck try`'s defaults: (Input type, value).
 SETTINGS = {"max_new_tokens": ("integer", "40"), "num_beams": ("integer", "1"),
             "temperature": ("number", "1.0"), "top_k": ("integer", "0"),
