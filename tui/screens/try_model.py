@@ -50,7 +50,6 @@ class WorkerSaid(Message):
 class Ready(Message):
     """A pane's model is loaded and does `task`."""
 
-    pane: ModelPane
     task: str
 
 
@@ -102,7 +101,7 @@ class ModelPane(Vertical):
             where = ready["note"] or f"on the {ready['device']}"
             status = f"{self.label} · {self.model_task} · {where}"
             self.query_one(f"#{self.prefix}-status", Static).update(escape(status))
-            self.post_message(Ready(self, self.model_task))
+            self.post_message(Ready(self.model_task))
         elif "piece" in said:
             self.pieces += 1
             answer.update(escape(said["piece"]))
