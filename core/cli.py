@@ -9,7 +9,6 @@ import shlex
 import sys
 
 from .cli_flags import (
-    TOKEN_HELP,
     Parser,
     add_launch_flags,
     add_queue_flags,
@@ -22,7 +21,7 @@ from .runs.queue import TICKET_ENV, ticket
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import cli_compare, cli_runs, cli_space, cli_try
+    from . import cli_compare, cli_hub, cli_runs, cli_try
 
     parser = Parser(prog="tpudeck", description="Train on a shared accelerator VM.")
     sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
@@ -89,18 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--output_dir", required=True, help="where tokenizer.json and its configs go")
     tok.set_defaults(handler=_train_tokenizer)
 
-    push = sub.add_parser("push", help="push a run's model, TensorBoard traces and card to the Hub")
-    push.add_argument("run")
-    push.add_argument(
-        "--hub_model_id", help="namespace/name of the Hub repo; default: the run's, or its name"
-    )
-    push.add_argument("--hub_private", action="store_true", help="create the repo private")
-    push.add_argument("--hub_token", help=TOKEN_HELP)
-    push.add_argument(
-        "--timeout", type=float, default=300.0, help="seconds to keep retrying a dead Hub"
-    )
-    push.set_defaults(handler=_push)
-
     ls = sub.add_parser("ls", help="list every user's runs")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=cli_runs.cmd_ls)
@@ -144,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(handler=_serve)
     cli_try.add_try_command(sub)
-    cli_space.add_space_command(sub)
+    cli_hub.add_hub_commands(sub)
     cli_compare.add_compare_command(sub)
     return parser
 
@@ -285,27 +272,6 @@ def _train_tokenizer(args: argparse.Namespace) -> int:
     )
     tokenizer = train_byte_level_bpe(texts, spec.vocab_size, Path(args.output_dir), 1024)
     print(f"tokenizer with {tokenizer.get_vocab_size()} tokens written to {args.output_dir}")
-    return 0
-
-
-def _push(args: argparse.Namespace) -> int:
-    from .hub.sync import push_run
-    from .runs.procs import is_alive
-    from .runs.rundir import FINAL_STATES
-    from .runs.store import RunStore
-
-    record = RunStore().find(args.run)
-    if record.state not in FINAL_STATES or is_alive(
-        record.status.get("pid"), record.status.get("pid_start")
-    ):
-        raise TpudeckError(
-            f"run {record.run_id} is still {record.state}: a run launched with --push_to_hub "
-            "pushes itself; push others once they end"
-        )
-    url = push_run(
-        record.run_dir, args.hub_model_id, args.hub_token, args.hub_private, args.timeout
-    )
-    print(f"pushed run {record.run_id}: {url}")
     return 0
 
 

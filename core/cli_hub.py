@@ -1,6 +1,7 @@
-"""`tpudeck space RUN|HUB_ID --space_id ORG/NAME`: publish a Gradio demo of a model on the
-Hub as a Space (hub/space.py), with examples from the run's own data; `--out DIR` writes
-the app there too (or instead), to read or run it locally first."""
+"""The Hub commands. `tpudeck push RUN`: a finished run's model, TensorBoard traces and card
+(hub/sync.py). `tpudeck space RUN|HUB_ID --space_id ORG/NAME`: a Gradio demo of a model on
+the Hub as a Space (hub/space.py), with examples from the run's own data; `--out DIR`
+writes the app there too (or instead), to read or run it locally first."""
 
 from __future__ import annotations
 
@@ -12,7 +13,19 @@ from .cli_flags import TOKEN_HELP
 from .errors import SpecError, TpudeckError
 
 
-def add_space_command(sub) -> None:
+def add_hub_commands(sub) -> None:
+    push = sub.add_parser("push", help="push a run's model, TensorBoard traces and card to the Hub")
+    push.add_argument("run")
+    push.add_argument(
+        "--hub_model_id", help="namespace/name of the Hub repo; default: the run's, or its name"
+    )
+    push.add_argument("--hub_private", action="store_true", help="create the repo private")
+    push.add_argument("--hub_token", help=TOKEN_HELP)
+    push.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to keep retrying a dead Hub"
+    )
+    push.set_defaults(handler=cmd_push)
+
     space = sub.add_parser("space", help="publish a Gradio demo of a run's pushed model")
     space.add_argument("target", help="a run (id, name or folder), or a model's Hub id")
     space.add_argument("--space_id", help="namespace/name of the Space to create or update")
@@ -23,6 +36,27 @@ def add_space_command(sub) -> None:
     space.add_argument("--private", action="store_true", help="create the Space private")
     space.add_argument("--hub_token", help=TOKEN_HELP)
     space.set_defaults(handler=cmd_space)
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from .hub.sync import push_run
+    from .runs.procs import is_alive
+    from .runs.rundir import FINAL_STATES
+    from .runs.store import RunStore
+
+    record = RunStore().find(args.run)
+    if record.state not in FINAL_STATES or is_alive(
+        record.status.get("pid"), record.status.get("pid_start")
+    ):
+        raise TpudeckError(
+            f"run {record.run_id} is still {record.state}: a run launched with --push_to_hub "
+            "pushes itself; push others once they end"
+        )
+    url = push_run(
+        record.run_dir, args.hub_model_id, args.hub_token, args.hub_private, args.timeout
+    )
+    print(f"pushed run {record.run_id}: {url}")
+    return 0
 
 
 def cmd_space(args: argparse.Namespace) -> int:
