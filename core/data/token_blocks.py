@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
+from ..errors import is_disk_full
 from . import block_cache
 
 BATCH_ROWS = 10_000  # texts tokenised at once: ~10 MB of text at most in memory
@@ -116,8 +117,9 @@ def _write(batches, rows: int, encode: Callable[[list[str]], np.ndarray], path: 
         os.replace(partial, path)
     except BaseException as exc:
         partial.unlink(missing_ok=True)  # half a file is worth nothing, and takes the room
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG):
-            why = f"{os.strerror(exc.errno).lower()} after {done:,} texts"
+        code = getattr(exc, "errno", None)
+        if is_disk_full(exc) or code == errno.EFBIG:  # EFBIG: a file-size limit, as full
+            why = f"{os.strerror(code or errno.ENOSPC).lower()} after {done:,} texts"
             raise block_cache.no_room(path.parent, why) from None
         raise
 
