@@ -63,7 +63,7 @@ def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind,
     tokenizer = run_tokenizer(
         spec, run_dir, text_batches(train_rows, column), kind, spec.example_length()
     )
-    eos, cache = tokenizers_.eos_id(tokenizer), tpudeck_home() / "cache" / "blocks"
+    eos, cache = tokenizers_.eos_id(tokenizer), _block_cache()
     pad, framing = None, ()
     if lines:  # each line framed as the tokenizer frames a text: <s> ... </s>, [CLS] ... [SEP]
         pad, framed = pad_id(tokenizer), with_framing(tokenizer)
@@ -99,13 +99,18 @@ def _streamed_blocks(spec, run_dir, kind, block_size: int) -> Blocks:
     open_rows, eval_rows = text_files.stream_text_splits(spec, spec.max_eval_samples or 1000)
     first_rows = text_batches(open_rows(0).take(TOKENIZER_ROWS), column)
     tokenizer = run_tokenizer(spec, run_dir, first_rows, kind, spec.example_length())
-    eos, cache = tokenizers_.eos_id(tokenizer), tpudeck_home() / "cache" / "blocks"
+    eos, cache = tokenizers_.eos_id(tokenizer), _block_cache()
     held_out = packed_blocks(eval_rows, column, tokenizer, eos, block_size, cache)
     if len(held_out) == 0:
         raise DataError(f"the validation rows have fewer than {block_size} tokens, not one "
                         "block; pass a larger --max_eval_samples or a --validation_file")  # fmt: skip
     train = TokenStream(open_rows, column, tokenizer, eos, block_size)
     return Blocks(train, held_out, block_size, tokenizer, eos, tokenizer.get_vocab_size())
+
+
+def _block_cache() -> Path:
+    """The store's token-block cache, shared by every run of the store (block_cache.py)."""
+    return tpudeck_home() / "cache" / "blocks"
 
 
 def _tokenising(run_dir, name: str):
