@@ -30,6 +30,17 @@ def tpudeck(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedP
     )
 
 
+def train_demo(where: Path, *flags: str) -> None:
+    """A demo run trained into where/run on 8 CPU devices, its store in where/home."""
+    env = {**os.environ, "TPUDECK_HOME": str(where / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tpudeck", "train", "--demo", *flags, "--platform", "cpu",
+         "--output_dir", str(where / "run")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 def start_tpudeck(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tpudeck", *args],

@@ -14,12 +14,13 @@ import json  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+
+from .builders import train_demo  # noqa: E402
 
 
 def pytest_configure(config):
@@ -180,17 +181,6 @@ def demo_corpus(tmp_path_factory) -> Path:
     from tpudeck.core.data.demo_corpus import write_demo_corpus
 
     return write_demo_corpus(tmp_path_factory.mktemp("corpus") / "stories.txt")
-
-
-def train_demo(where: Path, *flags: str) -> None:
-    """A demo run trained into where/run on 8 CPU devices, its store in where/home."""
-    env = {**os.environ, "TPUDECK_HOME": str(where / "home")}
-    done = subprocess.run(
-        [sys.executable, "-m", "tpudeck", "train", "--demo", *flags, "--platform", "cpu",
-         "--output_dir", str(where / "run")],
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,9 @@ on the same data, tokenizer and block size finds again instead of tokenising ane
 
 The texts come from a 🤗 Dataset (Arrow, itself memory-mapped), never a whole-corpus list;
 the tokenizers library spreads each batch over the cores. Packed (the HF scripts'
-group_texts, without Python lists of tokens): documents are joined with the separator and
-cut into blocks, the tail dropped. Line by line (run_mlm_flax.py's --line_by_line): each
+group_texts, without Python lists of tokens): documents are joined with the separator, or
+each framed by the tokenizer's special tokens (run_mlm_flax.py's <s> ... </s>), and cut
+into blocks, the tail dropped. Line by line (run_mlm_flax.py's --line_by_line): each
 text one block, framed with the tokenizer's special tokens, truncated and padded.
 """
 
@@ -37,7 +38,8 @@ def text_batches(ds, column: str, rows: int = BATCH_ROWS) -> Iterator[list[str]]
             yield texts
 
 
-def blocks_key(ds, column: str, tokenizer: Tokenizer, separator: int, block_size: int) -> str:
+def blocks_key(ds, column: str, tokenizer: Tokenizer, separator: int | None,
+               block_size: int) -> str:  # fmt: skip
     """What the blocks depend on: the rows (datasets' fingerprint, which follows the files,
     their revision and every select), the column, the tokenizer (its framing, truncation
     and padding too), the packing."""
@@ -47,13 +49,14 @@ def blocks_key(ds, column: str, tokenizer: Tokenizer, separator: int, block_size
     return digest.hexdigest()[:32]
 
 
-def packed_blocks(ds, column: str, tokenizer: Tokenizer, separator: int, block_size: int,
-                  cache: Path, progress: Progress | None = None) -> np.ndarray:  # fmt: skip
-    """[N, block_size] int32 blocks of the dataset's texts, memory-mapped from `cache`
-    (written first if no earlier launch wrote them)."""
+def packed_blocks(ds, column: str, tokenizer: Tokenizer, separator: int | None,
+                  block_size: int, cache: Path,
+                  progress: Progress | None = None) -> np.ndarray:  # fmt: skip
+    """[N, block_size] int32 blocks of the dataset's texts (packed_ids), memory-mapped
+    from `cache` (written first if no earlier launch wrote them)."""
 
     def encode(texts: list[str]) -> np.ndarray:
-        return joined(tokenizer.encode_batch(texts, add_special_tokens=False), separator)
+        return packed_ids(tokenizer, texts, separator)
 
     key = blocks_key(ds, column, tokenizer, separator, block_size)
     # About one int32 token per 4 bytes of text: blocks take about what the text takes.
@@ -124,11 +127,15 @@ def _write(batches, rows: int, encode: Callable[[list[str]], np.ndarray], path: 
         raise
 
 
-def joined(encodings, separator: int) -> np.ndarray:
-    """The documents' ids, each followed by the separator."""
-    lengths = np.fromiter((len(e.ids) + 1 for e in encodings), np.int64, len(encodings))
-    flat = np.full(int(lengths.sum()), separator, np.int32)
+def packed_ids(tokenizer: Tokenizer, texts: list[str], separator: int | None) -> np.ndarray:
+    """The texts' ids end to end, each followed by `separator`; or with None, each framed
+    as the tokenizer frames a text (its post-processor's <s> ... </s>), as
+    run_mlm_flax.py's tokenizer call frames every text before group_texts joins them."""
+    encodings = tokenizer.encode_batch(texts, add_special_tokens=separator is None)
+    after = 0 if separator is None else 1
+    lengths = np.fromiter((len(e.ids) + after for e in encodings), np.int64, len(encodings))
+    flat = np.full(int(lengths.sum()), 0 if separator is None else separator, np.int32)
     ends = np.cumsum(lengths)
     for encoding, end, length in zip(encodings, ends, lengths, strict=True):
-        flat[end - length : end - 1] = encoding.ids
+        flat[end - length : end - after] = encoding.ids
     return flat

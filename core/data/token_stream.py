@@ -18,17 +18,18 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from ..errors import DataError
-from .token_blocks import joined
+from .token_blocks import packed_ids
 
 ROWS_PER_READ = 32  # texts tokenised at once: the carried tokens stay a few documents long
 
 
 class TokenStream:
     """Blocks of [block_size] int32 from `open_rows(epoch)` (the stream's rows, from the
-    start), its `column` tokenised by `tokenizer` and joined by `separator`."""
+    start), its `column` tokenised by `tokenizer` and joined by `separator` (or framed by
+    the tokenizer's special tokens: token_blocks.packed_ids)."""
 
     def __init__(self, open_rows: Callable[[int], object], column: str, tokenizer: Tokenizer,
-                 separator: int, block_size: int):  # fmt: skip
+                 separator: int | None, block_size: int):  # fmt: skip
         self._open, self.column, self.tokenizer = open_rows, column, tokenizer
         self.separator, self.block_size = separator, block_size
         self.epoch, self._carry = 0, np.zeros(0, np.int32)
@@ -48,8 +49,8 @@ class TokenStream:
         for texts in self._batches:
             texts = [t for t in texts.get(self.column, ()) if isinstance(t, str) and t.strip()]
             if texts:
-                encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
-                self._carry = np.concatenate([self._carry, joined(encodings, self.separator)])
+                ids = packed_ids(self.tokenizer, texts, self.separator)
+                self._carry = np.concatenate([self._carry, ids])
                 self._texts_read = True
                 return
         if not self._texts_read:  # a whole epoch without text: it would loop for ever

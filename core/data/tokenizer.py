@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from tokenizers import Tokenizer
+from tokenizers import AddedToken, Tokenizer
 from tokenizers.implementations import ByteLevelBPETokenizer
 
 from ..errors import DataError
@@ -116,6 +116,11 @@ def train_byte_level_bpe(
         special_tokens=kind.special_tokens,
         show_progress=False,
     )
+    if mask := kind.roles.get("mask_token"):
+        # As roberta-base's own: the mask takes the space before it ("is <mask>." reads as
+        # "is" + " blue"-shaped slot), else a lone space token the model never trained on
+        # stands before every typed mask.
+        bpe.add_special_tokens([AddedToken(mask, lstrip=True, special=True, normalized=False)])
     save_tokenizer(bpe._tokenizer, out_dir, max_len, kind)
     return bpe._tokenizer
 

@@ -1,9 +1,10 @@
 """Masked language modelling (run_mlm_flax.py): BERT or RoBERTa learns to restore masked
 tokens.
 
-The texts are packed into blocks, or with --line_by_line each non-empty line (row) is an
-example of its own, framed (<s> ... </s>), truncated and padded, attention kept off the
-padding. Masking happens on the device, inside the step, from the step's own random key:
+Each text is framed as the tokenizer frames one (<s> ... </s>, as run_mlm_flax.py's
+tokenizer call does) and the texts packed into blocks; or with --line_by_line each
+non-empty line (row) is an example of its own, truncated and padded, attention kept off
+the padding. Masking happens on the device, inside the step, from the step's own random key:
 15% of the tokens (never the document separators, framing or padding) are chosen; of those 80% become <mask>, 10% a
 random token and 10% stay, as in BERT and the HF data collator. A step's masks are thus a
 pure function of (seed, step), which keeps resume exact; evaluation uses one fixed key.
@@ -50,7 +51,7 @@ class MaskedLM:
         from ..data.tokenizer import MASKED_LM_KIND, special_token_id
         from .text_blocks import prepare_blocks
 
-        blocks = prepare_blocks(spec, run_dir, MASKED_LM_KIND, lines=spec.line_by_line)
+        blocks = prepare_blocks(spec, run_dir, MASKED_LM_KIND, framed=True, lines=spec.line_by_line)
         ids = {
             role: special_token_id(blocks.tokenizer, role, run_dir.tokenizer_dir)
             for role in ("mask_token", "pad_token")

@@ -52,31 +52,32 @@ class Blocks:
 
 
 def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind,
-                   block_size: int | None = None, lines: bool = False) -> Blocks:  # fmt: skip
+                   block_size: int | None = None, framed: bool = False,
+                   lines: bool = False) -> Blocks:  # fmt: skip
     """Blocks of the run's texts (of `block_size` tokens, else the example length), packed
     or, with `lines`, a text each; tokenised once into the store's cache (a relaunch or a
-    resume on the same data and tokenizer reads them again) and memory-mapped."""
+    resume on the same data and tokenizer reads them again) and memory-mapped. Packed
+    texts are joined by the eos token, or with `framed` each framed as the tokenizer frames
+    a text (<s> ... </s>, [CLS] ... [SEP]), as run_mlm_flax.py's tokenizer call frames
+    them; lines are always framed."""
     block_size, column = block_size or spec.example_length(), spec.text_column
     if spec.streaming:
-        return _streamed_blocks(spec, run_dir, kind, block_size)
+        return _streamed_blocks(spec, run_dir, kind, block_size, framed)
     train_rows, eval_rows = text_files.load_text_splits(spec)
     tokenizer = run_tokenizer(
         spec, run_dir, text_batches(train_rows, column), kind, spec.example_length()
     )
+    tokenizer, framing = _framing(tokenizer, run_dir) if framed or lines else (tokenizer, ())
     eos, cache = tokenizers_.eos_id(tokenizer), _block_cache()
-    pad, framing = None, ()
-    if lines:  # each line framed as the tokenizer frames a text: <s> ... </s>, [CLS] ... [SEP]
-        pad, framed = pad_id(tokenizer), with_framing(tokenizer)
-        if framed is not tokenizer:  # saved framed: the export's AutoTokenizer frames alike
-            framed.save(str(run_dir.tokenizer_dir / "tokenizer.json"))
-        tokenizer, framing = framed, tuple(framed.encode("").ids)
+    pad = pad_id(tokenizer) if lines else None
+    separator = None if framing else eos  # None: each text framed (packed_ids)
     blocks = {}
     for name, rows in (("training", train_rows), ("validation", eval_rows)):
         progress = _tokenising(run_dir, name)
         blocks[name] = (
             line_blocks(rows, column, tokenizer, pad, block_size, cache, progress)
             if lines
-            else packed_blocks(rows, column, tokenizer, eos, block_size, cache, progress)
+            else packed_blocks(rows, column, tokenizer, separator, block_size, cache, progress)
         )
         if len(blocks[name]) == 0:
             raise DataError(
@@ -89,7 +90,7 @@ def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind,
                   tokenizer.get_vocab_size(), pad, framing)  # fmt: skip
 
 
-def _streamed_blocks(spec, run_dir, kind, block_size: int) -> Blocks:
+def _streamed_blocks(spec, run_dir, kind, block_size: int, framed: bool) -> Blocks:
     """--streaming: training blocks packed from the stream as steps ask for them (a new
     tokenizer learns from its first TOKENIZER_ROWS rows); validation blocks from the
     held-out rows, cached as packed_blocks caches them."""
@@ -99,13 +100,26 @@ def _streamed_blocks(spec, run_dir, kind, block_size: int) -> Blocks:
     open_rows, eval_rows = text_files.stream_text_splits(spec, spec.max_eval_samples or 1000)
     first_rows = text_batches(open_rows(0).take(TOKENIZER_ROWS), column)
     tokenizer = run_tokenizer(spec, run_dir, first_rows, kind, spec.example_length())
+    tokenizer, framing = _framing(tokenizer, run_dir) if framed else (tokenizer, ())
     eos, cache = tokenizers_.eos_id(tokenizer), _block_cache()
-    held_out = packed_blocks(eval_rows, column, tokenizer, eos, block_size, cache)
+    separator = None if framing else eos
+    held_out = packed_blocks(eval_rows, column, tokenizer, separator, block_size, cache)
     if len(held_out) == 0:
         raise DataError(f"the validation rows have fewer than {block_size} tokens, not one "
                         "block; pass a larger --max_eval_samples or a --validation_file")  # fmt: skip
-    train = TokenStream(open_rows, column, tokenizer, eos, block_size)
-    return Blocks(train, held_out, block_size, tokenizer, eos, tokenizer.get_vocab_size())
+    train = TokenStream(open_rows, column, tokenizer, separator, block_size)
+    return Blocks(train, held_out, block_size, tokenizer, eos, tokenizer.get_vocab_size(),
+                  framing=framing)  # fmt: skip
+
+
+def _framing(tokenizer, run_dir) -> tuple[object, tuple[int, ...]]:
+    """The tokenizer framing each text as it frames one (<s> ... </s>, [CLS] ... [SEP]),
+    and the ids it frames with; saved so in the run directory, so that the export's
+    AutoTokenizer frames alike."""
+    framed = with_framing(tokenizer)
+    if framed is not tokenizer:
+        framed.save(str(run_dir.tokenizer_dir / "tokenizer.json"))
+    return framed, tuple(framed.encode("").ids)
 
 
 def _block_cache() -> Path:
