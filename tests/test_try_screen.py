@@ -38,7 +38,12 @@ async def test_a_checkpoint_answers_beside_the_export_with_the_settings_given(
         screen = await open_try(pilot, app, "text-generation")
         assert screen.query_one("#try-settings").display  # a task that generates
         screen.query_one("#max_new_tokens", Input).value = "6"
+        screen.query_one("#num_beams", Input).value = "0"  # a number the model refuses
+        screen.query_one("#try-input", Input).focus()
+        await pilot.press(*PROMPT, "enter")
+        await wait_for(pilot, lambda: "must be at least 1" in text_of(app, "#try-answer"), 10)
         screen.query_one("#num_beams", Input).value = "2"
+        screen.query_one("#try-input", Input).value = ""
         await pilot.press("ctrl+b")
         await wait_for(pilot, lambda: isinstance(app.screen, PickOne), 10)
         assert app.screen.options == ["step 4", "step 2"]  # the newest first
@@ -54,6 +59,10 @@ async def test_a_checkpoint_answers_beside_the_export_with_the_settings_given(
         screen.query_one("#num_beams", Input).value = ""
         await pilot.press("enter")
         await wait_for(pilot, lambda: "num_beams needs a number" in text_of(app, "#try-error"), 5)
+        await pilot.press("escape")  # leave, and come back: the last settings sent are offered
+        screen = await open_try(pilot, app, "text-generation")
+        assert screen.query_one("#max_new_tokens", Input).value == "6"
+        assert screen.query_one("#num_beams", Input).value == "2"
 
 
 async def test_an_image_is_picked_from_the_runs_data_and_classified(trained_demo, tpudeck_home):

@@ -33,6 +33,13 @@ class Generation:
     num_beams: int = 1
     seed: int = 0
 
+    def __post_init__(self):
+        if self.max_new_tokens < 1 or self.num_beams < 1:
+            raise DataError(
+                f"max_new_tokens and num_beams must be at least 1, got {self.max_new_tokens} "
+                f"and {self.num_beams}"
+            )
+
 
 class TriedModel:
     def __init__(self, directory: str | Path):

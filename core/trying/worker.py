@@ -3,7 +3,9 @@ itself never imports an ML library. It speaks JSON lines over a pipe:
 
     app -> worker   {"open": FOLDER} or {"open": {"run": RUN_DIR, "step": N}} (a checkpoint,
                     exported on first use), then {"try": {"text": ..., settings}}
-    worker -> app   {"ready": {"task", "device", "note"}} or {"error": why}
+    worker -> app   {"ready": {"task", "device", "note", "settings"}} or {"error": why}
+                    (settings: the generation settings a request may give, with their
+                    defaults; {} for a task that does not generate)
                     {"piece": text so far} ... then {"result": ...} or {"error": why}
 
 It runs on the accelerator only when the run lock is free, holding it until it exits
@@ -12,6 +14,7 @@ It runs on the accelerator only when the run lock is free, holding it until it e
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -76,10 +79,13 @@ def serve(requests, replies) -> None:
             return
         import jax
 
+        settings = {}
         if model.task in GENERATING:
             # Compile the default search for short prompts now, not at the first Enter.
             model.generate("Hello", Generation())
-        reply({"ready": {"task": model.task, "device": jax.devices()[0].platform, "note": note}})
+            settings = dataclasses.asdict(Generation())
+        device = jax.devices()[0].platform
+        reply({"ready": {"task": model.task, "device": device, "note": note, "settings": settings}})
         for line in requests:  # a bad request is answered with why, and the next one served
             try:
                 reply({"result": _answer(model, _request(line, "try"), Generation, reply)})

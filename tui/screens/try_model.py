@@ -21,6 +21,7 @@ from textual.widgets import Checkbox, Footer, Header, Input, Static
 from tpudeck.core.runs.rundir import list_steps
 from tpudeck.core.trying.tasks import GENERATING
 from tpudeck.core.trying.worker import TryWorker
+from tpudeck.core.user_settings import load_settings, save_setting
 
 from .dialogs import PickOne
 from .picker import PathPicker, start_folder
@@ -33,10 +34,8 @@ PROMPTS = {
     "text-classification": "a sentence to classify",
     "image-classification": "the path of an image file (ctrl+o picks one)",
 }
-# The generation settings offered, with `tpudeck try`'s defaults: (Input type, value).
-SETTINGS = {"max_new_tokens": ("integer", "40"), "num_beams": ("integer", "1"),
-            "temperature": ("number", "1.0"), "top_k": ("integer", "0"),
-            "top_p": ("number", "1.0"), "seed": ("integer", "0")}  # fmt: skip
+# ui.json's key for the generation settings last sent, offered again on the next visit.
+REMEMBERED = "try_settings"
 
 
 @dataclass
@@ -48,9 +47,10 @@ class WorkerSaid(Message):
 
 @dataclass
 class Ready(Message):
-    """A pane's model is loaded and does `task`."""
+    """A pane's model is loaded and does `task`, taking `settings` (names: defaults)."""
 
     task: str
+    settings: dict
 
 
 class ModelPane(Vertical):
@@ -63,6 +63,7 @@ class ModelPane(Vertical):
         self.model_process: TryWorker | None = None
         self.pieces = 0  # streamed updates of the current answer
         self.model_task: str | None = None
+        self.defaults: dict = {}  # the model's settings, as its worker gave them
 
     def compose(self) -> ComposeResult:
         yield Static(f"{self.label}: starting the model's process ...", id=f"{self.prefix}-status")
@@ -101,7 +102,7 @@ class ModelPane(Vertical):
             where = ready["note"] or f"on the {ready['device']}"
             status = f"{self.label} · {self.model_task} · {where}"
             self.query_one(f"#{self.prefix}-status", Static).update(escape(status))
-            self.post_message(Ready(self.model_task))
+            self.post_message(Ready(self.model_task, ready.get("settings", {})))
         elif "piece" in said:
             self.pieces += 1
             answer.update(escape(said["piece"]))
@@ -123,16 +124,12 @@ class TryScreen(Screen):
         super().__init__()
         self.run_path, self.title_text, self.data_folder = run_path, title, data_folder
         self.model_task: str | None = None
+        self.defaults: dict = {}  # the model's settings, as its worker gave them
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="try"):
-            with Horizontal(id="try-settings"):
-                for name, (kind, value) in SETTINGS.items():
-                    setting = Input(value, type=kind, id=name, classes="try-setting")
-                    setting.border_title = name
-                    yield setting
-                yield Checkbox("sample", id="do_sample")
+            yield Horizontal(id="try-settings")  # the model's own, once it is ready
             yield Input(placeholder="wait for the model", id="try-input", disabled=True)
             yield Static(id="try-error")
             with Horizontal(id="try-panes"):
@@ -146,8 +143,13 @@ class TryScreen(Screen):
     def on_ready(self, message: Ready) -> None:
         if self.model_task is not None:
             return  # the model beside: the screen is set for the task already
-        self.model_task = message.task
-        self.query_one("#try-settings").display = message.task in GENERATING
+        self.model_task, self.defaults = message.task, message.settings
+        remembered = load_settings().get(REMEMBERED)
+        chosen = remembered if isinstance(remembered, dict) else {}
+        settings = self.query_one("#try-settings")
+        settings.mount_all(_setting_widget(name, default, chosen.get(name, default))
+                           for name, default in self.defaults.items())  # fmt: skip
+        settings.display = bool(self.defaults)
         prompt = self.query_one("#try-input", Input)
         prompt.placeholder, prompt.disabled = PROMPTS[message.task], False
         prompt.focus()
@@ -165,22 +167,24 @@ class TryScreen(Screen):
             error.update(f"[b]{escape(str(exc))}[/b]")
             return
         error.update("")
+        if self.defaults:
+            save_setting(REMEMBERED, {k: v for k, v in request.items() if k != "text"})
         for pane in self.query(ModelPane):
             pane.query_one(f"#{pane.prefix}-answer", Static).update("...")
             pane.ask(request)
 
     def settings(self) -> dict:
-        if self.model_task not in GENERATING:
-            return {}
-        values: dict = {"do_sample": self.query_one("#do_sample", Checkbox).value}
-        for name, (kind, _default) in SETTINGS.items():
+        """The settings as typed, each of its default's type (the worker checks the rest)."""
+        values: dict = {}
+        for name, default in self.defaults.items():
+            if isinstance(default, bool):
+                values[name] = self.query_one(f"#{name}", Checkbox).value
+                continue
             typed = self.query_one(f"#{name}", Input).value.strip()
             try:
-                values[name] = int(typed) if kind == "integer" else float(typed)
+                values[name] = type(default)(typed)
             except ValueError:
                 raise ValueError(f"{name} needs a number, not {typed!r}") from None
-        if values["max_new_tokens"] < 1 or values["num_beams"] < 1:
-            raise ValueError("max_new_tokens and num_beams must be at least 1")
         return values
 
     def action_beside(self) -> None:
@@ -216,6 +220,18 @@ class TryScreen(Screen):
         typed = self.query_one("#try-input", Input).value
         start = start_folder(typed, self.data_folder or Path.cwd())
         self.app.push_screen(PathPicker("image", start), use)
+
+
+def _setting_widget(name: str, default, value) -> Input | Checkbox:
+    """A checkbox for a yes/no setting, else a number field (a remembered value of another
+    type falls back to the default)."""
+    if isinstance(default, bool):
+        return Checkbox(name, value if isinstance(value, bool) else default, id=name)
+    value = value if type(value) is type(default) else default
+    field = Input(str(value), type="integer" if isinstance(default, int) else "number", id=name,
+                  classes="try-setting")  # fmt: skip
+    field.border_title = name
+    return field
 
 
 def _readable(task: str | None, result) -> str:
