@@ -6,7 +6,7 @@ from pathlib import Path
 from tpudeck.tui.app import TpudeckApp
 from tpudeck.tui.screens.compare import CompareScreen
 from tpudeck.tui.screens.devices import DevicesScreen
-from tpudeck.tui.screens.dialogs import HELP, Help
+from tpudeck.tui.screens.help import HELP, Help
 from tpudeck.tui.screens.launch import LaunchScreen
 from tpudeck.tui.screens.run import RunScreen
 from tpudeck.tui.screens.runs import RunsScreen

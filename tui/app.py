@@ -26,11 +26,11 @@ from tpudeck.themes import load_theme_files
 
 from .messages import LaunchDone, RunEnded, RunsRead
 from .run_rows import RunRows
-from .screens.devices import DevicesScreen
-from .screens.dialogs import Confirm, Help
-from .screens.launch import LaunchScreen
-from .screens.run import RunScreen
+from .screens.dialogs import Confirm
 from .screens.runs import RunsScreen
+
+# The other screens are imported when first opened: the first paint (the Runs screen)
+# waits for none of them (their widgets, plots and Markdown cost ~0.2 s to import).
 from .store_watch import EndingsSeen
 
 THEMES = ("tpudeck-dark", "tpudeck-light")
@@ -61,6 +61,8 @@ class TpudeckApp(App):
         self.theme = load_settings().get("theme", THEMES[0])
         self.push_screen(RunsScreen())
         if self.launch_values is not None:
+            from .screens.launch import LaunchScreen
+
             self.push_screen(LaunchScreen(self.launch_values))
         self.watch_store()
 
@@ -107,6 +109,8 @@ class TpudeckApp(App):
     # -- navigation --------------------------------------------------------------------
 
     def open_run(self, run_id: str) -> None:
+        from .screens.run import RunScreen
+
         self.push_screen(RunScreen(run_id))
 
     def try_run(self, record) -> None:
@@ -135,15 +139,21 @@ class TpudeckApp(App):
                 self.notify(str(exc), severity="error")
                 return
             values.update(output_dir=None, run_name=None)  # a relaunch is a new run
+        from .screens.launch import LaunchScreen
+
         self.push_screen(LaunchScreen(values))
 
     def action_new_run(self) -> None:
         self.open_launch()
 
     def action_devices(self) -> None:
+        from .screens.devices import DevicesScreen
+
         self.push_screen(DevicesScreen())
 
     def action_help(self) -> None:
+        from .screens.help import Help
+
         self.push_screen(Help())
 
     def action_toggle_theme(self) -> None:
@@ -230,6 +240,9 @@ class TpudeckApp(App):
         if message.error:
             self.notify(message.error, severity="error", timeout=10)
             return
+        from .screens.launch import LaunchScreen
+        from .screens.run import RunScreen
+
         if isinstance(self.screen, LaunchScreen):
             self.pop_screen()
         if isinstance(self.screen, RunScreen) and self.screen.record.run_id == message.run_id:
