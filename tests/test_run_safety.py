@@ -222,7 +222,8 @@ def test_launches_a_detached_trainer_and_hangs(tpudeck_home):
 def test_an_interrupted_test_session_ends_the_trainers_it_started(signum, tmp_path):
     inner = tmp_path / "inner"
     inner.mkdir()
-    (inner / "conftest.py").write_text(Path(__file__).with_name("conftest.py").read_text())
+    for shared in ("__init__.py", "conftest.py", "builders.py"):  # a package, as tests/ is
+        (inner / shared).write_text(Path(__file__).with_name(shared).read_text())
     (inner / "test_inner.py").write_text(INNER_TEST)
     home_file = tmp_path / "home-of-inner"
     session = subprocess.Popen(
