@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+from tpudeck.core.runs.event_summary import load_summary
 from tpudeck.core.runs.procs import start_ticks
 from tpudeck.core.runs.rundir import RunDir
 from tpudeck.tui.app import TpudeckApp
@@ -68,6 +69,14 @@ async def test_the_run_screen_shows_every_step_of_a_20_steps_per_second_run_once
         watchers = [w for w in app.workers if w.group == "follow"]
         assert not watchers, watchers  # the screen's watcher ended with it
 
+        # The first screen saved the summary of what it read; a screen opened again starts
+        # from it (reads only the lines after it) and shows the same steps.
+        assert load_summary(run.events_path).offset > 0
+        app.open_run(run.run_id)
+        await wait_for(pilot, lambda: "finished" in text_of(app, "#summary"), timeout=10)
+        again = list(app.screen.query_one("#loss-plot").series["train"].x)
+        assert again == list(range(1, BACKLOG + LIVE + 1))
+
 
 def test_a_follower_of_an_ended_run_reads_nothing_until_the_run_changes(tpudeck_home):
     run = RunDir(tpudeck_home / "runs" / "20260101-000000-ended-0001")
@@ -75,7 +84,7 @@ def test_a_follower_of_an_ended_run_reads_nothing_until_the_run_changes(tpudeck_
     run.emit("step", step=1, loss=2.0, lr=1e-3)
     run.write_status("finished", own=False, step=1, total_steps=1)
     follower = RunFollower(run)
-    assert follower.look() and follower.take().train == [(1, 2.0, 1e-3)]
+    assert follower.look() and train_points(follower.take()) == [(1, 2.0, 1e-3)]
     assert not follower.look()  # ended, untouched: not even status.json is read
 
     time.sleep(0.01)  # a resume by someone else: the run moves again
@@ -83,5 +92,10 @@ def test_a_follower_of_an_ended_run_reads_nothing_until_the_run_changes(tpudeck_
     run.emit("step", step=2, loss=1.5, lr=1e-3)
     assert follower.look()
     taken = follower.take()
-    assert taken.train == [(2, 1.5, 1e-3)] and taken.status["state"] == "training"
-    assert follower.take().train == []  # what was taken is gone; the status stays
+    assert train_points(taken) == [(2, 1.5, 1e-3)] and taken.status["state"] == "training"
+    assert train_points(follower.take()) == []  # what was taken is gone; the status stays
+
+
+def train_points(taken) -> list[tuple]:
+    events = taken.events
+    return list(zip(events.loss.x, events.loss.y, events.lr.y, strict=True))

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from tpudeck.core.runs.event_summary import load_summary
 from tpudeck.core.runs.rundir import RunDir
 from tpudeck.core.train.checkpoints import read_state
 
@@ -58,6 +59,12 @@ def test_run_directory_holds_the_whole_contract(demo_run):
     assert step["tokens_per_s"] > 0 and step["examples_per_s"] > 0 and step["lr"] >= 0
     assert step["mfu"] is None  # CPU has no peak FLOPs: shown as n/a, never invented
     assert step["tokens_per_s"] == pytest.approx(step["examples_per_s"] * 64, rel=1e-3)
+    summary = load_summary(demo_run.events_path)  # refreshed at each checkpoint
+    summarised = [
+        e for e in demo_run.read_events("step") if e["step"] <= summary.latest["step"]["step"]
+    ]
+    assert summary.offset > 0 and list(summary.loss.x) == [e["step"] for e in summarised]
+    assert list(summary.loss.y) == [e["loss"] for e in summarised]
     assert [e["step"] for e in demo_run.read_events("checkpoint")] == [50, 100, 120]
     assert sorted(p.name for p in demo_run.checkpoints_dir.iterdir()) == ["step_100", "step_120"]
     assert any(demo_run.tensorboard_dir.glob("events.out.tfevents.*"))

@@ -1,7 +1,9 @@
 """Following one run: one watcher per Run screen reads what the trainer appends to the run
 directory, by offset, on its own thread, and keeps it until the screen takes it. Nothing is
 read twice or skipped however the screen and the trainer race, and a run whose files have
-not changed costs a few stat calls per look."""
+not changed costs a few stat calls per look. A screen opening a long run starts from the
+events' saved summary (core/runs/event_summary.py) and saves a newer one when it read
+much more."""
 
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
+from tpudeck.core.runs.event_summary import READ_BYTES, EventSummary, refresh_summary
 from tpudeck.core.runs.events import EventTail
 from tpudeck.core.runs.rundir import FINAL_STATES, RunDir, list_steps, step_dir
 from tpudeck.core.runs.store import read_run
 
 LOG_TAIL_BYTES = 1 << 16  # the log's end shown when a screen opens on a long run
-EVENTS_PER_READ_BYTES = 8 << 20  # a run with millions of events loads in bounded slices
+SAVE_AFTER_BYTES = 4 << 20  # a screen saves the summary it had to read this much for
 
 
 class RunChanged(Message):
@@ -31,31 +34,14 @@ class RunChanged(Message):
 class Increment:
     """What the run added since the screen last took it, reduced to what is shown."""
 
-    train: list = field(default_factory=list)  # (step, loss, lr)
-    evals: list = field(default_factory=list)  # (step, loss)
-    latest: dict = field(default_factory=dict)  # newest event of each kind
-    pushes: list = field(default_factory=list)
+    events: EventSummary = field(default_factory=EventSummary)
     log_text: str = ""
     status: dict = field(default_factory=dict)
     state: str = "unknown"
     checkpoints: list = field(default_factory=list)
 
-    def add_events(self, events: list[dict]) -> None:
-        for event in events:
-            kind = event.get("kind")
-            self.latest[kind] = event
-            if kind == "step":
-                self.train.append((event["step"], event.get("loss"), event.get("lr")))
-            elif kind == "eval":
-                self.evals.append((event["step"], event.get("loss")))
-            elif kind == "push":
-                self.pushes.append(event)
-
     def merge(self, newer: Increment) -> None:
-        self.train += newer.train
-        self.evals += newer.evals
-        self.latest.update(newer.latest)
-        self.pushes += newer.pushes
+        self.events.merge(newer.events)
         self.log_text += newer.log_text
         self.status, self.state, self.checkpoints = newer.status, newer.state, newer.checkpoints
 
@@ -70,6 +56,7 @@ class RunFollower:
         self.log_offset = max(0, _size(run_dir.log_path) - LOG_TAIL_BYTES)
         self.state = "unknown"
         self._seen: tuple | None = None  # (status mtime, events size, log size) last read
+        self._opened = False  # the first look starts from the saved summary
         self._lock = threading.Lock()
         self._pending = Increment()
 
@@ -82,8 +69,12 @@ class RunFollower:
         self._seen = seen
         record = read_run(self.run_dir.path)  # also how a vanished trainer shows as died
         new = Increment(status=record.status, state=record.state, checkpoints=self._checkpoints())
+        if not self._opened:  # the saved summary, and the events after it
+            self._opened = True
+            new.events = refresh_summary(self.run_dir.events_path, SAVE_AFTER_BYTES)
+            self.tail.offset = new.events.offset
         while True:  # every whole event there is, in bounded slices
-            new.add_events(self.tail.read(EVENTS_PER_READ_BYTES))
+            new.events.add_events(self.tail.read(READ_BYTES), self.tail.offset)
             if not self.tail.behind:
                 break
         new.log_text = self._read_log()

@@ -35,6 +35,7 @@ RUN_ENTRIES = (
     "spec.json",
     "status.json",
     "events.jsonl",
+    "events.summary",
     "stdout.log",
     "tensorboard",
     "checkpoints",

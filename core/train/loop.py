@@ -19,6 +19,7 @@ import numpy as np
 
 from ..data.batching import eval_batches, step_batches
 from ..errors import DiskFull, is_disk_full
+from ..runs.event_summary import refresh_summary
 from ..runs.rundir import list_steps
 from .checkpoints import Checkpoints
 from .compile_cache import CacheLookups
@@ -252,6 +253,7 @@ class Trainer:
     def _saved(self, step: int, path) -> None:
         """A checkpoint is whole: announce it, and send the push that waited for it."""
         self.run_dir.emit("checkpoint", step=step, path=str(path))
+        refresh_summary(self.run_dir.events_path)  # a screen opening the run reads from here
         if self.push_when_saved == step:
             self.push_when_saved = None
             with _disk_full_as(step, "the exported model", self.run_dir.path):

@@ -112,14 +112,13 @@ class RunScreen(Screen):
             self.query_one("#loss-plot", CurvePlot),
             self.query_one("#lr-plot", CurvePlot),
         )
-        for step, loss, lr in update.train:
-            loss_plot.add("train", step, loss)
-            lr_plot.add("lr", step, lr)
-        for step, loss in update.evals:
-            loss_plot.add("eval", step, loss)
-        self.latest.update(update.latest)
-        self.pushes = (self.pushes + update.pushes)[-PUSHES_KEPT:]
-        self.plots_stale = self.plots_stale or bool(update.train or update.evals)
+        events = update.events
+        loss_plot.extend("train", events.loss)
+        lr_plot.extend("lr", events.lr)
+        loss_plot.extend("eval", events.evals)
+        self.latest.update(events.latest)
+        self.pushes = (self.pushes + events.pushes)[-PUSHES_KEPT:]
+        self.plots_stale = self.plots_stale or bool(len(events.loss) or len(events.evals))
         if time.monotonic() - self.plots_drawn_at >= PLOT_SECONDS:
             self.redraw_plots()  # else the timer draws them: at most once a second
         if update.log_text:

@@ -8,21 +8,15 @@ from dataclasses import dataclass
 from textual_plotext import PlotextPlot
 
 from tpudeck.core.runs.compare import smoothed
+from tpudeck.core.runs.event_summary import Curve
 
 
-class Series:
+class Series(Curve):
     """An append-only (x, y) series; `view` strides it down to `limit` points, keeping the
     last, after smoothing (TensorBoard's debiased moving average) when asked."""
 
     def __init__(self, xs=(), ys=()):
-        self.x, self.y = array("d", xs), array("d", ys)
-
-    def append(self, x: float, y: float) -> None:
-        self.x.append(x)
-        self.y.append(y)
-
-    def __len__(self) -> int:
-        return len(self.x)
+        super().__init__(array("d", xs), array("d", ys))
 
     def view(self, limit: int, smoothing: float = 0.0) -> tuple[list[float], list[float]]:
         ys = smoothed(self.y, smoothing) if smoothing else self.y  # no copy when unsmoothed
@@ -57,9 +51,9 @@ class CurvePlot(PlotextPlot):
         self.smoothing, self.log_y = 0.0, False
         self.drawn: dict[str, tuple[list, list]] = {}  # what the last redraw plotted
 
-    def add(self, name: str, x: float, y: float | None) -> None:
-        if y is not None:
-            self.series.setdefault(name, Series()).append(x, y)
+    def extend(self, name: str, points: Curve) -> None:
+        if len(points):
+            self.series.setdefault(name, Series()).extend(points)
 
     def redraw(self) -> None:
         plt = self.plt
