@@ -8,6 +8,10 @@ the prompts differ in length (as typed prompts do; they are padded to lengths of
 ... tokens, so one compiled search serves a bucket of lengths; the worker compiles the
 default search for short prompts before it says it is ready).
 
+Then generated tokens/s for GPT-2 small on the CPU (batch 1, greedy, 64 new tokens), ours
+beside transformers' PyTorch generate on the same weights (bench/generation.py's row;
+that script has the other batch sizes, beam search and t5-small).
+
     python bench/try.py [--requests 8]
 """
 
@@ -86,6 +90,18 @@ def main() -> None:
               f"{statistics.median(whole[which]):16.0f}")  # fmt: skip
     print(f"{'cold `tpudeck try` (baseline)':40} {cold:15.0f}")
     print("goal: under 300 ms warm, whatever the prompt's length")
+    gpt2_small_speed()
+
+
+def gpt2_small_speed(new: int = 64) -> None:
+    from generation import our_speed, same_weights, their_speed
+
+    theirs, decoder, params = same_weights("gpt2")
+    ours, compiled = our_speed(decoder, params, 1, 1, new)
+    hf = their_speed(theirs, 1, 1, new)
+    print(f"GPT-2 small on the CPU, batch 1, greedy, {new} new tokens: ours {ours:.1f} tok/s, "
+          f"transformers' PyTorch generate {hf:.1f} tok/s, ratio {ours / hf:.2f}x "
+          f"(our compile {compiled:.1f} s)")  # fmt: skip
 
 
 if __name__ == "__main__":
