@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -31,10 +32,11 @@ from .screens.runs import RunsScreen
 
 # The other screens are imported when first opened: the first paint (the Runs screen)
 # waits for none of them (their widgets, plots and Markdown cost ~0.2 s to import).
-from .store_watch import EndingsSeen
+from .store_watch import IDLE_SECONDS, LIVE_SECONDS, EndingsSeen, watch_changes
+
+log = logging.getLogger(__name__)
 
 THEMES = ("tpudeck-dark", "tpudeck-light")
-STORE_SECONDS = 1.0  # how often the run store is listed (only what changed is read)
 
 
 class TpudeckApp(App):
@@ -53,7 +55,9 @@ class TpudeckApp(App):
         self.store = store or RunStore()
         self.launch_values = launch_values  # the embedded demo opens the Launch screen filled in
         self.rows = RunRows(self.store)
-        self.store_changed = threading.Event()  # wakes the store's reader before its second
+        self.store_changed = threading.Event()  # wakes the store's reader before its time
+        self.store_watched = False  # the kernel tells of changes to the store (inotify)
+        self.closing = threading.Event()
 
     def on_mount(self) -> None:
         for values in load_theme_files():
@@ -65,14 +69,16 @@ class TpudeckApp(App):
 
             self.push_screen(LaunchScreen(self.launch_values))
         self.watch_store()
+        self.watch_store_files()
 
     # -- the run store -----------------------------------------------------------------
 
     @work(thread=True, group="store")
     def watch_store(self) -> None:
-        """The store's one reader, for the app's life: rows for the Runs screen each
-        second, and a notice for each run that ends meanwhile (its notify_command run once
-        across every app and the trainer)."""
+        """The store's one reader, for the app's life: rows for the Runs screen, and a
+        notice for each run that ends meanwhile (its notify_command run once across every
+        app and the trainer); each second while a run is live, else when the store changes
+        (store_watch.py)."""
         worker, seen = get_current_worker(), EndingsSeen()
         while not worker.is_cancelled:
             rows = self.rows.read()
@@ -80,10 +86,26 @@ class TpudeckApp(App):
                 announce_quietly(notice, self.store.home)
                 self.post_message(RunEnded(notice))
             self.post_message(RunsRead(rows))
-            self.store_changed.wait(STORE_SECONDS)
+            live = any(row.state not in FINAL_STATES for row in rows)
+            self.store_changed.wait(
+                IDLE_SECONDS if self.store_watched and not live else LIVE_SECONDS
+            )
             self.store_changed.clear()
 
+    @work(thread=True, group="store-files")
+    def watch_store_files(self) -> None:
+        """Wakes the store's reader when the kernel says the store changed."""
+        self.store_watched = True
+        try:
+            watch_changes(self.store.runs_dir, self.store_changed, self.closing)
+        except (OSError, RuntimeError) as exc:
+            log.warning("the run store is listed each second: %s cannot be watched (%s)",
+                        self.store.runs_dir, exc)  # fmt: skip
+        finally:
+            self.store_watched = False
+
     def on_unmount(self) -> None:
+        self.closing.set()
         self.store_changed.set()  # the reader sees it is cancelled now, not in a second
 
     def reread_store(self) -> None:
