@@ -41,6 +41,25 @@ def train_demo(where: Path, *flags: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+# Each thing's colour follows it, six ways: fill-mask can only name the right one from the
+# word before the mask. A demo-size BERT learns it in a few hundred steps at 1e-3 (at the
+# demo's 3e-3 its post-LN layers stay on guessing the commonest token).
+THING_COLOURS = {"sky": "blue", "grass": "green", "sun": "yellow", "snow": "white",
+                 "night": "black", "rose": "red"}  # fmt: skip
+
+
+def train_colours(where: Path) -> None:
+    """A masked LM trained by the real trainer on THING_COLOURS' pairs, into where/run."""
+    import random
+
+    corpus = where / "colours.txt"
+    pairs = [f"{thing} {colour}" for thing, colour in THING_COLOURS.items()]
+    corpus.write_text("\n".join(random.Random(0).choices(pairs, k=4000)) + "\n")
+    train_demo(where, "--recipe", "mlm", "--train_file", str(corpus), "--max_seq_length",
+               "16", "--mlm_probability", "0.3", "--learning_rate", "1e-3", "--max_steps",
+               "600", "--eval_steps", "600", "--max_eval_samples", "16")  # fmt: skip
+
+
 def start_tpudeck(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tpudeck", *args],

@@ -20,7 +20,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from .builders import train_demo  # noqa: E402
+from .builders import train_colours, train_demo  # noqa: E402
 
 
 def pytest_configure(config):
@@ -212,6 +212,12 @@ def trained_demo(tmp_path_factory):
         return RunDir(where / "run")
 
     return get
+
+
+@pytest.fixture(scope="session")
+def colours_run(tmp_path_factory) -> Path:
+    """A masked LM that learned which colour follows which thing (builders.THING_COLOURS)."""
+    return made_once(tmp_path_factory, "colours", train_colours) / "run"
 
 
 @pytest.fixture

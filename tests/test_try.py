@@ -4,7 +4,6 @@ the accelerator from a run (held: the CPU, said in one line) and holds the run l
 it uses it; bad inputs are one line."""
 
 import json
-import random
 import subprocess
 import sys
 
@@ -20,7 +19,7 @@ from tpudeck.core.runs.queue import RunQueue, ticket
 from tpudeck.core.runs.rundir import RunDir
 from tpudeck.core.trying.model import Generation, TriedModel
 
-from .builders import make_run, one_line_error, tpudeck, train_demo
+from .builders import THING_COLOURS, make_run, one_line_error, tpudeck
 
 PROMPT = "On Monday Ada and the small cat went to the"
 
@@ -246,25 +245,12 @@ def test_fill_mask_and_classification_answer_with_the_models_own_tokens_and_labe
     assert labels[0]["score"] >= labels[1]["score"]
 
 
-# Each thing's colour follows it, six ways: fill-mask can only name the right one from the
-# word before the mask. A demo-size BERT learns it in a few hundred steps at 1e-3 (at the
-# demo's 3e-3 its post-LN layers stay on guessing the commonest token).
-COLOURS = {"sky": "blue", "grass": "green", "sun": "yellow", "snow": "white",
-           "night": "black", "rose": "red"}  # fmt: skip
-
-
-def test_fill_mask_names_the_learned_token_after_training_on_a_pattern(tmp_path):
-    corpus = tmp_path / "colours.txt"
-    pairs = [f"{thing} {colour}" for thing, colour in COLOURS.items()]
-    corpus.write_text("\n".join(random.Random(0).choices(pairs, k=4000)) + "\n")
-    train_demo(tmp_path, "--recipe", "mlm", "--train_file", str(corpus), "--max_seq_length",
-               "16", "--mlm_probability", "0.3", "--learning_rate", "1e-3", "--max_steps",
-               "600", "--eval_steps", "600", "--max_eval_samples", "16")  # fmt: skip
-    model = TriedModel(tmp_path / "run" / "model")
-    for thing, colour in COLOURS.items():
+def test_fill_mask_names_the_learned_token_after_training_on_a_pattern(colours_run):
+    model = TriedModel(colours_run / "model")
+    for thing, colour in THING_COLOURS.items():
         best = model.fill_mask(f"{thing} <mask>")[0]
         assert (best["token"], best["sequence"]) == (colour, f"{thing} {colour}")
-    printed = tpudeck("try", str(tmp_path / "run"), "--text", "rose <mask>", "--json")
+    printed = tpudeck("try", str(colours_run), "--text", "rose <mask>", "--json")
     assert json.loads(printed.stdout.splitlines()[-1])["result"][0]["token"] == "red"
 
 

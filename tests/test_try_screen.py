@@ -108,3 +108,33 @@ async def test_the_classifier_a_run_trained_gives_the_trained_label_on_the_scree
         await pilot.press(*REVIEW, "enter")
         shown = "\n".join(f"{row['score']:.3f}  {row['label']}" for row in expected)
         await wait_for(pilot, lambda: text_of(app, "#try-answer").strip() == shown, 60)
+
+
+async def test_fill_mask_on_the_screen_names_the_learned_colour(colours_run, tpudeck_home):
+    shutil.copytree(colours_run, tpudeck_home / "runs" / "r-0001")
+    expected = TriedModel(colours_run / "model").fill_mask("rose <mask>")
+    app = TpudeckApp()
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_try(pilot, app, "fill-mask")
+        assert not screen.query_one("#try-settings").display
+        await pilot.press(*"rose <mask>", "enter")
+        await wait_for(pilot, lambda: text_of(app, "#try-answer").strip() != "...", 60)
+        lines = text_of(app, "#try-answer").strip().splitlines()
+        assert lines[0].split() == [f"{expected[0]['score']:.3f}", "red", "rose", "red"]
+        assert len(lines) == len(expected) == 5
+
+
+async def test_a_summary_streams_onto_the_screen_as_the_model_writes_it(trained_demo, tpudeck_home):
+    demo = trained_demo("summarization")
+    shutil.copytree(demo.path, tpudeck_home / "runs" / "r-0001")
+    text = "On Monday Ada and the small cat went to the river and found a red boat."
+    expected = TriedModel(demo.model_dir).generate(text, Generation(max_new_tokens=12))["text"]
+    app = TpudeckApp()
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_try(pilot, app, "summarization")
+        screen.query_one("#max_new_tokens", Input).value = "12"
+        screen.query_one("#try-input", Input).focus()
+        await pilot.press(*text, "enter")
+        await wait_for(pilot, lambda: text_of(app, "#try-answer").strip() == expected.strip(), 60)
+        pane = screen.query_one("#pane-try")
+        assert pane.pieces >= 2  # it came piece by piece, not as one answer
