@@ -79,17 +79,20 @@ class TpudeckApp(App):
         notice for each run that ends meanwhile (its notify_command run once across every
         app and the trainer); each second while a run is live, else when the store changes
         (store_watch.py)."""
-        worker, seen = get_current_worker(), EndingsSeen()
+        worker, seen, first = get_current_worker(), EndingsSeen(), True
         while not worker.is_cancelled:
             rows = self.rows.read()
             for notice in seen.news(rows):
                 announce_quietly(notice, self.store.home)
                 self.post_message(RunEnded(notice))
             self.post_message(RunsRead(rows))
-            live = any(row.state not in FINAL_STATES for row in rows)
+            # Listed again a second after the first time: rows that reach the Runs screen
+            # while it is first laid out can keep its header's column widths until redrawn.
+            live = first or any(row.state not in FINAL_STATES for row in rows)
             self.store_changed.wait(
                 IDLE_SECONDS if self.store_watched and not live else LIVE_SECONDS
             )
+            first = False
             self.store_changed.clear()
 
     @work(thread=True, group="store-files")

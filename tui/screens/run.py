@@ -24,8 +24,8 @@ from ..run_rows import format_duration
 from ..widgets.chips import run_devices_panel
 from ..widgets.curves import CurvePlot, Look
 
-FOLLOW_SECONDS = 0.5
-PLOT_SECONDS = 1.0  # curves redraw at most this often: calm over SSH, cheap on CPU
+FOLLOW_SECONDS = 1.0
+PLOT_SECONDS = 2.0  # curves redraw at most this often: calm over SSH, cheap on CPU
 PUSHES_KEPT = 20
 GAP = "   "  # between the summary's fields
 DEVICE_SECONDS = 1.0
@@ -66,6 +66,7 @@ class RunScreen(Screen):
         self.tpu_reading = None
         self._on_accelerator = _asked_for_accelerator(self.record.run_dir)
         self.shown: Increment | None = None  # the last update shown
+        self.shown_content: dict = {}  # each panel's content as last shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -166,18 +167,22 @@ class RunScreen(Screen):
         if preparing:  # a download (or other preparation) with a size: its own progress
             message = preparation(preparing)
             total, done = preparing["total"], preparing["done"]
-        self.query_one("#summary", Static).update(
-            "\n".join(lines) + (f"\n{escape(message)}" if message else "")
-        )
+        self._show("#summary", "\n".join(lines) + (f"\n{escape(message)}" if message else ""))
         bar = self.query_one(ProgressBar)
-        bar.update(total=total or None, progress=done)
-        self.query_one("#checkpoints", Static).update(
-            "[b]checkpoints[/b]\n" + ("\n".join(update.checkpoints) or "none yet")
-        )
-        self.query_one("#hub", Static).update(hub_panel(self.pushes))
-        self.query_one("#run-devices", Static).update(
-            run_devices_panel(self.tpu_reading, self.latest.get("memory"), compile_event)
-        )
+        if (bar.total, bar.progress) != (total or None, done):
+            bar.update(total=total or None, progress=done)
+        self._show("#checkpoints",
+                   "[b]checkpoints[/b]\n" + ("\n".join(update.checkpoints) or "none yet"))  # fmt: skip
+        self._show("#hub", hub_panel(self.pushes))
+        self._show("#run-devices",
+                   run_devices_panel(self.tpu_reading, self.latest.get("memory"), compile_event))  # fmt: skip
+
+    def _show(self, selector: str, content) -> None:
+        """Update a panel only when its content changed: each update lays the screen out
+        again, and most panels change far less often than the run logs steps."""
+        if self.shown_content.get(selector) != content:
+            self.shown_content[selector] = content
+            self.query_one(selector, Static).update(content)
 
     def _on_tpu(self) -> bool:
         """As the trainer's compile event says; before it, as the spec asked."""

@@ -61,7 +61,9 @@ class RunsScreen(Screen):
     def show_runs(self, rows: list) -> None:
         """The app's store reader has listed the runs (each second)."""
         self.all_rows = rows
-        if self.is_current:  # covered by another screen: drawn again when it is back
+        # Covered by another screen: drawn again when it is back. (Not is_current, which
+        # counts a screen still composited behind the one on top.)
+        if self.app.screen is self:
             self.show_rows()
 
     def on_screen_resume(self) -> None:
