@@ -140,8 +140,11 @@ def test_mlm_masks_with_the_tokenizers_own_mask_token(padding_tokenizer, tmp_pat
     tokenizer = load_tokenizer(folder)
     assert data.model_config["mask_token_id"] == tokenizer.token_to_id(tokens["mask"])
     assert data.model_config["pad_token_id"] == tokenizer.token_to_id(tokens["pad"])
-    assert data.model_config["unmasked_ids"] == (tokenizer.token_to_id(tokens["sep"]),)
+    cls, sep = (tokenizer.token_to_id(tokens[role]) for role in ("cls", "sep"))
+    assert data.model_config["unmasked_ids"] == (sep, cls)  # never masked: the framing
     assert (data.train["input_ids"] != tokenizer.token_to_id(tokens["pad"])).all()
+    first = data.train["input_ids"][0].tolist()  # each text framed, as run_mlm_flax.py's are
+    assert first[0] == cls and first.count(cls) == first.count(sep) + (first[-1] != sep)
 
 
 @pytest.mark.slow

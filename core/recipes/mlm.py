@@ -73,7 +73,7 @@ class MaskedLM:
                 **spec.model_config(),
                 "mask_token_id": ids["mask_token"],
                 # never masked: what the texts are joined or framed with, and the padding
-                "unmasked_ids": (blocks.eos, *blocks.framing, *padding),
+                "unmasked_ids": tuple(dict.fromkeys((blocks.eos, *blocks.framing, *padding))),
                 "padding_id": blocks.pad,  # --line_by_line's; packed blocks have none
             },  # fmt: skip
             tokenizer_dir=run_dir.tokenizer_dir,
