@@ -47,6 +47,7 @@ def short_name(run_id: str) -> str:
 
 
 class CompareScreen(Screen):
+    CSS_PATH = "compare.tcss"  # loaded when the screen is first opened
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("x", "next_axis", "x: step/tokens/time"),

@@ -26,6 +26,7 @@ HISTORY = 120
 
 
 class DevicesScreen(Screen):
+    CSS_PATH = "devices.tcss"  # loaded when the screen is first opened
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("plus,equals_sign", "priority(1)", "Priority +"),

@@ -57,6 +57,7 @@ DEFAULTS = RunSpec()
 
 
 class LaunchScreen(Screen):
+    CSS_PATH = "launch.tcss"  # loaded when the screen is first opened
     AUTO_FOCUS = "#recipe"  # the first choice, the one the rest of the form follows
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch"),

@@ -89,6 +89,7 @@ def start_folder(typed: str, fallback: Path) -> Path:
 
 
 class PathPicker(ModalScreen[str | None]):
+    CSS_PATH = "picker.tcss"  # loaded when the screen is first opened
     BINDINGS = [
         Binding("ctrl+o", "pick_folder", "Pick this folder"),
         Binding("backspace", "up", "Up a folder"),

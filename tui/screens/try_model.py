@@ -113,6 +113,7 @@ class ModelPane(Vertical):
 
 
 class TryScreen(Screen):
+    CSS_PATH = "try_model.tcss"  # loaded when the screen is first opened
     BINDINGS = [
         Binding("ctrl+b", "beside", "Checkpoint beside"),
         Binding("ctrl+o", "pick_image", "Pick image"),
