@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 from tpudeck.tui import app as app_module
 from tpudeck.tui.app import TpudeckApp
 
-from .builders import make_run, wait_for
+from .builders import fake_run, make_run, wait_for
 
 
 def counting_reads(app: TpudeckApp) -> list[float]:
@@ -60,3 +60,18 @@ async def test_a_store_that_cannot_be_watched_is_listed_each_second(tpudeck_home
         await asyncio.sleep(3)
         assert len(reads) >= listed + 2 and not app.store_watched
         assert await shows_a_new_run_soon(pilot, app, tpudeck_home) < 2
+
+
+async def test_a_live_runs_events_do_not_wake_the_reader_beyond_its_second(tpudeck_home, sleeper):
+    """While a run is live the store is listed each second anyway (its trainer may die
+    without a word); each event it writes must not add a listing on top."""
+    run = fake_run(tpudeck_home, "20260101-000000-live-0001", "training", sleeper.pid)
+    app = TpudeckApp()
+    reads = counting_reads(app)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.store_watched and len(reads) >= 2, timeout=10)
+        listed, began = len(reads), time.monotonic()
+        while time.monotonic() - began < 3:  # 20 events a second
+            run.emit("step", step=4, loss=1.0, lr=1e-3)
+            await asyncio.sleep(0.05)
+        assert len(reads) - listed <= 4  # about one a second, not one per event

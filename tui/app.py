@@ -57,6 +57,7 @@ class TpudeckApp(App):
         self.rows = RunRows(self.store)
         self.store_changed = threading.Event()  # wakes the store's reader before its time
         self.store_watched = False  # the kernel tells of changes to the store (inotify)
+        self.store_idle = False  # no run is live: the reader waits for the kernel's word
         self.closing = threading.Event()
 
     def on_mount(self) -> None:
@@ -89,9 +90,8 @@ class TpudeckApp(App):
             # Listed again a second after the first time: rows that reach the Runs screen
             # while it is first laid out can keep its header's column widths until redrawn.
             live = first or any(row.state not in FINAL_STATES for row in rows)
-            self.store_changed.wait(
-                IDLE_SECONDS if self.store_watched and not live else LIVE_SECONDS
-            )
+            self.store_idle = self.store_watched and not live
+            self.store_changed.wait(IDLE_SECONDS if self.store_idle else LIVE_SECONDS)
             first = False
             self.store_changed.clear()
 
@@ -100,12 +100,18 @@ class TpudeckApp(App):
         """Wakes the store's reader when the kernel says the store changed."""
         self.store_watched = True
         try:
-            watch_changes(self.store.runs_dir, self.store_changed, self.closing)
+            watch_changes(self.store.runs_dir, self.store_files_changed, self.closing)
         except (OSError, RuntimeError) as exc:
             log.warning("the run store is listed each second: %s cannot be watched (%s)",
                         self.store.runs_dir, exc)  # fmt: skip
         finally:
             self.store_watched = False
+
+    def store_files_changed(self) -> None:
+        """The kernel's word wakes an idle reader; a reader listing each second anyway (a run
+        is live, its events growing) is not woken by every event on top of that."""
+        if self.store_idle:
+            self.store_changed.set()
 
     def on_unmount(self) -> None:
         self.closing.set()

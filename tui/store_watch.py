@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from tpudeck.core.runs.notices import Notice, notices_of
@@ -19,15 +20,15 @@ LIVE_SECONDS = 1.0
 IDLE_SECONDS = 10.0
 
 
-def watch_changes(runs_dir: Path, changed: threading.Event, stop: threading.Event) -> None:
-    """Set `changed` at each change under `runs_dir` until `stop` is set; raises OSError or
-    RuntimeError where the kernel will not watch it (the caller then polls)."""
+def watch_changes(runs_dir: Path, changed: Callable[[], None], stop: threading.Event) -> None:
+    """Call `changed` at each change under `runs_dir` until `stop` is set; raises OSError
+    or RuntimeError where the kernel will not watch it (the caller then polls)."""
     import watchfiles  # its Rust watcher starts a thread: only apps that watch pay for it
 
     runs_dir.mkdir(parents=True, exist_ok=True)
     for _changes in watchfiles.watch(runs_dir, stop_event=stop, debounce=200,
                                      raise_interrupt=False):  # fmt: skip
-        changed.set()
+        changed()
 
 
 class EndingsSeen:

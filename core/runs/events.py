@@ -57,10 +57,10 @@ def last_events(path: Path, kinds: tuple[str, ...], window: int = 1 << 16) -> di
     except FileNotFoundError:
         return {}
     found: dict[str, dict] = {}
-    marks = [f'"kind": "{kind}"'.encode() for kind in kinds]  # as emit writes them
+    marks = {kind: f'"kind": "{kind}"'.encode() for kind in kinds}  # as emit writes them
     for line in reversed(lines):
-        if not any(mark in line for mark in marks):
-            continue  # not parsed: a live run's tail is mostly other kinds
+        if not any(mark in line for kind, mark in marks.items() if kind not in found):
+            continue  # not parsed: other kinds, and kinds found already (a tail of steps)
         try:
             event = json.loads(line)
         except ValueError:
