@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -16,6 +17,7 @@ from textual.widgets import Footer, Header, Log, Static
 from textual.worker import get_current_worker
 
 from tpudeck.core.devices.tpu_runtime import TpuRuntimeProbe
+from tpudeck.core.runs.event_summary import EventSummary
 from tpudeck.core.runs.store import eta_seconds
 
 from ..follow import Increment, RunChanged, RunFollower
@@ -140,7 +142,9 @@ class RunScreen(Screen):
             self._show_summary(self.shown)
 
     def _show_summary(self, update: Increment) -> None:
-        self.shown = update
+        # Kept for a resize to redraw it: its status, not its events (a long run's first
+        # update holds every point, which the plots have copied).
+        self.shown = dataclasses.replace(update, events=EventSummary())
         step, evaluation = self.latest.get("step", {}), self.latest.get("eval", {})
         compile_event = self.latest.get("compile", {})
         total = step.get("total_steps") or update.status.get("total_steps")
