@@ -17,6 +17,8 @@ import time
 
 from app_child import child, cpu_percent
 
+from tpudeck.tui.screens.run import FOLLOW_SECONDS
+
 
 def make_run(home: str, run_id: str, events: int, state: str = "finished") -> str:
     path = os.path.join(home, "runs", run_id)
@@ -111,7 +113,7 @@ def main() -> None:
             asyncio.run(main())
         """, home)  # fmt: skip
         print(
-            f"event to screen: median {latency['median_ms']:.0f} ms, worst {latency['max_ms']:.0f} ms (follow period 500 ms)"
+            f"event to screen: median {latency['median_ms']:.0f} ms, worst {latency['max_ms']:.0f} ms (the Run screen reads its run every {FOLLOW_SECONDS * 1e3:.0f} ms)"
         )
 
         render = child("""
