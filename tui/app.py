@@ -1,4 +1,7 @@
-"""The tpudeck Textual app: screens, keys, themes and the actions they share."""
+"""The tpudeck Textual app: screens, keys, themes and the actions they share.
+
+Screens other than Runs are imported when first opened: the first paint waits for none of
+them (their widgets, plots and Markdown cost ~0.2 s of imports)."""
 
 from __future__ import annotations
 
@@ -29,9 +32,6 @@ from .messages import LaunchDone, RunEnded, RunsRead
 from .run_rows import RunRows
 from .screens.dialogs import Confirm
 from .screens.runs import RunsScreen
-
-# The other screens are imported when first opened: the first paint (the Runs screen)
-# waits for none of them (their widgets, plots and Markdown cost ~0.2 s to import).
 from .store_watch import IDLE_SECONDS, LIVE_SECONDS, EndingsSeen, watch_changes
 
 log = logging.getLogger(__name__)
