@@ -7,14 +7,11 @@ from elsewhere, a file system without inotify)."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from tpudeck.core.runs.notices import Notice, notices_of
-
-log = logging.getLogger(__name__)
 
 LIVE_SECONDS = 1.0
 IDLE_SECONDS = 10.0

@@ -71,8 +71,7 @@ class EventSummary:
 
     def merge(self, newer: EventSummary) -> None:
         """`newer`'s events, read after these."""
-        for mine, theirs in ((self.loss, newer.loss), (self.lr, newer.lr),
-                             (self.evals, newer.evals)):  # fmt: skip
+        for mine, theirs in zip(self.curves, newer.curves, strict=True):
             mine.extend(theirs)
         self.latest.update(newer.latest)
         self.pushes += newer.pushes

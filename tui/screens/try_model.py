@@ -63,7 +63,6 @@ class ModelPane(Vertical):
         self.model_process: TryWorker | None = None
         self.pieces = 0  # streamed updates of the current answer
         self.model_task: str | None = None
-        self.defaults: dict = {}  # the model's settings, as its worker gave them
 
     def compose(self) -> ComposeResult:
         yield Static(f"{self.label}: starting the model's process ...", id=f"{self.prefix}-status")
