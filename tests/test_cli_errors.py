@@ -157,6 +157,17 @@ def test_a_batch_is_checked_against_the_tpu_chips_before_the_lock(tmp_path, tpud
     assert not lock_was_taken(tpudeck_home)
 
 
+def test_a_gpu_run_without_a_gpu_names_the_fix(tpudeck_home):
+    """--platform gpu leaves jax to choose its GPU plugin (JAX_PLATFORMS=gpu fails where only
+    cuda's is installed, as on an H200 with jax 0.11); with none, jax starts the CPU, which
+    the run refuses rather than train a hundred times slower."""
+    env = {**os.environ, "JAX_PLATFORMS": ""}
+    result = tpudeck("train", "--demo", "--platform", "gpu", "--max_steps", "1", env=env)
+    assert one_line_error(result).endswith(
+        "the run asked for gpu but jax started cpu; pip install 'tpudeck[cuda]' or pass --platform cpu"
+    )
+
+
 def test_expected_devices_follow_the_platform(tmp_path, monkeypatch):
     monkeypatch.setenv("TPUDECK_SYSFS_PCI", str(fake_pci(tmp_path / "pci", V3_8)))
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=4")

@@ -17,10 +17,13 @@ from ..errors import BackendError
 
 
 def start_backend(platform: str, compile_cache: Path) -> list:
-    """Import jax pinned to `platform` ("auto" takes jax's default), compiling through the
+    """Import jax on `platform` ("auto" takes jax's default), compiling through the
     persistent cache in `compile_cache` (or JAX_COMPILATION_CACHE_DIR), and return the
     local devices."""
-    if platform != "auto":
+    # jax names GPU backends by vendor: JAX_PLATFORMS=gpu asks for cuda and rocm both and
+    # fails where one plugin is installed. jax prefers an accelerator, so for a GPU it is
+    # left to choose, and the check below refuses the CPU it falls back to.
+    if platform not in ("auto", "gpu"):
         os.environ["JAX_PLATFORMS"] = platform
     enable_metrics(os.environ)  # per-chip duty cycle and HBM for `tpudeck devices` and the app
     import jax
@@ -40,8 +43,14 @@ def start_backend(platform: str, compile_cache: Path) -> list:
         ) from None
     backend = jax.default_backend()
     if platform != "auto" and backend != platform:
+        # Unpinned, jax found no such device: no GPU, or no jax plugin for it.
+        fix = (
+            "unset JAX_PLATFORMS"
+            if os.environ.get("JAX_PLATFORMS")
+            else "pip install 'tpudeck[cuda]'"
+        )
         raise BackendError(
             f"the run asked for {platform} but jax started {backend}; "
-            f"unset JAX_PLATFORMS or pass --platform {backend}"
+            f"{fix} or pass --platform {backend}"
         )
     return devices
