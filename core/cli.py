@@ -147,6 +147,8 @@ LAUNCH_KEYS = (
     "hub_token",
     "priority",
     "after",
+    "hosts",
+    "argv",
 )
 _LAUNCHES = ("train", "run", "_run", "_script")  # the commands that create runs and queue
 
@@ -154,7 +156,7 @@ _LAUNCHES = ("train", "run", "_run", "_script")  # the commands that create runs
 def _train(args: argparse.Namespace) -> int:
     from .runs.targets import new_run_target, plan_resume
     from .script_flags import take_script_flags
-    from .spec import RunSpec
+    from .train.processes import Processes
 
     given = {k: v for k, v in vars(args).items() if k not in LAUNCH_KEYS}
     given, notes, token = take_script_flags(given)
@@ -163,6 +165,11 @@ def _train(args: argparse.Namespace) -> int:
     args.hub_token = token or args.hub_token
     if args.hub_token:  # the environment carries it to a detached child; no file ever does
         os.environ["HF_TOKEN"] = args.hub_token
+    if args.hosts:
+        return _train_on_hosts(args, given)
+    processes = Processes.from_env()
+    if not processes.leader:
+        return _follow_leader(args, given, processes)
     if args.resume:
         if "output_dir" not in given:
             raise TpudeckError("--resume needs --output_dir RUN_DIR: the run to continue")
@@ -172,12 +179,7 @@ def _train(args: argparse.Namespace) -> int:
             )
         spec, target = plan_resume(given["output_dir"], given)
     else:
-        base = {}
-        if args.demo:
-            from .demo import demo_settings
-
-            base = demo_settings(given.get("recipe", "clm"))
-        spec = RunSpec.from_dict({**base, **given})
+        spec = _new_spec(args, given)
         target = new_run_target(spec, args.overwrite_output_dir)
     place = _queue_place(args)
     if args.detach:
@@ -191,6 +193,56 @@ def _train(args: argparse.Namespace) -> int:
     print(f"run directory: {target.run_dir.path}", flush=True)
     outcome = run_training(spec, target.run_dir, args.resume, args.wait, place)
     return EXIT_CODES[outcome]
+
+
+def _train_on_hosts(args: argparse.Namespace, given: dict) -> int:
+    """--hosts: one trainer per worker, started by the launcher; the flags are checked here
+    first, so bad input fails before any host starts."""
+    from pathlib import Path
+
+    from .pod.hosts import parse_hosts
+    from .pod.supervisor import run_on_hosts
+
+    if "output_dir" not in given:
+        raise TpudeckError("--hosts needs --output_dir DIR: the one path every worker trains into")
+    if args.detach:
+        raise TpudeckError("--hosts runs in the foreground: drop --detach (tmux keeps it past SSH)")
+    if not args.resume:
+        _new_spec(args, given)
+    train_args, skip = [], False
+    for arg in args.argv[1:]:  # the command line as given, without --hosts
+        if not skip and not arg.startswith("--hosts"):
+            train_args.append(arg)
+        skip = arg == "--hosts"
+    launcher = parse_hosts(args.hosts)
+    return run_on_hosts(launcher, train_args, Path(given["output_dir"]).resolve())
+
+
+def _follow_leader(args: argparse.Namespace, given: dict, processes) -> int:
+    """Process N > 0 of a run of several: the run process 0 launched, in its directory; the
+    checks and the records are process 0's."""
+    from .spec import RunSpec
+    from .train.entry import EXIT_CODES, run_follower
+    from .train.processes import follower_dir
+
+    run_dir = follower_dir(given.get("output_dir"), processes)
+    if args.resume:
+        spec = RunSpec.load(run_dir.spec_path).replace(**given)
+    else:
+        spec = _new_spec(args, given)
+    return EXIT_CODES[run_follower(spec, run_dir, args.resume, processes)]
+
+
+def _new_spec(args: argparse.Namespace, given: dict):
+    """The spec of a new run: the flags given, over the demo's settings with --demo."""
+    from .spec import RunSpec
+
+    base = {}
+    if args.demo:
+        from .demo import demo_settings
+
+        base = demo_settings(given.get("recipe", "clm"))
+    return RunSpec.from_dict({**base, **given})
 
 
 def _queue_place(args: argparse.Namespace):
@@ -335,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     if args.command in (None, "ui", "demo"):
         given = {k: v for k, v in vars(args).items() if k not in ("command", "demo")}
         try:

@@ -107,3 +107,8 @@ def add_launch_flags(parser: argparse.ArgumentParser) -> None:
         help="fail at once if the accelerator is busy",
     )
     group.add_argument("--hub_token", help=TOKEN_HELP)
+    group.add_argument(
+        "--hosts",
+        metavar="local:N|gcloud:TPU[:ZONE]",
+        help="train on several hosts: every worker of a TPU VM slice (or N processes here)",
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+ALL = slice(None)  # every device's rows: the one process of a single-host run
 SHUFFLE_WINDOW = 4096  # blocks a stream is shuffled within: 8 MB of 512-token blocks
 
 
@@ -33,10 +34,12 @@ class StepBatches:
             self._order, self._order_epoch = rng.permutation(self.n_examples), epoch
         return self._order[index * self.global_batch : (index + 1) * self.global_batch]
 
-    def batch(self, step: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-        """The step's examples, leading axis reshaped to `shape` (e.g. devices, accum, batch)."""
+    def batch(self, step: int, shape: tuple[int, ...], rows: slice = ALL) -> dict[str, np.ndarray]:
+        """The step's examples, leading axis reshaped to `shape` (e.g. devices, accum, batch);
+        of a run of several processes, only the `rows` of the devices this one feeds."""
         idx = np.sort(self.indices(step))  # sorted reads are faster; order within a step is moot
-        return {k: v[idx].reshape(*shape, *v.shape[1:]) for k, v in self.examples.items()}
+        idx = idx.reshape(shape[0], -1)[rows].ravel()  # this process's devices' examples only
+        return {k: v[idx].reshape(-1, *shape[1:], *v.shape[1:]) for k, v in self.examples.items()}
 
     def state(self, step: int) -> dict:
         """The data position after `step` steps, for a checkpoint's metadata."""
@@ -62,10 +65,10 @@ class StreamBatches:
         self.global_batch = global_batch
         self._last: tuple[int, np.ndarray] | None = None
 
-    def batch(self, step: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-        if self._last is None or self._last[0] != step:
+    def batch(self, step: int, shape: tuple[int, ...], rows: slice = ALL) -> dict[str, np.ndarray]:
+        if self._last is None or self._last[0] != step:  # every process reads the whole stream
             self._last = (step, self.stream.take(self.global_batch))
-        return {"input_ids": self._last[1].reshape(*shape, -1)}
+        return {"input_ids": self._last[1].reshape(*shape, -1)[rows]}
 
     def position(self, step: int) -> tuple[int, int]:
         return self.stream.epoch, step
@@ -85,8 +88,9 @@ def step_batches(examples: dict, global_batch: int, seed: int):
     return (StreamBatches if streamed else StepBatches)(examples, global_batch, seed)
 
 
-def eval_batches(examples: dict[str, np.ndarray], shape: tuple[int, ...]):
-    """Every example once, in order; the last batch is padded and has weight 0 on padding."""
+def eval_batches(examples: dict[str, np.ndarray], shape: tuple[int, ...], rows: slice = ALL):
+    """Every example once, in order; the last batch is padded and has weight 0 on padding.
+    Of a run of several processes, the `rows` of the devices this one feeds."""
     n = len(next(iter(examples.values())))
     size = int(np.prod(shape))
     for start in range(0, n, size):
@@ -99,4 +103,4 @@ def eval_batches(examples: dict[str, np.ndarray], shape: tuple[int, ...]):
             chunk[: stop - start] = value[start:stop]
             batch[key] = chunk.reshape(*shape, *value.shape[1:])
         batch["weights"] = weights.reshape(shape)
-        yield batch
+        yield {key: value[rows] for key, value in batch.items()}

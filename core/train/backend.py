@@ -14,12 +14,13 @@ from pathlib import Path
 
 from ..devices.tpu_runtime import enable_metrics
 from ..errors import BackendError
+from .processes import Processes
 
 
-def start_backend(platform: str, compile_cache: Path) -> list:
+def start_backend(platform: str, compile_cache: Path, processes: Processes | None = None) -> list:
     """Import jax on `platform` ("auto" takes jax's default), compiling through the
-    persistent cache in `compile_cache` (or JAX_COMPILATION_CACHE_DIR), and return the
-    local devices."""
+    persistent cache in `compile_cache` (or JAX_COMPILATION_CACHE_DIR), joined to the other
+    `processes` of the run, and return the devices of all of them."""
     # jax names GPU backends by vendor: JAX_PLATFORMS=gpu asks for cuda and rocm both and
     # fails where one plugin is installed. jax prefers an accelerator, so for a GPU it is
     # left to choose, and the check below refuses the CPU it falls back to.
@@ -34,7 +35,9 @@ def start_backend(platform: str, compile_cache: Path) -> list:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # CPU steps too
 
     try:
-        devices = jax.local_devices()
+        if processes:
+            processes.join()
+        devices = jax.devices()
     except RuntimeError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BackendError(

@@ -105,7 +105,12 @@ class Checkpoints:
     def _sign(self) -> None:
         """In Orbax's writer thread, once the files are written and before the rename that
         makes them a checkpoint: record every file's size and SHA-256 inside it, so a resume
-        refuses a flipped bit before it takes the accelerator."""
+        refuses a flipped bit before it takes the accelerator. Of several processes, the
+        first signs (Orbax renames the folder once all of them are done)."""
+        import jax
+
+        if jax.process_index() != 0:
+            return
         (written,) = self._being_written(self.pending)
         # The items' files; Orbax's own step metadata is rewritten at the commit.
         files = sorted(p for item in _ITEMS for p in (written / item).rglob("*") if p.is_file())

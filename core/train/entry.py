@@ -21,6 +21,7 @@ from ..runs.notices import announce_end
 from ..runs.queue import Place
 from ..runs.rundir import RunDir, remove_stale_temps
 from .preflight import preflight
+from .processes import FollowerRunDir, Processes
 from .startup import Startup
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def run_training(
     launch (runs/attempt.py) and raises RunRefused; after it, failures are the run's own.
     """
     startup = Startup()
+    processes = Processes.from_env()  # the leader: the others run run_follower
     attempt = LaunchAttempt.pending(run_dir) or LaunchAttempt.begin(run_dir, spec.to_json())
     log_file = _log_to_run_dir(run_dir)
     run_dir.write_status("preparing")
@@ -53,12 +55,7 @@ def run_training(
     accepted = False
     try:
         hub = _open_hub(spec, run_dir)
-        with startup.phase("data"):  # downloads, reading, tokenising
-            spec = _fetch_pretrained(spec, run_dir)
-            recipe = get_recipe(spec.recipe)
-            data = recipe.prepare(spec, run_dir)
-        data = data.limited(spec.max_train_samples, spec.max_eval_samples)
-        log.info("data: %s", data.summary)
+        spec, recipe, data = _prepare(spec, run_dir, startup)
         preflight(spec, run_dir, data, resume)
         attempt.accept()
         accepted = True
@@ -67,17 +64,8 @@ def run_training(
             hub.start()
         with startup.phase("wait"):
             lock = _take_accelerator(spec, run_dir, wait, place)
-        with startup.phase("jax"):
-            from .backend import start_backend
-
-            devices = start_backend(spec.platform, tpudeck_home() / "cache" / "jax")
-        log.info("devices: %d x %s (%s)", len(devices), devices[0].device_kind, devices[0].platform)
-        with startup.phase("model"):  # the trainer's imports, reading a checkpoint's weights
-            model = recipe.build(spec, data)
-            from .loop import Trainer
-        log.info("model: %s, %s parameters", spec.model_type, f"{model.param_count:,}")
-        trainer = Trainer(spec, run_dir, data, model, devices, startup, spec.parallelism, hub)
-        return trainer.run(resume)
+        devices = _start_jax(spec, startup, processes)
+        return _train(spec, run_dir, recipe, data, devices, startup, resume, hub)
     except RunCancelled:
         run_dir.write_status("stopped", message="cancelled before it held the accelerator")
         return "stopped"
@@ -108,6 +96,57 @@ def run_training(
         if accepted:
             announce_end(run_dir)
         _close_log(log_file)
+
+
+def run_follower(spec, run_dir: FollowerRunDir, resume: bool, processes: Processes) -> str:
+    """A process other than 0 of a run of several: the leader's data, model and steps on its
+    own devices, under its host's accelerator lock; the run's records are the leader's. It
+    writes nothing before it has joined the leader, which joins once it has checked the
+    run directory (as the user left it) and accepted the run."""
+    startup = Startup()
+    lock = log_file = None
+    try:
+        with startup.phase("wait"):
+            lock = _take_accelerator(spec, run_dir, wait=True, place=None)
+        devices = _start_jax(spec, startup, processes)
+        run_dir.path.mkdir(parents=True, exist_ok=True)  # on another host, its first file
+        log_file = _log_to_run_dir(run_dir)
+        spec, recipe, data = _prepare(spec, run_dir, startup)
+        return _train(spec, run_dir, recipe, data, devices, startup, resume, hub=None)
+    finally:
+        if lock:
+            lock.release()
+        _close_log(log_file)
+
+
+def _prepare(spec, run_dir: RunDir, startup: Startup):
+    """(spec with its Hub ids fetched, recipe, data): everything before the accelerator."""
+    with startup.phase("data"):  # downloads, reading, tokenising
+        spec = _fetch_pretrained(spec, run_dir)
+        recipe = get_recipe(spec.recipe)
+        data = recipe.prepare(spec, run_dir)
+    data = data.limited(spec.max_train_samples, spec.max_eval_samples)
+    log.info("data: %s", data.summary)
+    return spec, recipe, data
+
+
+def _start_jax(spec, startup: Startup, processes: Processes) -> list:
+    with startup.phase("jax"):
+        from .backend import start_backend
+
+        devices = start_backend(spec.platform, tpudeck_home() / "cache" / "jax", processes)
+    log.info("devices: %d x %s (%s)%s", len(devices), devices[0].device_kind, devices[0].platform,
+             f", process {processes.index} of {processes.count}" * (processes.count > 1))  # fmt: skip
+    return devices
+
+
+def _train(spec, run_dir, recipe, data, devices, startup: Startup, resume: bool, hub) -> str:
+    with startup.phase("model"):  # the trainer's imports, reading a checkpoint's weights
+        model = recipe.build(spec, data)
+        from .loop import Trainer
+    log.info("model: %s, %s parameters", spec.model_type, f"{model.param_count:,}")
+    trainer = Trainer(spec, run_dir, data, model, devices, startup, spec.parallelism, hub)
+    return trainer.run(resume)
 
 
 def _close_log(handler: logging.Handler | None) -> None:

@@ -53,7 +53,12 @@ class Trainer:
             spec.num_train_epochs * self.batches.steps_per_epoch
         )
         self.schedule = make_schedule(spec, self.total_steps)
+        self.leader = jax.process_index() == 0  # of several processes, the one that writes
+        if jax.process_count() > 1 and mode == "pmap":  # pmap feeds one host's devices
+            log.info("%d processes: training under shard_map", jax.process_count())
+            mode = "shard_map"
         self.parallel = make_parallel(mode, devices, spec, model)
+        self.rows = self.parallel.local_rows()
         self.init_key, dropout_key = jax.random.split(jax.random.key(spec.seed))
         self.constants = StepConstants(dropout_key, self.schedule)
         self.stop_signal: str | None = None
@@ -69,7 +74,7 @@ class Trainer:
         with self.startup.phase("replicate"):
             state = self.parallel.put_state(host_state)
         self._install_signal_handlers()
-        self.tb = TensorBoardSink(self.run_dir.tensorboard_dir)
+        self.tb = TensorBoardSink(self.run_dir.tensorboard_dir if self.leader else None)
         try:
             with self.startup.phase("compile"):
                 self._compile(state, start)
@@ -107,9 +112,7 @@ class Trainer:
         self.run_dir.write_status("compiling", step=start, total_steps=self.total_steps)
         began = time.perf_counter()
         with CacheLookups() as lookups:
-            self.parallel.compile(
-                state, self.batches.batch(start, self.micro_shape), self.constants
-            )
+            self.parallel.compile(state, self._batch(start), self.constants)
         seconds = time.perf_counter() - began
         cached = lookups.hits > 0 and lookups.hits == lookups.requests
         log.info("compiled the train step in %.1f s%s", seconds, " (from the cache)" * cached)
@@ -127,8 +130,7 @@ class Trainer:
         self.pace = (window_start, start)  # whole-run pace for the ETA: evals and saves recur
         previous = None
         for step in range(start, self.total_steps):
-            batch = self.batches.batch(step, self.micro_shape)
-            state, metrics = self.parallel.train_step(state, batch, self.constants)
+            state, metrics = self.parallel.train_step(state, self._batch(step), self.constants)
             # Wait for step N-1 while step N is queued: the device stays busy, and no more
             # than two steps are in flight (many in-flight collectives deadlock XLA:CPU's
             # fake devices, and a host far ahead of the device only adds latency).
@@ -158,6 +160,9 @@ class Trainer:
                 window_start = time.perf_counter()
         self._evaluate(state, self.total_steps)
         return self._finish(state, self.total_steps, "finished", "")
+
+    def _batch(self, step: int):
+        return self.parallel.put_batch(self.batches.batch(step, self.micro_shape, self.rows))
 
     def _seconds_left(self, step: int) -> float:
         """At the pace since training (re)started, evaluations and saves included: steadier
@@ -202,7 +207,7 @@ class Trainer:
         self._report_memory(step)
 
     def _report_memory(self, step: int) -> None:
-        stats = [d.memory_stats() for d in self.devices]
+        stats = [d.memory_stats() for d in jax.local_devices()]
         if any(s is None for s in stats):
             return  # the CPU backend keeps no allocator statistics
         self.run_dir.emit(
@@ -217,8 +222,10 @@ class Trainer:
         eval_shape = (len(self.devices), self.spec.per_device_eval_batch_size)
         totals: dict[str, float] = {}
         outputs: dict[str, list] = {}
-        for batch in eval_batches(self.data.eval, eval_shape):
-            sums, batch_outputs = self.parallel.eval_step(state.params, batch)
+        for batch in eval_batches(self.data.eval, eval_shape, self.rows):
+            sums, batch_outputs = self.parallel.eval_step(
+                state.params, self.parallel.put_batch(batch)
+            )
             for key, value in sums.items():
                 totals[key] = totals.get(key, 0.0) + value
             for key, value in batch_outputs.items():
@@ -241,7 +248,7 @@ class Trainer:
         self.checkpoints.save(step, host_state, meta)
         pushed = self.hub is not None and (final or self.hub.pushes_saves)
         with _disk_full_as(step, "the exported model", self.run_dir.path):
-            if final or pushed:
+            if (final or pushed) and self.leader:
                 self._export(host_state.params, step)
             if pushed and self.hub.sends_checkpoint:
                 self.push_when_saved = step  # training goes on while Orbax writes it
@@ -252,6 +259,8 @@ class Trainer:
 
     def _saved(self, step: int, path) -> None:
         """A checkpoint is whole: announce it, and send the push that waited for it."""
+        if not self.leader:
+            return
         self.run_dir.emit("checkpoint", step=step, path=str(path))
         refresh_summary(self.run_dir.events_path)  # a screen opening the run reads from here
         if self.push_when_saved == step:

@@ -35,6 +35,14 @@ class _DataParallel:
     def train_step(self, state, batch, constants):
         return (self._compiled or self._train)(state, batch, constants)
 
+    def local_rows(self) -> slice:
+        """The rows of a batch's device axis that this process feeds: all, on one host."""
+        return slice(None)
+
+    def put_batch(self, batch):
+        """A host batch of this process's rows as the step takes it."""
+        return batch
+
     def compiled_memory(self) -> int | None:
         """Bytes one device needs for the compiled step (its arguments, the state among
         them, its outputs and its temporaries), where the backend says; None where not."""
@@ -90,15 +98,40 @@ class _MeshParallel(_DataParallel):
         super().__init__(devices, jax.jit(train(self.mesh), donate_argnums=(0,)),
                          jax.jit(evaluate))  # fmt: skip
 
+    def local_rows(self) -> slice:
+        mine = [i for i, d in enumerate(self.devices) if d.process_index == jax.process_index()]
+        return slice(mine[0], mine[-1] + 1)  # jax numbers each process's devices in a row
+
+    def put_batch(self, batch):
+        if jax.process_count() == 1:
+            return batch  # jit splits a host batch over the mesh itself
+        rows = NamedSharding(self.mesh, P(AXIS))
+        return jax.tree.map(lambda x: jax.make_array_from_process_local_data(rows, x), batch)
+
     def host_state(self, state):
-        return jax.device_get(state)
+        return _to_host(state)
 
     def eval_step(self, params, batch) -> tuple[dict, dict]:
-        sums, outputs = jax.device_get(self._eval(params, batch))
+        sums, outputs = _to_host(self._eval(params, batch))
         return {k: float(v) for k, v in sums.items()}, outputs
 
     def host_metrics(self, metrics) -> dict:
-        return {k: float(v) for k, v in jax.device_get(metrics).items()}
+        return {k: float(v) for k, v in _to_host(metrics).items()}
+
+
+def _addressable(state):
+    """A state every process can place on the global mesh: an array restored onto one local
+    device cannot move to another host's devices, its host copy can."""
+    return jax.device_get(state) if jax.process_count() > 1 else state
+
+
+def _to_host(tree):
+    """Host copies of global arrays; a run of several processes gathers each one whole."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)
 
 
 class ShardMapParallel(_MeshParallel):
@@ -114,7 +147,7 @@ class ShardMapParallel(_MeshParallel):
         super().__init__(devices, train, eval_step)
 
     def put_state(self, state):
-        return jax.device_put(state, NamedSharding(self.mesh, P()))
+        return jax.device_put(_addressable(state), NamedSharding(self.mesh, P()))
 
 
 def fsdp_spec(shape: tuple[int, ...], n: int) -> P:
@@ -165,7 +198,7 @@ class FsdpParallel(_MeshParallel):
         return jax.tree.map(lambda x: NamedSharding(self.mesh, fsdp_spec(x.shape, n)), tree)
 
     def put_state(self, state):
-        return jax.device_put(state, self._shardings(state))
+        return jax.device_put(_addressable(state), self._shardings(state))
 
 
 def _split_axis(spec: P) -> int | None:

@@ -10,19 +10,26 @@ from pathlib import Path
 
 
 class TensorBoardSink:
-    def __init__(self, directory: Path):
+    """Scalars and text into `directory`; None (a process other than a run's leader) drops
+    them."""
+
+    def __init__(self, directory: Path | None):
         from tensorboardX import SummaryWriter
 
-        self._writer = SummaryWriter(str(directory), flush_secs=10)
+        self._writer = directory and SummaryWriter(str(directory), flush_secs=10)
 
     def scalars(self, prefix: str, step: int, values: dict) -> None:
+        if not self._writer:
+            return
         for name, value in values.items():
             if isinstance(value, (int, float)) and value is not None:
                 self._writer.add_scalar(f"{prefix}/{name}", value, step)
         self._writer.flush()
 
     def text(self, name: str, text: str) -> None:
-        self._writer.add_text(name, text, 0)
+        if self._writer:
+            self._writer.add_text(name, text, 0)
 
     def close(self) -> None:
-        self._writer.close()
+        if self._writer:
+            self._writer.close()
