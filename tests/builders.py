@@ -41,6 +41,19 @@ def train_demo(where: Path, *flags: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def fake_gcloud(where: Path) -> dict:
+    """An environment whose `gcloud` is tests/fake_gcloud.py, logging its calls in
+    where/gcloud.jsonl."""
+    (where / "bin").mkdir(parents=True)
+    gcloud = where / "bin" / "gcloud"
+    gcloud.write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).parent / "fake_gcloud.py"}" "$@"\n'
+    )
+    gcloud.chmod(0o755)
+    return {**os.environ, "PATH": f"{where / 'bin'}:{os.environ['PATH']}",
+            "FAKE_GCLOUD_LOG": str(where / "gcloud.jsonl")}  # fmt: skip
+
+
 # Each thing's colour follows it, six ways: fill-mask can only name the right one from the
 # word before the mask. A demo-size BERT learns it in a few hundred steps at 1e-3 (at the
 # demo's 3e-3 its post-LN layers stay on guessing the commonest token).

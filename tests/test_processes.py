@@ -1,6 +1,7 @@
 """A run of several trainer processes (a pod slice's hosts; here two processes of four CPU
 devices each, joined by jax's distributed runtime) trains as one process of eight does."""
 
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from tpudeck.core.errors import TpudeckError
 from tpudeck.core.runs.rundir import RunDir
 from tpudeck.core.train.processes import Processes
 
-from .builders import tpudeck
+from .builders import fake_gcloud, tpudeck
 
 # A constant rate after warmup: a run of 10 steps and one of 20 share their first 10. (By
 # step 30 the two programs' different orders of summing the gradients show, ~1e-3.)
@@ -96,6 +97,42 @@ def test_a_worker_killed_fails_the_run_and_resume_replays_its_steps(tmp_path, tp
                 if e["t"] > RunDir(run).read_events("resume")[0]["t"]}  # fmt: skip
     assert start < max(killed) and replayed  # the steps after the checkpoint, again
     assert replayed == {step: killed[step] for step in range(start + 1, max(killed) + 1)}
+
+
+def test_a_tpu_slice_through_gcloud_trains_and_stops_on_every_worker(tmp_path, tpudeck_home):
+    """`--hosts gcloud:TPU:ZONE` starts a trainer on each worker with `gcloud compute tpus
+    tpu-vm ssh --worker=N` (worker 0's address from `describe` as the coordinator); a
+    SIGTERM to the launch stops every worker with `ssh --worker=all`, at one step."""
+    run, env = tmp_path / "run", fake_gcloud(tmp_path)
+    with open(tmp_path / "out.txt", "w") as out:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "tpudeck", "train", "--hosts", "gcloud:my-tpu:us-central2-b",
+             *FLAGS, "--logging_steps", "2", "--max_steps", "300", "--output_dir", str(run)],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not any(e["step"] >= 4 for e in RunDir(run).read_events("step")):
+        assert supervisor.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    supervisor.send_signal(signal.SIGTERM)
+
+    assert supervisor.wait(timeout=120) == 0, (tmp_path / "out.txt").read_text()
+    status = RunDir(run).read_status()
+    assert status["state"] == "stopped"
+    assert status["message"] == f"stopped by SIGTERM at step {status['step']}"
+    assert (run / "checkpoints" / f"step_{status['step']}").is_dir()
+    assert f"run stopped at step {status['step']}" in (run / "stdout.1.log").read_text()
+    calls = [json.loads(line) for line in (tmp_path / "gcloud.jsonl").read_text().splitlines()]
+    tpu = ["compute", "tpus", "tpu-vm"]
+    assert calls[0] == [*tpu, "describe", "my-tpu", "--zone", "us-central2-b", "--format=json"]
+    starts, stops = sorted(calls[1:3], key=lambda call: call[7]), calls[3:]  # two at once
+    assert [call[:8] for call in starts] == [
+        [*tpu, "ssh", "my-tpu", "--zone", "us-central2-b", f"--worker={n}"] for n in (0, 1)
+    ]
+    assert ("TPUDECK_NUM_PROCESSES=2 TPUDECK_PROCESS_ID=1 "
+            "JAX_COORDINATOR_ADDRESS=127.0.0.1:8476 exec") in starts[1][8]  # fmt: skip
+    assert [call[7] for call in stops] == ["--worker=all"]
+    assert "kill -TERM" in stops[0][8]
 
 
 @pytest.mark.parametrize(

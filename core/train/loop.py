@@ -138,7 +138,8 @@ class Trainer:
             previous = metrics
             done = step + 1
             last = done == self.total_steps
-            if done % spec.logging_steps == 0 or last or self.stop_signal:
+            stopping = self._stopping(done % spec.logging_steps == 0 or last)
+            if done % spec.logging_steps == 0 or last or stopping:
                 values = self.parallel.host_metrics(metrics)  # blocks: the clock reads true time
                 now = time.perf_counter()
                 self._log_step(done, values, (done - window_step) / (now - window_start))
@@ -150,7 +151,7 @@ class Trainer:
             if spec.eval_steps and done % spec.eval_steps == 0 and not last:
                 self._evaluate(state, done)
                 window_start = time.perf_counter()  # eval time is not training throughput
-            if self.stop_signal:
+            if stopping:
                 return self._finish(
                     state, done, "stopped", f"stopped by {self.stop_signal} at step {done}"
                 )
@@ -160,6 +161,21 @@ class Trainer:
                 window_start = time.perf_counter()
         self._evaluate(state, self.total_steps)
         return self._finish(state, self.total_steps, "finished", "")
+
+    def _stopping(self, logging: bool) -> bool:
+        """Whether to stop after this step. The processes of a run of several must stop at
+        the same step (a step that one of them skips never ends for the others): they agree
+        at each logging step, a SIGTERM to any of them stopping all."""
+        if jax.process_count() == 1:
+            return self.stop_signal is not None
+        if not logging:
+            return False
+        from jax.experimental import multihost_utils
+
+        asked = multihost_utils.process_allgather(np.array(self.stop_signal is not None))
+        if asked.any() and not self.stop_signal:
+            self.stop_signal = f"a stop of process {int(np.argmax(asked))}"
+        return bool(asked.any())
 
     def _batch(self, step: int):
         return self.parallel.put_batch(self.batches.batch(step, self.micro_shape, self.rows))
