@@ -102,12 +102,14 @@ def test_a_worker_killed_fails_the_run_and_resume_replays_its_steps(tmp_path, tp
 def test_a_tpu_slice_through_gcloud_trains_and_stops_on_every_worker(tmp_path, tpudeck_home):
     """`--hosts gcloud:TPU:ZONE` starts a trainer on each worker with `gcloud compute tpus
     tpu-vm ssh --worker=N` (worker 0's address from `describe` as the coordinator); a
-    SIGTERM to the launch stops every worker with `ssh --worker=all`, at one step."""
+    SIGTERM to the launch stops every worker with `ssh --worker=all`, at one step. Sharded
+    (fsdp): the checkpoint is gathered from both processes' shards."""
     run, env = tmp_path / "run", fake_gcloud(tmp_path)
     with open(tmp_path / "out.txt", "w") as out:
         supervisor = subprocess.Popen(
             [sys.executable, "-m", "tpudeck", "train", "--hosts", "gcloud:my-tpu:us-central2-b",
-             *FLAGS, "--logging_steps", "2", "--max_steps", "300", "--output_dir", str(run)],
+             *FLAGS, "--logging_steps", "2", "--max_steps", "300", "--parallelism", "fsdp",
+             "--output_dir", str(run)],
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     deadline = time.monotonic() + 300
