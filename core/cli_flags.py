@@ -109,6 +109,6 @@ def add_launch_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--hub_token", help=TOKEN_HELP)
     group.add_argument(
         "--hosts",
-        metavar="local:N|gcloud:TPU[:ZONE]",
+        metavar="local:N|gcloud:TPU[:ZONE]|ray:N[:ADDRESS]",
         help="train on several hosts: every worker of a TPU VM slice (or N processes here)",
     )

@@ -3,9 +3,11 @@ devices each, joined by jax's distributed runtime) trains as one process of eigh
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import psutil
@@ -15,29 +17,53 @@ from tpudeck.core.errors import TpudeckError
 from tpudeck.core.runs.rundir import RunDir
 from tpudeck.core.train.processes import Processes
 
-from .builders import fake_gcloud, tpudeck
+from .builders import fake_gcloud, free_port, tpudeck
 
 # A constant rate after warmup: a run of 10 steps and one of 20 share their first 10. (By
 # step 30 the two programs' different orders of summing the gradients show, ~1e-3.)
-FLAGS = ("--demo", "--platform", "cpu", "--lr_schedule", "constant", "--warmup_steps", "5", "--logging_steps", "5",
-         "--save_steps", "10", "--eval_steps", "10")  # fmt: skip
+FLAGS = ("--demo", "--platform", "cpu", "--lr_schedule", "constant", "--warmup_steps", "5",
+         "--logging_steps", "5", "--save_steps", "10", "--eval_steps", "10")  # fmt: skip
 
 
 def losses(run) -> dict[int, float]:
     return {e["step"]: e["loss"] for e in RunDir(run).read_events("step")}
 
 
-def test_two_processes_train_and_resume_as_one(tmp_path, tpudeck_home):
-    one = tmp_path / "one"
-    done = tpudeck("train", *FLAGS, "--max_steps", "20", "--output_dir", str(one))
+@pytest.fixture(scope="module")
+def one(tmp_path_factory):
+    """The reference: 20 steps of one process on all 8 devices, logging every step."""
+    where = tmp_path_factory.mktemp("one")
+    env = {**os.environ, "TPUDECK_HOME": str(where / "home")}
+    done = tpudeck("train", *FLAGS, "--logging_steps", "1", "--max_steps", "20",
+                   "--output_dir", str(where / "run"), env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
+    return where / "run"
 
+
+def as_one(run, one) -> None:
+    """The losses `run` logged are the reference's at the same steps."""
+    logged = losses(run)
+    assert logged and logged == pytest.approx({s: losses(one)[s] for s in logged}, rel=1e-5)
+
+
+def start_training(out, *args: str, env=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tpudeck", "train", *args], stdout=out,
+                            stderr=subprocess.STDOUT, env=env)  # fmt: skip
+
+
+def wait_for_step(run, step: int, launch: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 300
+    while not any(e["step"] >= step for e in RunDir(run).read_events("step")):
+        assert launch.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_two_processes_train_and_resume_as_one(tmp_path, tpudeck_home, one):
     two = tmp_path / "two"
     first = tpudeck("train", "--hosts", "local:2", *FLAGS, "--max_steps", "10",
                     "--output_dir", str(two))  # fmt: skip
     assert first.returncode == 0, first.stderr
-    assert losses(two) == pytest.approx({s: v for s, v in losses(one).items() if s <= 10},
-                                        rel=1e-5)  # fmt: skip
+    as_one(two, one)
     # Process 0 alone writes the run's records; process 1 keeps its own log.
     assert [e["step"] for e in RunDir(two).read_events("step")] == [5, 10]
     assert RunDir(two).read_status()["state"] == "finished"
@@ -48,9 +74,20 @@ def test_two_processes_train_and_resume_as_one(tmp_path, tpudeck_home):
     resumed = tpudeck("train", "--hosts", "local:2", "--resume", "--max_steps", "20",
                       "--output_dir", str(two))  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
-    assert losses(two) == pytest.approx(losses(one), rel=1e-5)  # the same 20 steps
+    assert sorted(losses(two)) == [5, 10, 15, 20]
+    as_one(two, one)  # the same 20 steps
     evals = [e["loss"] for e in RunDir(two).read_events("eval")]
     assert evals[-1] == pytest.approx(RunDir(one).read_events("eval")[-1]["loss"], rel=1e-5)
+
+
+def stopped_at_one_step(run) -> int:
+    """A run stopped by SIGTERM: every worker stopped at its step, with a checkpoint."""
+    status = RunDir(run).read_status()
+    assert status["state"] == "stopped"
+    assert status["message"] == f"stopped by SIGTERM at step {status['step']}"
+    assert (run / "checkpoints" / f"step_{status['step']}").is_dir()
+    assert f"run stopped at step {status['step']}" in (run / "stdout.1.log").read_text()
+    return status["step"]
 
 
 def worker_pid(run, index: int) -> int | None:
@@ -68,18 +105,12 @@ def worker_pid(run, index: int) -> int | None:
 def test_a_worker_killed_fails_the_run_and_resume_replays_its_steps(tmp_path, tpudeck_home):
     run = tmp_path / "run"
     with open(tmp_path / "out.txt", "w") as out:
-        supervisor = subprocess.Popen(
-            [sys.executable, "-m", "tpudeck", "train", "--hosts", "local:2", *FLAGS,
-             "--logging_steps", "1", "--max_steps", "300", "--output_dir", str(run)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not any(e["step"] > 12 for e in RunDir(run).read_events("step")):
-        assert supervisor.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+        launch = start_training(out, "--hosts", "local:2", *FLAGS, "--logging_steps", "1",
+                                "--max_steps", "300", "--output_dir", str(run))  # fmt: skip
+    wait_for_step(run, 13, launch)
     os.kill(worker_pid(run, 1), signal.SIGKILL)  # a checkpoint at 10, none yet at 20
 
-    assert supervisor.wait(timeout=120) == 1
+    assert launch.wait(timeout=120) == 1
     status = RunDir(run).read_status()
     assert status["state"] == "failed"
     assert status["message"] == "worker 1 of 2 was killed by SIGKILL"
@@ -99,31 +130,22 @@ def test_a_worker_killed_fails_the_run_and_resume_replays_its_steps(tmp_path, tp
     assert replayed == {step: killed[step] for step in range(start + 1, max(killed) + 1)}
 
 
-def test_a_tpu_slice_through_gcloud_trains_and_stops_on_every_worker(tmp_path, tpudeck_home):
+def test_a_tpu_slice_through_gcloud_trains_and_stops_on_every_worker(tmp_path, tpudeck_home, one):
     """`--hosts gcloud:TPU:ZONE` starts a trainer on each worker with `gcloud compute tpus
     tpu-vm ssh --worker=N` (worker 0's address from `describe` as the coordinator); a
     SIGTERM to the launch stops every worker with `ssh --worker=all`, at one step. Sharded
     (fsdp): the checkpoint is gathered from both processes' shards."""
     run, env = tmp_path / "run", fake_gcloud(tmp_path)
     with open(tmp_path / "out.txt", "w") as out:
-        supervisor = subprocess.Popen(
-            [sys.executable, "-m", "tpudeck", "train", "--hosts", "gcloud:my-tpu:us-central2-b",
-             *FLAGS, "--logging_steps", "2", "--max_steps", "300", "--parallelism", "fsdp",
-             "--output_dir", str(run)],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not any(e["step"] >= 4 for e in RunDir(run).read_events("step")):
-        assert supervisor.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    supervisor.send_signal(signal.SIGTERM)
+        launch = start_training(out, "--hosts", "gcloud:my-tpu:us-central2-b", *FLAGS,
+                                "--logging_steps", "2", "--max_steps", "300", "--parallelism",
+                                "fsdp", "--output_dir", str(run), env=env)  # fmt: skip
+    wait_for_step(run, 4, launch)
+    launch.send_signal(signal.SIGTERM)
 
-    assert supervisor.wait(timeout=120) == 0, (tmp_path / "out.txt").read_text()
-    status = RunDir(run).read_status()
-    assert status["state"] == "stopped"
-    assert status["message"] == f"stopped by SIGTERM at step {status['step']}"
-    assert (run / "checkpoints" / f"step_{status['step']}").is_dir()
-    assert f"run stopped at step {status['step']}" in (run / "stdout.1.log").read_text()
+    assert launch.wait(timeout=120) == 0, (tmp_path / "out.txt").read_text()
+    stopped_at_one_step(run)
+    as_one(run, one)
     calls = [json.loads(line) for line in (tmp_path / "gcloud.jsonl").read_text().splitlines()]
     tpu = ["compute", "tpus", "tpu-vm"]
     assert calls[0] == [*tpu, "describe", "my-tpu", "--zone", "us-central2-b", "--format=json"]
@@ -135,6 +157,44 @@ def test_a_tpu_slice_through_gcloud_trains_and_stops_on_every_worker(tmp_path, t
             "JAX_COORDINATOR_ADDRESS=127.0.0.1:8476 exec") in starts[1][8]  # fmt: skip
     assert [call[7] for call in stops] == ["--worker=all"]
     assert "kill -TERM" in stops[0][8]
+
+
+@pytest.fixture
+def ray_cluster():
+    """A Ray head on this machine whose node has 4 CPU devices for each trainer; its
+    address."""
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
+    env = {**os.environ, "RAY_TMPDIR": temp,
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}  # fmt: skip
+    address = f"127.0.0.1:{free_port()}"
+    ray = [sys.executable, "-m", "ray.scripts.scripts"]
+    subprocess.run([*ray, "start", "--head", "--port", address.split(":")[1], "--num-cpus", "4",
+                    "--include-dashboard=false", "--disable-usage-stats"], env=env, check=True,
+                   capture_output=True, timeout=120)  # fmt: skip
+    try:
+        yield address
+    finally:
+        subprocess.run([*ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_a_ray_cluster_runs_the_trainers_as_tasks(tmp_path, tpudeck_home, one, ray_cluster):
+    """`--hosts ray:2:ADDRESS`: the trainers are two tasks of the cluster (this process the
+    job's driver, worker 0's log reaching it through Ray); a SIGTERM stops both through
+    tasks on their nodes."""
+    run = tmp_path / "run"
+    with open(tmp_path / "out.txt", "w") as out:
+        launch = start_training(out, "--hosts", f"ray:2:{ray_cluster}", *FLAGS,
+                                "--logging_steps", "2", "--max_steps", "300",
+                                "--output_dir", str(run))  # fmt: skip
+    wait_for_step(run, 4, launch)
+    launch.send_signal(signal.SIGTERM)
+
+    assert launch.wait(timeout=120) == 0, (tmp_path / "out.txt").read_text()
+    step = stopped_at_one_step(run)
+    as_one(run, one)
+    assert "(_run pid=" in (tmp_path / "out.txt").read_text()  # worker 0's lines, via Ray
+    assert f"run stopped at step {step}" in (tmp_path / "out.txt").read_text()
 
 
 @pytest.mark.parametrize(

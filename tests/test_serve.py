@@ -2,7 +2,6 @@
 
 import asyncio
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -10,15 +9,9 @@ import urllib.request
 
 import aiohttp
 
-from .builders import fake_run
+from .builders import fake_run, free_port
 
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\x1b[=>]")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def screen_text(port: int, wanted: str, timeout: float = 60) -> str:

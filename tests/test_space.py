@@ -18,7 +18,7 @@ from gradio_client import Client, handle_file
 from tpudeck.core.hub.space import GRADIO_VERSION
 from tpudeck.core.runs.rundir import RunDir
 
-from .builders import one_line_error, tpudeck
+from .builders import free_port, one_line_error, tpudeck
 from .hub_server import FakeHub
 
 TOKEN = "hf_space_writer"
@@ -34,12 +34,6 @@ def hub():
 def hub_env(hub, tmp_path) -> dict:
     return {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_OFFLINE": "0",
             "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(tmp_path / "hf")}  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch(app_dir, env) -> tuple[subprocess.Popen, str]:

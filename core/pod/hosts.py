@@ -2,6 +2,7 @@
 
     local:N              N processes on this host (their devices split, as in the tests)
     gcloud:TPU[:ZONE]    every worker of a Cloud TPU VM slice, through `gcloud ... ssh`
+    ray:N[:ADDRESS]      N tasks of a Ray cluster, one per node
 
 Every launcher starts one shell command per worker and can signal every worker's trainer.
 """
@@ -45,11 +46,12 @@ def signal_workers_command(signal: str, output_dir: str) -> str:
 def parse_hosts(text: str) -> Launcher:
     from .gcloud import GcloudTpu
     from .local import LocalProcesses
+    from .ray_cluster import RayCluster
 
     kind, _, rest = text.partition(":")
-    launchers = {"local": LocalProcesses.parse, "gcloud": GcloudTpu.parse}
+    launchers = {"local": LocalProcesses.parse, "gcloud": GcloudTpu.parse, "ray": RayCluster.parse}
     if kind not in launchers:
         raise TpudeckError(
-            f"--hosts {text}: say local:N or gcloud:TPU_NAME[:ZONE] (kinds: {', '.join(launchers)})"
+            f"--hosts {text}: say local:N, gcloud:TPU_NAME[:ZONE] or ray:N[:ADDRESS]"
         )
     return launchers[kind](rest)
