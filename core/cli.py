@@ -387,7 +387,6 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.argv = argv
     if args.command in (None, "ui", "demo"):
         given = {k: v for k, v in vars(args).items() if k not in ("command", "demo")}
         try:
@@ -395,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         except TpudeckError as exc:
             print(f"tpudeck: error: {exc}", file=sys.stderr)
             return 2
+    args.argv = argv  # the command line as given: --hosts hands it on to every worker
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in (
         "jax",

@@ -204,6 +204,7 @@ class RunSpec:
         "pmap",
         "how the step is mapped over devices; fsdp shards the parameters and optimizer state",
         ("pmap", "shard_map", "fsdp"),
+        form=True,  # the Launch form says whether the state fits, and fsdp is the fix
     )
     output_dir: str | None = _opt(
         None, "run directory; default: a new one under $TPUDECK_HOME", form=True

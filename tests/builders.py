@@ -218,6 +218,7 @@ def fake_pci(root, devices: dict[str, tuple[str, str, str]]):
 
 
 V3_8 = {f"0000:00:0{i}.0": ("0x1ae0", "0x0027", "0x004f") for i in range(4)}
+V2_8 = {f"0000:00:0{i}.0": ("0x1ae0", "0x0027", "0x004e") for i in range(4)}
 
 
 # -- waiting -----------------------------------------------------------------------------

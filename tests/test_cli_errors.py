@@ -8,7 +8,7 @@ import pytest
 from tpudeck.core.devices.expected import expected_devices
 from tpudeck.core.spec import RunSpec
 
-from .builders import V3_8, fake_pci, lock_was_taken, one_line_error, tpudeck
+from .builders import V2_8, V3_8, fake_pci, lock_was_taken, one_line_error, tpudeck
 
 
 def jsonl(path, rows):
@@ -155,6 +155,28 @@ def test_a_batch_is_checked_against_the_tpu_chips_before_the_lock(tmp_path, tpud
     )
     assert "does not split over 8 devices" in one_line_error(result)
     assert not lock_was_taken(tpudeck_home)
+
+
+def test_a_state_too_big_for_the_chips_is_refused_before_the_lock(tmp_path, tpudeck_home):
+    """GPT-2 medium's state (weights, gradients, AdamW moments) cannot sit whole on a v2
+    device's 4 GiB; said before the accelerator is taken, naming fsdp, which fits it (and
+    then passes this check: the run goes on to the lock and jax). XL fits neither way."""
+    env = {**os.environ, "TPUDECK_SYSFS_PCI": str(fake_pci(tmp_path / "pci", V2_8)),
+           "JAX_PLATFORMS": "", "XLA_FLAGS": ""}  # fmt: skip
+    flags = ("train", "--demo", "--platform", "tpu", "--no-wait")
+    error = one_line_error(tpudeck(*flags, "--model_size", "medium", env=env))
+    assert error.endswith(
+        "the training state of 304M parameters needs 4.53 GiB per device (weights, "
+        "gradients, AdamW moments), more than a TPU v2 device's 4.00 GiB: --parallelism fsdp "
+        "splits it over the 8 devices (1.56 GiB each)"
+    )
+    assert not lock_was_taken(tpudeck_home)
+    sharded = one_line_error(tpudeck(*flags, "--model_size", "medium", "--parallelism", "fsdp",
+                                     env=env))  # fmt: skip
+    assert "training state" not in sharded and "the tpu backend" in sharded
+    too_big = one_line_error(tpudeck(*flags, "--model_size", "xl", "--parallelism", "fsdp",
+                                     env=env))  # fmt: skip
+    assert too_big.endswith(": choose a smaller model")
 
 
 def test_a_gpu_run_without_a_gpu_names_the_fix(tpudeck_home):

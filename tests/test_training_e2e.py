@@ -55,6 +55,7 @@ def test_run_directory_holds_the_whole_contract(demo_run):
     assert json.loads(demo_run.spec_path.read_text())["model_size"] == "demo"
     (compile_event,) = demo_run.read_events("compile")
     assert compile_event["seconds"] > 0 and compile_event["devices"] == 8
+    assert compile_event["memory_bytes"] > 12 * 140_864  # the state, at least (XLA says more)
     step = demo_run.read_events("step")[-1]
     assert step["tokens_per_s"] > 0 and step["examples_per_s"] > 0 and step["lr"] >= 0
     assert step["mfu"] is None  # CPU has no peak FLOPs: shown as n/a, never invented

@@ -14,7 +14,7 @@ from tpudeck.tui.screens.dialogs import Confirm
 from tpudeck.tui.screens.launch import LaunchScreen
 from tpudeck.tui.screens.run import RunScreen
 
-from .builders import fake_run, judged, text_of, tree_digest, wait_for
+from .builders import V2_8, fake_pci, fake_run, judged, text_of, tree_digest, wait_for
 
 SIZE = (140, 45)
 
@@ -224,6 +224,22 @@ async def test_launch_summary_counts_devices_and_tokens(demo_corpus):
             in summary
         )
         assert "100 steps = 409.6k tokens" in summary
+
+
+async def test_the_launch_form_says_whether_the_state_fits_the_chips(
+    demo_corpus, tmp_path, monkeypatch
+):
+    """On a v2-8 (4 GiB per device): GPT-2 medium's state does not fit replicated, and
+    fits sharded."""
+    monkeypatch.setenv("TPUDECK_SYSFS_PCI", str(fake_pci(tmp_path / "pci", V2_8)))
+    values = {"train_file": str(demo_corpus), "model_size": "medium", "platform": "tpu"}
+    app = TpudeckApp(launch_values=values)
+    async with app.run_test(size=SIZE) as pilot:
+        await judged(pilot)
+        assert "which does not fit a TPU v2 device's 4.00 GiB" in text_of(app, "#summary")
+        app.screen.query_one("#parallelism").value = "fsdp"
+        await judged(pilot)
+        assert "which fits a TPU v2 device's 4.00 GiB" in text_of(app, "#summary")
 
 
 async def test_brackets_in_messages_are_shown_not_parsed_as_markup(demo_corpus):

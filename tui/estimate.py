@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.markup import escape
 
 from tpudeck.core.data import image_folder
+from tpudeck.core.devices.memory_fit import fit_note
 from tpudeck.core.errors import TpudeckError
 from tpudeck.core.registry import FAMILIES, RECIPES
 from tpudeck.core.spec import RunSpec
@@ -30,7 +31,6 @@ def describe(spec: RunSpec, devices: int, where: str) -> str:
             "checked when the run prepares, before it takes the accelerator; sized then"
         )
     params, unit, tokens = _example_unit(spec)
-    state_gb = params * 16 / 1e9  # fp32 weights, gradients and two AdamW moments
     try:
         per_device = spec.per_device_batch(devices)
     except TpudeckError as exc:
@@ -44,7 +44,7 @@ def describe(spec: RunSpec, devices: int, where: str) -> str:
         steps = f"{spec.num_train_epochs:g} epochs"
     return (
         f"[b]{spec.recipe}[/b] {spec.model_type}-{spec.model_size}: {params / 1e6:,.1f}M parameters, "
-        f"~{state_gb:.2f} GB of weights and optimizer state per device\n"
+        f"{fit_note(params, spec.parallelism, spec.platform, devices)}\n"
         f"{devices} devices ({where}) x {per_device} per device x {spec.gradient_accumulation_steps} "
         f"accumulation = global batch {global_batch} of {unit}; {steps}; {spec.dtype}; "
         f"lr {spec.learning_rate:g} ({spec.lr_schedule})" + _describe_push(spec)

@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 from ..data.batching import eval_batches, step_batches
+from ..devices.memory_fit import size_text
 from ..errors import DiskFull, is_disk_full
 from ..runs.event_summary import refresh_summary
 from ..runs.rundir import list_steps
@@ -115,10 +116,13 @@ class Trainer:
             self.parallel.compile(state, self._batch(start), self.constants)
         seconds = time.perf_counter() - began
         cached = lookups.hits > 0 and lookups.hits == lookups.requests
-        log.info("compiled the train step in %.1f s%s", seconds, " (from the cache)" * cached)
+        memory = self.parallel.compiled_memory()  # state, batch, outputs and temporaries
+        log.info("compiled the train step in %.1f s%s%s", seconds, " (from the cache)" * cached,
+                 f"; it needs {size_text(memory)} per device" if memory else "")  # fmt: skip
         self.run_dir.emit(
             "compile", seconds=round(seconds, 3), devices=len(self.devices), cached=cached,
             platform=self.devices[0].platform, device_kind=self.devices[0].device_kind,
+            memory_bytes=memory,
         )  # fmt: skip
 
     # -- the loop ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, Static
 from textual.worker import get_current_worker
 
+from tpudeck.core.devices.memory_fit import size_text
 from tpudeck.core.devices.tpu_runtime import TpuRuntimeProbe
 from tpudeck.core.runs.event_summary import EventSummary
 from tpudeck.core.runs.store import eta_seconds
@@ -238,11 +239,15 @@ def startup_line(event: dict) -> str:
 
 
 def compiled(event: dict) -> str:
-    """The compile event in words: "compile 2.4s", or "compile 0.5s (cached)" when jax's
-    persistent cache had the step."""
+    """The compile event in words: "compile 2.4s", "compile 0.5s (cached)" when jax's
+    persistent cache had the step, and the step's memory per device where XLA says it:
+    "compile 2.4s, 1.2 GiB/device"."""
     if not event:
         return "compile -"
-    return f"compile {event['seconds']:.1f}s" + (" (cached)" if event.get("cached") else "")
+    words = f"compile {event['seconds']:.1f}s" + (" (cached)" if event.get("cached") else "")
+    if event.get("memory_bytes"):
+        words += f", {size_text(event['memory_bytes'])}/device"
+    return words
 
 
 def preparation(event: dict) -> str:
