@@ -16,7 +16,7 @@ class TensorBoardSink:
     def __init__(self, directory: Path | None):
         from tensorboardX import SummaryWriter
 
-        self._writer = directory and SummaryWriter(str(directory), flush_secs=10)
+        self._writer = SummaryWriter(str(directory), flush_secs=10) if directory else None
 
     def scalars(self, prefix: str, step: int, values: dict) -> None:
         if not self._writer:
