@@ -29,6 +29,28 @@ async def test_runs_screen_lists_runs_and_opens_one(tpudeck_home, sleeper):
         assert "step 30 loss" in "\n".join(app.screen.query_one("#log").lines)
 
 
+async def test_l_shows_each_process_log_of_a_run_on_several_hosts(tpudeck_home, sleeper):
+    run = fake_run(tpudeck_home, "20260101-000000-pod-0001", "training", sleeper.pid)
+    (run.path / "stdout.1.log").write_text("process one joined\n")
+    app = TpudeckApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#runs").row_count == 1, timeout=10)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), timeout=10)
+        log = lambda: "\n".join(app.screen.query_one("#log").lines)  # noqa: E731
+        await wait_for(pilot, lambda: "step 30 loss" in log(), timeout=10)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: "process one joined" in log(), timeout=10)
+        assert "step 30 loss" not in log()
+        assert app.screen.query_one("#log").border_title == "process 1's log"
+        with open(run.path / "stdout.1.log", "a") as f:
+            f.write("process one at step 31\n")  # followed, as process 0's was
+        await wait_for(pilot, lambda: "process one at step 31" in log(), timeout=10)
+        await pilot.press("l")  # round to process 0
+        await wait_for(pilot, lambda: "step 30 loss" in log(), timeout=10)
+        assert "process one" not in log()
+
+
 @pytest.mark.parametrize(
     "platform, compiled_for", [("auto", "tpu"), ("auto", None), ("cpu", None), ("auto", "cpu")]
 )

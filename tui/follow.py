@@ -53,7 +53,9 @@ class RunFollower:
     def __init__(self, run_dir: RunDir):
         self.run_dir = run_dir
         self.tail = EventTail(run_dir.events_path)
-        self.log_offset = max(0, _size(run_dir.log_path) - LOG_TAIL_BYTES)
+        self.log_path = run_dir.log_path  # or a process's of a run of several (show_log)
+        self.log_offset = max(0, _size(self.log_path) - LOG_TAIL_BYTES)
+        self._log_shown = 0  # counts show_log calls: a read begun before one is dropped
         self.state = "unknown"
         self._seen: tuple | None = None  # (status mtime, events size, log size) last read
         self._opened = False  # the first look starts from the saved summary
@@ -63,7 +65,7 @@ class RunFollower:
     def look(self) -> bool:
         """Read what is new; True when there is something for the screen to take."""
         seen = (_mtime(self.run_dir.status_path), _size(self.run_dir.events_path),
-                _size(self.run_dir.log_path))  # fmt: skip
+                _size(self.log_path), self._log_shown)  # fmt: skip
         if seen == self._seen and self.state in FINAL_STATES:
             return False  # an ended run that nobody resumed: nothing to read
         self._seen = seen
@@ -77,11 +79,23 @@ class RunFollower:
             new.events.add_events(self.tail.read(READ_BYTES), self.tail.offset)
             if not self.tail.behind:
                 break
-        new.log_text = self._read_log()
+        shown, path, offset = self._log_shown, self.log_path, self.log_offset
+        chunk = _read_from(path, offset)
         with self._lock:  # read outside it: the screen never waits on the disk
+            if shown == self._log_shown:  # else another log was asked for meanwhile
+                self.log_offset += len(chunk)
+                new.log_text = chunk.decode(errors="replace")
             self._pending.merge(new)
         self.state = record.state
         return True
+
+    def show_log(self, path) -> None:
+        """Follow another of the run's logs (a process's, of a run of several hosts), from
+        its last LOG_TAIL_BYTES; the screen clears what it showed of the last one."""
+        with self._lock:
+            self.log_path, self._log_shown = path, self._log_shown + 1
+            self.log_offset = max(0, _size(path) - LOG_TAIL_BYTES)
+            self._pending.log_text = ""
 
     def take(self) -> Increment:
         with self._lock:
@@ -92,19 +106,18 @@ class RunFollower:
             )
         return taken
 
-    def _read_log(self) -> str:
-        try:
-            with open(self.run_dir.log_path, "rb") as f:
-                f.seek(self.log_offset)
-                chunk = f.read()
-        except FileNotFoundError:
-            return ""
-        self.log_offset += len(chunk)
-        return chunk.decode(errors="replace")
-
     def _checkpoints(self) -> list[str]:
         folder = self.run_dir.checkpoints_dir
         return [step_dir(folder, step).name for step in list_steps(folder)]
+
+
+def _read_from(path, offset: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+    except FileNotFoundError:
+        return b""
 
 
 def _size(path) -> int:

@@ -21,6 +21,7 @@ and **ctrl+p** opens the command palette with every action.
 | s | Runs, Run | stop the run: it finishes its step, checkpoints, stops |
 | c | Runs, Run | resume a stopped, failed or died run from its latest checkpoint |
 | t | Runs, Run | try the run's model on your own input |
+| l | Run | the next process's log, of a run on several hosts |
 | ctrl+b | Try | try a checkpoint of the run beside it, on the same input |
 | ctrl+o | Try | pick the image to classify |
 | x | Runs | delete a finished run (your own) |

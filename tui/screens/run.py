@@ -56,6 +56,7 @@ class RunScreen(Screen):
         Binding("s", "stop", "Stop"),
         Binding("c", "resume", "Resume"),
         Binding("t", "try_model", "Try"),
+        Binding("l", "next_log", "Log", show=False),  # a run of several processes
     ]
 
     def __init__(self, run_id: str):
@@ -203,6 +204,25 @@ class RunScreen(Screen):
 
     def action_try_model(self) -> None:
         self.app.try_run(self.record)
+
+    def action_next_log(self) -> None:
+        """The next process's log, of a run of several hosts (stdout.log is process 0's)."""
+        run_dir = self.record.run_dir
+        logs = [run_dir.log_path, *sorted(run_dir.path.glob("stdout.*.log"), key=_process)]
+        if len(logs) == 1:
+            self.notify("this run has one process: its log is the one shown")
+            return
+        shown = logs.index(self.follower.log_path) if self.follower.log_path in logs else 0
+        path = logs[(shown + 1) % len(logs)]
+        self.follower.show_log(path)
+        log = self.query_one(Log)
+        log.clear()
+        log.border_title = f"process {0 if path == logs[0] else _process(path)}'s log"
+
+
+def _process(log_path) -> int:
+    """stdout.3.log -> 3."""
+    return int(log_path.name.split(".")[1])
 
 
 def progress_line(total: int | None, done: int, width: int) -> str:
