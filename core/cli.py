@@ -201,20 +201,22 @@ def _train_on_hosts(args: argparse.Namespace, given: dict) -> int:
     from pathlib import Path
 
     from .pod.hosts import parse_hosts
-    from .pod.supervisor import run_on_hosts
+    from .pod.supervisor import busy_worker, run_on_hosts
 
     if "output_dir" not in given:
         raise TpudeckError("--hosts needs --output_dir DIR: the one path every worker trains into")
     if args.detach:
         raise TpudeckError("--hosts runs in the foreground: drop --detach (tmux keeps it past SSH)")
-    if not args.resume:
-        _new_spec(args, given)
+    spec = None if args.resume else _new_spec(args, given)  # bad flags fail before any host
     train_args, skip = [], False
     for arg in args.argv[1:]:  # the command line as given, without --hosts
         if not skip and not arg.startswith("--hosts"):
             train_args.append(arg)
         skip = arg == "--hosts"
     launcher = parse_hosts(args.hosts)
+    takes_lock = spec is None or spec.platform != "cpu"  # cpu runs take no lock
+    if not args.wait and takes_lock and (busy := busy_worker(launcher)):
+        raise TpudeckError(f"{busy}: drop --no-wait to queue behind it on every worker")
     return run_on_hosts(launcher, train_args, Path(given["output_dir"]).resolve())
 
 
@@ -230,7 +232,7 @@ def _follow_leader(args: argparse.Namespace, given: dict, processes) -> int:
         spec = RunSpec.load(run_dir.spec_path).replace(**given)
     else:
         spec = _new_spec(args, given)
-    return EXIT_CODES[run_follower(spec, run_dir, args.resume, processes)]
+    return EXIT_CODES[run_follower(spec, run_dir, args.resume, args.wait, processes)]
 
 
 def _new_spec(args: argparse.Namespace, given: dict):

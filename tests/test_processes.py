@@ -14,10 +14,11 @@ import psutil
 import pytest
 
 from tpudeck.core.errors import TpudeckError
+from tpudeck.core.runs.lock import AcceleratorLock
 from tpudeck.core.runs.rundir import RunDir
 from tpudeck.core.train.processes import Processes
 
-from .builders import fake_gcloud, free_port, tpudeck
+from .builders import fake_gcloud, free_port, one_line_error, tpudeck
 
 # A constant rate after warmup: a run of 10 steps and one of 20 share their first 10. (By
 # step 30 the two programs' different orders of summing the gradients show, ~1e-3.)
@@ -195,6 +196,21 @@ def test_a_ray_cluster_runs_the_trainers_as_tasks(tmp_path, tpudeck_home, one, r
     as_one(run, one)
     assert "(_run pid=" in (tmp_path / "out.txt").read_text()  # worker 0's lines, via Ray
     assert f"run stopped at step {step}" in (tmp_path / "out.txt").read_text()
+
+
+def test_no_wait_names_a_busy_worker_before_any_trainer_starts(tmp_path, tpudeck_home):
+    """Every worker is asked who holds its accelerator (its own `tpudeck who`) first."""
+    blocker = AcceleratorLock(tpudeck_home)
+    assert blocker.try_acquire("held-by-the-test")
+    try:
+        error = one_line_error(tpudeck("train", "--hosts", "local:2", "--demo", "--platform",
+                                       "tpu", "--no-wait", "--output_dir", str(tmp_path / "run")))  # fmt: skip
+    finally:
+        blocker.release()
+    assert error.startswith("tpudeck: error: worker 0's accelerator is held by ")
+    assert "held-by-the-test" in error
+    assert error.endswith(": drop --no-wait to queue behind it on every worker")
+    assert not (tmp_path / "run").exists()  # no trainer started
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,12 @@ class GcloudTpu:
             stdout=output, stderr=output, stdin=subprocess.DEVNULL,
         )  # fmt: skip
 
+    def run(self, index: int, command: str) -> tuple[int, str]:
+        done = subprocess.run(self._gcloud("ssh", f"--worker={index}", f"--command={command}"),
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        return done.returncode, done.stdout
+
     def signal(self, signal_name: str, output_dir: str) -> None:
         command = signal_workers_command(signal_name, output_dir)
         subprocess.run(self._gcloud("ssh", "--worker=all", f"--command={command}"),

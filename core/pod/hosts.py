@@ -34,6 +34,9 @@ class Launcher(Protocol):
         output into `output` (a file; None: this terminal); its exit status is the
         command's."""
 
+    def run(self, index: int, command: str) -> tuple[int, str]:
+        """Run `command` on worker `index` to its end: (exit status, its standard output)."""
+
     def signal(self, signal: str, output_dir: str) -> None:
         """Send SIGNAL (TERM, KILL) to the trainer of the run in output_dir on every worker."""
 

@@ -28,6 +28,10 @@ class LocalProcesses:
             sock.bind(("127.0.0.1", 0))
             return f"127.0.0.1:{sock.getsockname()[1]}"
 
+    def run(self, index: int, command: str) -> tuple[int, str]:
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+        return done.returncode, done.stdout
+
     def start(self, index: int, command: str, output=None) -> subprocess.Popen:
         env = dict(os.environ)
         found = re.search(r"--xla_force_host_platform_device_count=(\d+)", env.get("XLA_FLAGS", ""))

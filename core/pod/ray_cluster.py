@@ -25,6 +25,14 @@ def _run(command: str, quiet: bool) -> tuple[int, str]:
     return done.returncode, "".join(tail)
 
 
+def _output(command: str) -> tuple[int, str]:
+    """On a worker's node: (exit status, standard output) of a short command."""
+    import subprocess
+
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+    return done.returncode, done.stdout
+
+
 class RayTask:
     """A worker's trainer running as a Ray task, seen as the supervisor sees a process:
     poll(), wait() and returncode; its last error line is written to `output`."""
@@ -76,7 +84,7 @@ class RayCluster:
         address_of = {n["NodeID"]: n["NodeManagerAddress"] for n in nodes}
         self.nodes = [node_ids[index] for index in range(workers)]
         self.first_address = address_of[self.nodes[0]]
-        self._run = ray.remote(num_cpus=0)(_run)
+        self._run, self._output = ray.remote(num_cpus=0)(_run), ray.remote(num_cpus=0)(_output)
 
     @classmethod
     def parse(cls, rest: str) -> RayCluster:
@@ -100,6 +108,13 @@ class RayCluster:
         where = PlacementGroupSchedulingStrategy(self.group, placement_group_bundle_index=index)
         ref = self._run.options(scheduling_strategy=where, num_cpus=1).remote(command, index > 0)
         return RayTask(ref, output)
+
+    def run(self, index: int, command: str) -> tuple[int, str]:
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        where = NodeAffinitySchedulingStrategy(self.nodes[index], soft=False)
+        return ray.get(self._output.options(scheduling_strategy=where).remote(command), timeout=300)
 
     def signal(self, signal_name: str, output_dir: str) -> None:
         import ray

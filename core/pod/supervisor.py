@@ -9,6 +9,7 @@ same way a stop of a one-host run does.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
@@ -28,13 +29,33 @@ log = logging.getLogger(__name__)
 GRACE_S = 5.0
 
 
+def tpudeck_command(args: list[str], env: dict | None = None) -> str:
+    """The shell command that runs `tpudeck ARGS` on a worker: this directory, this Python."""
+    assignments = "".join(
+        f"{name}={shlex.quote(str(value))} " for name, value in (env or {}).items()
+    )
+    argv = shlex.join([sys.executable, "-m", "tpudeck", *args])
+    return f"cd {shlex.quote(os.getcwd())} && {assignments}exec {argv}"
+
+
 def worker_command(launcher: Launcher, index: int, coordinator: str, train_args: list[str]):
-    """The shell command that runs worker `index`'s trainer: this directory, this Python."""
+    """The shell command that runs worker `index`'s trainer."""
     env = {"TPUDECK_NUM_PROCESSES": launcher.workers, "TPUDECK_PROCESS_ID": index,
            "JAX_COORDINATOR_ADDRESS": coordinator}  # fmt: skip
-    assignments = " ".join(f"{name}={shlex.quote(str(value))}" for name, value in env.items())
-    argv = shlex.join([sys.executable, "-m", "tpudeck", "train", *train_args])
-    return f"cd {shlex.quote(os.getcwd())} && {assignments} exec {argv}"
+    return tpudeck_command(["train", *train_args], env)
+
+
+def busy_worker(launcher: Launcher) -> str | None:
+    """For --no-wait: the first worker whose accelerator someone holds, and who, asked of
+    each worker's own `tpudeck who` before any trainer starts; None when all are free."""
+    for index in range(launcher.workers):
+        code, out = launcher.run(index, tpudeck_command(["who", "--json"]))
+        if code:
+            return f"worker {index} cannot say who holds its accelerator (exit {code})"
+        summary = json.loads(out)["summary"]
+        if summary != "free":
+            return f"worker {index}'s accelerator is held by {summary}"
+    return None
 
 
 def run_on_hosts(launcher: Launcher, train_args: list[str], output_dir: Path) -> int:

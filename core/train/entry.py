@@ -98,7 +98,9 @@ def run_training(
         _close_log(log_file)
 
 
-def run_follower(spec, run_dir: FollowerRunDir, resume: bool, processes: Processes) -> str:
+def run_follower(
+    spec, run_dir: FollowerRunDir, resume: bool, wait: bool, processes: Processes
+) -> str:
     """A process other than 0 of a run of several: the leader's data, model and steps on its
     own devices, under its host's accelerator lock; the run's records are the leader's. It
     writes nothing before it has joined the leader, which joins once it has checked the
@@ -107,7 +109,7 @@ def run_follower(spec, run_dir: FollowerRunDir, resume: bool, processes: Process
     lock = log_file = None
     try:
         with startup.phase("wait"):
-            lock = _take_accelerator(spec, run_dir, wait=True, place=None)
+            lock = _take_accelerator(spec, run_dir, wait, place=None)
         devices = _start_jax(spec, startup, processes)
         run_dir.path.mkdir(parents=True, exist_ok=True)  # on another host, its first file
         log_file = _log_to_run_dir(run_dir)
