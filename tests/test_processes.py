@@ -59,11 +59,12 @@ def wait_for_step(run, step: int, launch: subprocess.Popen) -> None:
         time.sleep(0.05)
 
 
-def test_two_processes_train_and_resume_as_one(tmp_path, tpudeck_home, one):
+def test_two_processes_train_as_one(tmp_path, tpudeck_home, one):
+    """(Their resume is the kill -9 test's: it replays the lost steps bit for bit.)"""
     two = tmp_path / "two"
-    first = tpudeck("train", "--hosts", "local:2", *FLAGS, "--max_steps", "10",
-                    "--output_dir", str(two))  # fmt: skip
-    assert first.returncode == 0, first.stderr
+    done = tpudeck("train", "--hosts", "local:2", *FLAGS, "--max_steps", "10",
+                   "--output_dir", str(two))  # fmt: skip
+    assert done.returncode == 0, done.stderr
     as_one(two, one)
     # Process 0 alone writes the run's records; process 1 keeps its own log.
     assert [e["step"] for e in RunDir(two).read_events("step")] == [5, 10]
@@ -71,14 +72,9 @@ def test_two_processes_train_and_resume_as_one(tmp_path, tpudeck_home, one):
     assert "step 10/10" in (two / "stdout.1.log").read_text()
     assert len(list((two / "tensorboard").iterdir())) == 1
     assert [p.name for p in (two / "checkpoints").iterdir()] == ["step_10"]
-
-    resumed = tpudeck("train", "--hosts", "local:2", "--resume", "--max_steps", "20",
-                      "--output_dir", str(two))  # fmt: skip
-    assert resumed.returncode == 0, resumed.stderr
-    assert sorted(losses(two)) == [5, 10, 15, 20]
-    as_one(two, one)  # the same 20 steps
-    evals = [e["loss"] for e in RunDir(two).read_events("eval")]
-    assert evals[-1] == pytest.approx(RunDir(one).read_events("eval")[-1]["loss"], rel=1e-5)
+    (evaluation,) = RunDir(two).read_events("eval")
+    reference = next(e for e in RunDir(one).read_events("eval") if e["step"] == 10)
+    assert evaluation["loss"] == pytest.approx(reference["loss"], rel=1e-5)
 
 
 def stopped_at_one_step(run) -> int:
