@@ -156,6 +156,28 @@ def test_a_tpu_slice_through_gcloud_trains_and_stops_on_every_worker(tmp_path, t
     assert "kill -TERM" in stops[0][8]
 
 
+def test_a_resume_refused_by_process_0_leaves_the_run_as_it_was(tmp_path, tpudeck_home):
+    """Process 0's one-line refusal is the launch's; the stopped run stays stopped."""
+    run = tmp_path / "run"
+    done = tpudeck("train", *FLAGS, "--max_steps", "10", "--output_dir", str(run))
+    assert done.returncode == 0, done.stderr
+    state = run / "checkpoints" / "step_10" / "state"
+    next(p for p in state.rglob("*") if p.is_file() and p.stat().st_size > 1000).write_bytes(b"x")
+    status = RunDir(run).status_path.read_bytes()
+
+    refused = tpudeck("train", "--hosts", "local:2", "--resume", "--max_steps", "20",
+                      "--output_dir", str(run))  # fmt: skip
+    assert refused.returncode == 1
+    assert "step_10 is corrupt" in refused.stderr
+    assert (
+        refused.stderr.strip()
+        .splitlines()[-1]
+        .startswith("tpudeck: error: worker 0 of 2 exited with status 2")
+    )
+    assert RunDir(run).status_path.read_bytes() == status
+    assert worker_pid(run, 1) is None  # the follower waiting for it is ended
+
+
 @pytest.fixture
 def ray_cluster():
     """A Ray head on this machine whose node has 4 CPU devices for each trainer; its

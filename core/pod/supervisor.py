@@ -101,8 +101,12 @@ def _end_after_failure(launcher, workers, failed: int, logs, output_dir: Path) -
         launcher.signal("KILL", str(output_dir))
     for worker in workers:
         worker.wait()
+    # Process 0 exiting with a status recorded its own outcome (or undid a refused launch,
+    # leaving the directory as it was): only a follower's failure, or process 0 killed, is
+    # the supervisor's to record, where the run's records are (worker 0 is this host).
+    recorded = failed == 0 and 0 < code <= 128
     run_dir = RunDir(output_dir)
-    if run_dir.status_path.exists():  # the run's records are here (worker 0 is this host)
+    if run_dir.status_path.exists() and not recorded:
         run_dir.emit("error", message=reason)
         run_dir.write_status("failed", own=False, message=reason)
     print(f"tpudeck: error: {reason}", file=sys.stderr)
