@@ -154,6 +154,8 @@ _LAUNCHES = ("train", "run", "_run", "_script")  # the commands that create runs
 
 
 def _train(args: argparse.Namespace) -> int:
+    from . import cli_hosts
+    from .demo import new_run_spec
     from .runs.targets import new_run_target, plan_resume
     from .script_flags import take_script_flags
     from .train.processes import Processes
@@ -166,10 +168,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.hub_token:  # the environment carries it to a detached child; no file ever does
         os.environ["HF_TOKEN"] = args.hub_token
     if args.hosts:
-        return _train_on_hosts(args, given)
+        return cli_hosts.train_on_hosts(args, given)
     processes = Processes.from_env()
     if not processes.leader:
-        return _follow_leader(args, given, processes)
+        return cli_hosts.follow_leader(args, given, processes)
     if args.resume:
         if "output_dir" not in given:
             raise TpudeckError("--resume needs --output_dir RUN_DIR: the run to continue")
@@ -179,7 +181,7 @@ def _train(args: argparse.Namespace) -> int:
             )
         spec, target = plan_resume(given["output_dir"], given)
     else:
-        spec = _new_spec(args, given)
+        spec = new_run_spec(given, args.demo)
         target = new_run_target(spec, args.overwrite_output_dir)
     place = _queue_place(args)
     if args.detach:
@@ -193,58 +195,6 @@ def _train(args: argparse.Namespace) -> int:
     print(f"run directory: {target.run_dir.path}", flush=True)
     outcome = run_training(spec, target.run_dir, args.resume, args.wait, place)
     return EXIT_CODES[outcome]
-
-
-def _train_on_hosts(args: argparse.Namespace, given: dict) -> int:
-    """--hosts: one trainer per worker, started by the launcher; the flags are checked here
-    first, so bad input fails before any host starts."""
-    from pathlib import Path
-
-    from .pod.hosts import parse_hosts
-    from .pod.supervisor import busy_worker, run_on_hosts
-
-    if "output_dir" not in given:
-        raise TpudeckError("--hosts needs --output_dir DIR: the one path every worker trains into")
-    if args.detach:
-        raise TpudeckError("--hosts runs in the foreground: drop --detach (tmux keeps it past SSH)")
-    spec = None if args.resume else _new_spec(args, given)  # bad flags fail before any host
-    train_args, skip = [], False
-    for arg in args.argv[1:]:  # the command line as given, without --hosts
-        if not skip and not arg.startswith("--hosts"):
-            train_args.append(arg)
-        skip = arg == "--hosts"
-    launcher = parse_hosts(args.hosts)
-    takes_lock = spec is None or spec.platform != "cpu"  # cpu runs take no lock
-    if not args.wait and takes_lock and (busy := busy_worker(launcher)):
-        raise TpudeckError(f"{busy}: drop --no-wait to queue behind it on every worker")
-    return run_on_hosts(launcher, train_args, Path(given["output_dir"]).resolve())
-
-
-def _follow_leader(args: argparse.Namespace, given: dict, processes) -> int:
-    """Process N > 0 of a run of several: the run process 0 launched, in its directory; the
-    checks and the records are process 0's."""
-    from .spec import RunSpec
-    from .train.entry import EXIT_CODES, run_follower
-    from .train.processes import follower_dir
-
-    run_dir = follower_dir(given.get("output_dir"), processes)
-    if args.resume:
-        spec = RunSpec.load(run_dir.spec_path).replace(**given)
-    else:
-        spec = _new_spec(args, given)
-    return EXIT_CODES[run_follower(spec, run_dir, args.resume, args.wait, processes)]
-
-
-def _new_spec(args: argparse.Namespace, given: dict):
-    """The spec of a new run: the flags given, over the demo's settings with --demo."""
-    from .spec import RunSpec
-
-    base = {}
-    if args.demo:
-        from .demo import demo_settings
-
-        base = demo_settings(given.get("recipe", "clm"))
-    return RunSpec.from_dict({**base, **given})
 
 
 def _queue_place(args: argparse.Namespace):

@@ -30,3 +30,11 @@ def demo_settings(recipe: str = "clm") -> dict:
     data = RECIPES[recipe].demo_data(tpudeck_home() / "demo")
     return {**DEMO_SETTINGS, "recipe": recipe, "model_type": family, "run_name": f"demo-{family}",
             **({length: DEMO_LENGTH} if length else {}), **data}  # fmt: skip
+
+
+def new_run_spec(given: dict, demo: bool):
+    """The spec of a new run: the flags given, over the demo's settings with --demo."""
+    from .spec import RunSpec
+
+    base = demo_settings(given.get("recipe", "clm")) if demo else {}
+    return RunSpec.from_dict({**base, **given})
