@@ -133,7 +133,7 @@ def ours(job: dict) -> dict:
         spec = RunSpec.from_dict(
             {"recipe": job["recipe"], "train_file": f.name, "dropout": job.get("dropout", 0.1),
              "max_grad_norm": 0.0, "model_type": job["family"], "model_size": "demo",
-             "dtype": job["dtype"],
+             "dtype": job["dtype"], "scan_layers": job.get("scan", False),
              **({"max_seq_length": job["seq"]} if job["recipe"] == "t5_mlm" else {})}
         )  # fmt: skip
     n, per_device, seq = jax.device_count(), job["per_device"], job["seq"]

@@ -181,6 +181,11 @@ class RunSpec:
         "recompute each layer's activations for the gradients instead of keeping them: "
         "activation memory of about one layer, for about a third more compute",
     )
+    scan_layers: bool = _opt(
+        False,
+        "run the model's layers as one compiled loop (jax.lax.scan): compile time stays flat "
+        "as models get deeper; the same weights and results as unrolled layers",
+    )
     max_grad_norm: float = _opt(1.0, "clip gradients to this global norm (0 disables)")
     num_train_epochs: float = _opt(3.0, "epochs to train when max_steps is not set", form=True)
     max_steps: int | None = _opt(

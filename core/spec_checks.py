@@ -32,9 +32,16 @@ def _check_choices(spec) -> None:
             f"recipe {spec.recipe!r} trains {', '.join(models)}, not {spec.model_type!r}: "
             "change --model_type or --recipe"
         )
-    sizes = FAMILIES[spec.model_type].sizes
-    if spec.model_size not in sizes:
-        raise SpecError(f"--model_size {spec.model_size!r} is not one of: {', '.join(sizes)}")
+    family = FAMILIES[spec.model_type]
+    if spec.model_size not in family.sizes:
+        raise SpecError(
+            f"--model_size {spec.model_size!r} is not one of: {', '.join(family.sizes)}"
+        )
+    if spec.scan_layers and family.layers_differ:
+        raise SpecError(
+            f"--scan_layers: {spec.model_type}'s layers cannot run as one loop "
+            f"({family.layers_differ}): drop --scan_layers"
+        )
 
 
 _POSITIVE = (

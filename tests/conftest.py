@@ -110,7 +110,7 @@ def shared_compile_cache(tmp_path_factory):
 # two workers start on them, and the short ones fill in at the end rather than one worker
 # ending on a long module while the other idles.
 HEAVY_MODULES = ("test_data_scale.py", "test_training_e2e.py", "test_try_screen.py",
-                 "test_demos.py", "test_space.py", "test_try.py", "test_remat.py",
+                 "test_demos.py", "test_space.py", "test_try.py", "test_layers.py",
                  "test_text_classification.py", "test_mlm.py", "test_data_parallel_step.py",
                  "test_pretrained_layouts.py", "test_image_classification.py",
                  "test_processes.py")  # fmt: skip

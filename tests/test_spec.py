@@ -35,6 +35,10 @@ def test_spec_round_trips_through_json(train_file, tmp_path):
         ({"total_train_batch_size": 30, "gradient_accumulation_steps": 4}, "not divisible"),
         ({"tokenizer_name": "/nonexistent"}, "no tokenizer.json (nor vocab.json"),
         ({"config_name": "/nonexistent"}, "no config.json there"),
+        (
+            {"recipe": "t5_mlm", "model_type": "t5", "scan_layers": True},
+            "--scan_layers: t5's layers cannot run as one loop (its first layer holds",
+        ),
     ],
 )
 def test_bad_fields_raise_one_line_spec_errors(train_file, changes, message):

@@ -235,3 +235,24 @@ def test_a_relaunch_with_another_schedule_finds_its_step_in_the_compile_cache(
     assert [e["cached"] for e in second.read_events("compile")] == [True]
     lrs = [e["lr"] for e in second.read_events("step")]  # warmup over 2 steps, then decay
     np.testing.assert_allclose(lrs, [0.0, 5e-4, 1e-3, 5e-4], rtol=1e-6)
+
+
+def test_a_run_with_scanned_layers_trains_and_exports_as_an_unrolled_one(tmp_path):
+    """--scan_layers changes how the step compiles, not what it computes: from the same
+    seed, the same first weights, losses and exported checkpoint (without dropout, whose
+    keys a scanned layer draws for itself)."""
+    from safetensors.numpy import load_file
+
+    runs = {}
+    for scan in ((), ("--scan_layers",)):
+        runs[bool(scan)] = run = RunDir(tmp_path / ("scanned" if scan else "unrolled"))
+        flags = ("--demo", "--platform", "cpu", "--dropout", "0", "--max_steps", "10",
+                 "--logging_steps", "5", *scan, "--output_dir", str(run.path))  # fmt: skip
+        done = tpudeck("train", *flags)
+        assert done.returncode == 0, done.stderr
+    unrolled, scanned = ([e["loss"] for e in runs[s].read_events("step")] for s in (False, True))
+    assert len(scanned) == 2 and scanned == pytest.approx(unrolled, rel=1e-5)
+    exported = [load_file(runs[s].model_dir / "model.safetensors") for s in (False, True)]
+    assert exported[1].keys() == exported[0].keys()  # transformer.h.0..., not a stack
+    for name, tensor in exported[0].items():
+        np.testing.assert_allclose(exported[1][name], tensor, atol=1e-6, err_msg=name)

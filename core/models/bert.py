@@ -15,8 +15,8 @@ from .activations import activation
 from .attention import SelfAttention
 from .bert_config import BertConfig
 from .family import FlaxBinding
+from .layers import layer_stack
 from .naming import LayeredNames, from_hf_layout, to_hf_layout
-from .remat import layer_class
 
 
 def _dense(cfg: BertConfig, features: int, dtype, name: str):
@@ -78,9 +78,8 @@ def encode(module: nn.Module, ids_BxL, deterministic: bool, attention_mask_BxL, 
     )
     x_BxLxD = nn.Dropout(cfg.hidden_dropout_prob)(x_BxLxD, deterministic=deterministic)
     mask = None if attention_mask_BxL is None else attention_mask_BxL[:, None, None, :] > 0
-    layer = layer_class(module, Layer, static_argnums=(3,))
-    for i in range(cfg.num_hidden_layers):
-        x_BxLxD = layer(cfg, dtype, name=f"layer_{i}")(x_BxLxD, mask, deterministic)
+    layers = layer_stack(module, Layer, (cfg, dtype), cfg.num_hidden_layers, "layer", (3,))
+    x_BxLxD = layers(x_BxLxD, mask, deterministic)
     return x_BxLxD, words
 
 
@@ -89,7 +88,8 @@ class BertForMaskedLM(nn.Module):
 
     cfg: BertConfig
     dtype: jnp.dtype = jnp.float32
-    remat: bool = False  # --gradient_checkpointing (remat.py)
+    remat: bool = False  # --gradient_checkpointing (layers.py)
+    scan: bool = False  # --scan_layers (layers.py)
 
     @nn.compact
     def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):
@@ -111,7 +111,8 @@ class BertForSequenceClassification(nn.Module):
 
     cfg: BertConfig
     dtype: jnp.dtype = jnp.float32
-    remat: bool = False  # --gradient_checkpointing (remat.py)
+    remat: bool = False  # --gradient_checkpointing (layers.py)
+    scan: bool = False  # --scan_layers (layers.py)
 
     @nn.compact
     def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):

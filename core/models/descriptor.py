@@ -87,6 +87,8 @@ class FamilyDescriptor:
     # each with its transformers class, written as the export's architecture; first: default.
     heads: dict[str, str]
     flax: str  # "module:ATTRIBUTE" under tpudeck.core.models of its FlaxBinding
+    # Why --scan_layers cannot run its layers as one loop (they differ); "" where it can.
+    layers_differ: str = ""
 
     def config(self, values: dict, dropout: float | None = None) -> ModelConfig:
         """The family's config from HF values, with --dropout on every dropout field."""

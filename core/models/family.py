@@ -19,7 +19,7 @@ import jax.numpy as jnp
 
 from ..errors import CheckpointError
 from ..registry import FAMILIES
-from . import hf_io
+from . import hf_io, layers
 from .descriptor import FamilyDescriptor
 
 log = logging.getLogger(__name__)
@@ -57,14 +57,16 @@ class Family:
         return self.descriptor.config(values, dropout)
 
     def module(self, config, head: str | None = None, dtype: str = "float32",
-               decode_length: int = 0, remat: bool = False):  # fmt: skip
+               decode_length: int = 0, remat: bool = False, scan: bool = False):  # fmt: skip
         """The Flax module of `head` (the family's first when not named); with
         `decode_length` > 0 a generating head that caches keys and values (kv_cache.py);
-        with `remat` its layers recompute their activations for the gradients (remat.py)."""
+        with `remat` its layers recompute their activations for the gradients, with `scan`
+        they run as one compiled loop over parameters stacked by `scanned` (layers.py)."""
         module_cls = self.binding.heads[head or self.default_head]
         if decode_length:
             return module_cls(config, dtype=jnp.dtype(dtype), decode_length=decode_length)
-        return module_cls(config, dtype=jnp.dtype(dtype), remat=remat)
+        scanned = {"scan": True} if scan else {}  # families whose layers differ lack the field
+        return module_cls(config, dtype=jnp.dtype(dtype), remat=remat, **scanned)
 
     @property
     def default_head(self) -> str:
@@ -73,6 +75,15 @@ class Family:
     def init_params(self, config, rng, seq_len: int, head: str | None = None) -> dict:
         example = self.binding.dummy_input(config, seq_len)
         return jax.jit(self.module(config, head).init)(rng, *example)["params"]
+
+    def scanned(self, params: dict, config, head: str | None = None) -> dict:
+        """`params` (the unrolled layout: checkpoints, exports, init_params) stacked for
+        the module with `scan` set."""
+        example = self.binding.dummy_input(config, 1)
+        module = self.module(config, head, scan=True)
+        return layers.stacked(
+            params, jax.eval_shape(module.init, jax.random.key(0), *example)["params"]
+        )
 
     def load(self, directory: str | os.PathLike, head: str | None = None):
         """(config, params) of an HF checkpoint directory with `head` (the family's first
@@ -96,20 +107,26 @@ class Family:
                                  self.binding.tied)  # fmt: skip
 
     def save(self, directory: str | os.PathLike, config, params, head: str | None = None) -> None:
+        """An HF checkpoint directory of `params`, in either layout (layers.py)."""
         values = {
             **config.to_hf(),
             "architectures": [self.descriptor.heads[head or self.default_head]],
         }
         hf_io.write_checkpoint(
-            directory, values, params, self.binding.to_hf, self.binding.to_hf_layout
+            directory,
+            values,
+            layers.unstacked(params),
+            self.binding.to_hf,
+            self.binding.to_hf_layout,
         )
 
     def start(self, spec, values: dict, head: str, keep: dict | None = None) -> Start:
         """A run's model: from --model_name_or_path's checkpoint, else from `values`, with
         --dropout applied; `keep` overrides what the checkpoint's config says (a
         classifier's new classes)."""
+        scan = spec.scan_layers
         if not spec.model_name_or_path:
-            return Start(self, self.config(values, spec.dropout), head, None, ())
+            return Start(self, self.config(values, spec.dropout), head, None, (), scan)
         saved = self.config(hf_io.read_config(spec.model_name_or_path))
         config = self.config({**saved.to_hf(), **(keep or {})}, spec.dropout)
         params, fresh = self.read_weights(spec.model_name_or_path, config, head)
@@ -118,7 +135,7 @@ class Family:
                 "%s has no %s head of this shape (%s): it starts from random weights",
                 spec.model_name_or_path, head.replace("_", " "), ", ".join(fresh),
             )  # fmt: skip
-        return Start(self, config, head, params, fresh)
+        return Start(self, config, head, params, fresh, scan)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,13 +148,20 @@ class Start:
     head: str
     loaded: dict | None
     fresh: tuple[str, ...]  # the head's modules the checkpoint lacked
+    scan: bool  # --scan_layers
 
     def module(self, spec):
-        """The Flax module a run trains: --dtype's compute, --gradient_checkpointing's remat."""
+        """The Flax module a run trains: --dtype's compute, --gradient_checkpointing's
+        remat, --scan_layers' loop."""
         return self.family.module(self.config, self.head, spec.dtype,
-                                  remat=spec.gradient_checkpointing)  # fmt: skip
+                                  remat=spec.gradient_checkpointing, scan=self.scan)  # fmt: skip
 
     def params(self, rng, seq_len: int) -> dict:
+        """The run's first weights: the same whether its layers are scanned or not."""
+        params = self._unrolled_params(rng, seq_len)
+        return self.family.scanned(params, self.config, self.head) if self.scan else params
+
+    def _unrolled_params(self, rng, seq_len: int) -> dict:
         if self.loaded is not None and not self.fresh:
             return self.loaded
         new = self.family.init_params(self.config, rng, seq_len, self.head)

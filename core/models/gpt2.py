@@ -19,7 +19,7 @@ from .attention import attend, cached_attention
 from .family import FlaxBinding
 from .gpt2_config import GPT2Config
 from .last_token import LastTokenClassifier
-from .remat import layer_class
+from .layers import layer_stack
 
 
 def _dense(cfg: GPT2Config, features: int, dtype, name: str, std: float | None = None):
@@ -35,7 +35,6 @@ class Attention(nn.Module):
     cfg: GPT2Config
     dtype: jnp.dtype = jnp.float32
     decode_length: int = 0  # > 0: keys and values are cached (kv_cache.py)
-    remat: bool = False  # --gradient_checkpointing (remat.py)
 
     @nn.compact
     def __call__(self, x_BxLxD, deterministic: bool, start=0):
@@ -100,9 +99,8 @@ def transformer(module: nn.Module, ids_BxL, deterministic: bool):
     start = kv_cache.start_position(module, length) if decode_length else 0
     x_BxLxD = wte(ids_BxL) + wpe(start + jnp.arange(length))[None]
     x_BxLxD = nn.Dropout(cfg.embd_pdrop)(x_BxLxD, deterministic=deterministic)
-    block = layer_class(module, Block, static_argnums=(2, 3))
-    for i in range(cfg.n_layer):
-        x_BxLxD = block(cfg, dtype, decode_length, name=f"h_{i}")(x_BxLxD, deterministic, start)
+    blocks = layer_stack(module, Block, (cfg, dtype, decode_length), cfg.n_layer, "h", (2, 3))
+    x_BxLxD = blocks(x_BxLxD, deterministic, start)
     norm = nn.LayerNorm(epsilon=cfg.layer_norm_epsilon, dtype=dtype, name="ln_f")
     return norm(x_BxLxD), wte
 
@@ -113,7 +111,8 @@ class GPT2LMHead(nn.Module):
     cfg: GPT2Config
     dtype: jnp.dtype = jnp.float32
     decode_length: int = 0  # > 0: keys and values are cached (kv_cache.py)
-    remat: bool = False  # --gradient_checkpointing (remat.py)
+    remat: bool = False  # --gradient_checkpointing (layers.py)
+    scan: bool = False  # --scan_layers (layers.py)
 
     @nn.compact
     def __call__(self, ids_BxL, deterministic: bool = True):

@@ -31,7 +31,8 @@ class LastTokenClassifier(nn.Module):
     # submodules named as the family's checkpoints name them
     body: Callable
     dtype: jnp.dtype = jnp.float32
-    remat: bool = False  # --gradient_checkpointing (remat.py)
+    remat: bool = False  # --gradient_checkpointing (layers.py)
+    scan: bool = False  # --scan_layers (layers.py)
 
     @nn.compact
     def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):

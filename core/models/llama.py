@@ -19,9 +19,9 @@ from . import kv_cache
 from .attention import cached_attention, causal_attention
 from .family import FlaxBinding
 from .last_token import LastTokenClassifier
+from .layers import layer_stack
 from .llama_config import LlamaConfig
 from .naming import from_hf_layout, to_hf_layout
-from .remat import layer_class
 
 
 def inverse_frequencies(cfg: LlamaConfig) -> np.ndarray:
@@ -70,7 +70,6 @@ class Attention(nn.Module):
     cfg: LlamaConfig
     dtype: jnp.dtype = jnp.float32
     decode_length: int = 0  # > 0: keys and values are cached (kv_cache.py)
-    remat: bool = False  # --gradient_checkpointing (remat.py)
 
     @nn.compact
     def __call__(self, x_BxLxD, cos_LxK, sin_LxK, deterministic: bool, start=0):
@@ -150,10 +149,9 @@ def decoder(module: nn.Module, ids_BxL, deterministic: bool):
         cos_LxK = jnp.asarray(np.cos(angles_LxK), dtype)
         sin_LxK = jnp.asarray(np.sin(angles_LxK), dtype)
     x_BxLxD = embed(ids_BxL)
-    decoder_layer = layer_class(module, DecoderLayer, static_argnums=(4, 5))
-    for i in range(cfg.num_hidden_layers):
-        layer = decoder_layer(cfg, dtype, decode_length, name=f"layers_{i}")
-        x_BxLxD = layer(x_BxLxD, cos_LxK, sin_LxK, deterministic, start)
+    layers = layer_stack(module, DecoderLayer, (cfg, dtype, decode_length),
+                         cfg.num_hidden_layers, "layers", (4, 5))  # fmt: skip
+    x_BxLxD = layers(x_BxLxD, cos_LxK, sin_LxK, deterministic, start)
     return RMSNorm(cfg.rms_norm_eps, dtype, name="norm")(x_BxLxD), embed
 
 
@@ -163,7 +161,8 @@ class LlamaForCausalLM(nn.Module):
     cfg: LlamaConfig
     dtype: jnp.dtype = jnp.float32
     decode_length: int = 0  # > 0: keys and values are cached (kv_cache.py)
-    remat: bool = False  # --gradient_checkpointing (remat.py)
+    remat: bool = False  # --gradient_checkpointing (layers.py)
+    scan: bool = False  # --scan_layers (layers.py)
 
     @nn.compact
     def __call__(self, ids_BxL, deterministic: bool = True):

@@ -18,9 +18,9 @@ import jax.numpy as jnp
 from . import kv_cache
 from .activations import activation
 from .family import FlaxBinding
+from .layers import rematerialised
 from .llama import RMSNorm
 from .naming import from_hf_layout, to_hf_layout
-from .remat import layer_class
 from .t5_config import T5Config
 
 
@@ -185,7 +185,7 @@ class Stack(nn.Module):
         kinds = ["SelfAttention", *(["EncDecAttention"] if self.causal else []), "DenseReluDense"]
         x_BxLxD = nn.Dropout(cfg.dropout_rate)(x_BxLxD, deterministic=deterministic)
         biases = {}
-        sublayer_class = layer_class(self, Sublayer, static_argnums=(2, 5))
+        sublayer_class = rematerialised(self, Sublayer, static_argnums=(2, 5))
         for i in range(cfg.decoder_layers if self.causal else cfg.num_layers):
             for j, kind in enumerate(kinds):
                 sublayer = sublayer_class(cfg, kind, self.causal, i == 0 and kind == "SelfAttention",
@@ -212,7 +212,7 @@ class T5ForConditionalGeneration(nn.Module):
     cfg: T5Config
     dtype: jnp.dtype = jnp.float32
     decode_length: int = 0  # > 0: the decoder caches keys and values (kv_cache.py)
-    remat: bool = False  # --gradient_checkpointing (remat.py)
+    remat: bool = False  # --gradient_checkpointing (layers.py)
 
     def setup(self):
         cfg = self.cfg

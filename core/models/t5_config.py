@@ -141,4 +141,5 @@ T5 = FamilyDescriptor(
     SIZES,
     {"seq2seq_lm": "T5ForConditionalGeneration"},
     "t5:BINDING",
+    layers_differ="its first layer holds the relative position buckets the others reuse",
 )

@@ -14,8 +14,8 @@ import jax.numpy as jnp
 from .activations import activation
 from .attention import SelfAttention
 from .family import FlaxBinding
+from .layers import layer_stack
 from .naming import LayeredNames, from_hf_layout, to_hf_layout
-from .remat import layer_class
 from .vit_config import ViTConfig
 
 
@@ -59,7 +59,8 @@ class ViTForImageClassification(nn.Module):
 
     cfg: ViTConfig
     dtype: jnp.dtype = jnp.float32
-    remat: bool = False  # --gradient_checkpointing (remat.py)
+    remat: bool = False  # --gradient_checkpointing (layers.py)
+    scan: bool = False  # --scan_layers (layers.py)
 
     @nn.compact
     def __call__(self, images_BxHxWxC, deterministic: bool = True):
@@ -82,9 +83,8 @@ class ViTForImageClassification(nn.Module):
         x_BxNxD = jnp.concatenate([jnp.tile(cls, (batch, 1, 1)).astype(self.dtype), x_BxNxD], 1)
         x_BxNxD = x_BxNxD + positions.astype(self.dtype)
         x_BxNxD = nn.Dropout(cfg.hidden_dropout_prob)(x_BxNxD, deterministic=deterministic)
-        layer = layer_class(self, Layer, static_argnums=(2,))
-        for i in range(cfg.num_hidden_layers):
-            x_BxNxD = layer(cfg, self.dtype, name=f"layer_{i}")(x_BxNxD, deterministic)
+        layers = layer_stack(self, Layer, (cfg, self.dtype), cfg.num_hidden_layers, "layer", (2,))
+        x_BxNxD = layers(x_BxNxD, deterministic)
         x_BxNxD = nn.LayerNorm(epsilon=cfg.layer_norm_eps, dtype=self.dtype, name="layernorm")(
             x_BxNxD
         )

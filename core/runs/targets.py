@@ -94,6 +94,7 @@ FIXED_ON_RESUME = (
     "max_seq_length",
     "max_train_samples",  # the examples, and so the data order
     "label_column",  # the classes, and so the classifier's shape
+    "scan_layers",  # how the checkpoint's layers are laid out (stacked or not)
 )
 
 
