@@ -13,13 +13,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The browser test drives `tpudeck serve` in Debian's Chromium (Playwright finds no browser
+# of its own here: there is no network to download one).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -q chromium >/dev/null || ($(SUDO) apt-get update -q && \
+		$(SUDO) apt-get install -y -q chromium >/dev/null) || \
+		{ echo "the browser test needs Debian's chromium: apt-get install chromium"; exit 1; }
+
 demo: $(STAMP)
 	$(BIN)/tpudeck demo
 
 headless-demo: $(STAMP)
 	$(BIN)/tpudeck train --demo
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q --durations=25 -n 2 --dist loadfile -m "not serial"
@@ -36,6 +46,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/checkpoint.py
+	$(BIN)/python bench/scan_layers.py
 	$(BIN)/python bench/image_pipeline.py --images 1000
 	$(BIN)/python bench/holder_scan.py
 	$(BIN)/python bench/tui.py
