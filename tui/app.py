@@ -17,7 +17,6 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.worker import get_current_worker
 
 from tpudeck.core.errors import TpudeckError
 from tpudeck.core.runs.actions import request_stop
@@ -59,18 +58,25 @@ class TpudeckApp(App):
         self.store_watched = False  # the kernel tells of changes to the store (inotify)
         self.store_idle = False  # no run is live: the reader waits for the kernel's word
         self.closing = threading.Event()
-
-    def on_mount(self) -> None:
+        # Set before the stylesheet is first applied: a theme set on mount would apply it
+        # all again, ~10 ms of the first paint.
         for values in load_theme_files():
             self.register_theme(Theme(**values))
         self.theme = load_settings().get("theme", THEMES[0])
+
+    def on_mount(self) -> None:
         self.push_screen(RunsScreen())
         if self.launch_values is not None:
             from .screens.launch import LaunchScreen
 
             self.push_screen(LaunchScreen(self.launch_values))
         self.watch_store()
-        self.watch_store_files()
+
+    def on_ready(self) -> None:
+        """After the first paint, which the kernel watcher's start would delay (~20 ms).
+        Not a worker: asyncio joins its workers' threads as the app quits, and watchfiles
+        sees the stop only at its next 50 ms step; a daemon thread is left to end alone."""
+        threading.Thread(target=self.watch_store_files, name="store-watch", daemon=True).start()
 
     # -- the run store -----------------------------------------------------------------
 
@@ -80,8 +86,8 @@ class TpudeckApp(App):
         notice for each run that ends meanwhile (its notify_command run once across every
         app and the trainer); each second while a run is live, else when the store changes
         (store_watch.py)."""
-        worker, seen, first = get_current_worker(), EndingsSeen(), True
-        while not worker.is_cancelled:
+        seen, first = EndingsSeen(), True
+        while not self.closing.is_set():
             rows = self.rows.read()
             for notice in seen.news(rows):
                 announce_quietly(notice, self.store.home)
@@ -95,7 +101,6 @@ class TpudeckApp(App):
             first = False
             self.store_changed.clear()
 
-    @work(thread=True, group="store-files")
     def watch_store_files(self) -> None:
         """Wakes the store's reader when the kernel says the store changed."""
         self.store_watched = True
@@ -115,7 +120,7 @@ class TpudeckApp(App):
 
     def on_unmount(self) -> None:
         self.closing.set()
-        self.store_changed.set()  # the reader sees it is cancelled now, not in a second
+        self.store_changed.set()  # the reader sees it now, not in a second
 
     def reread_store(self) -> None:
         """Now, not at the next second: after a delete, say."""
