@@ -58,8 +58,9 @@ class TpudeckApp(App):
         self.store_watched = False  # the kernel tells of changes to the store (inotify)
         self.store_idle = False  # no run is live: the reader waits for the kernel's word
         self.closing = threading.Event()
-        # Set before the stylesheet is first applied: a theme set on mount would apply it
-        # all again, ~10 ms of the first paint.
+        # Set before the stylesheet is first applied: a theme set on mount applied it all
+        # again, which cost the first paint ~10 ms, and the Runs table's first rows could
+        # keep its header's column widths (the Runs snapshot failed 6 times in 8).
         for values in load_theme_files():
             self.register_theme(Theme(**values))
         self.theme = load_settings().get("theme", THEMES[0])
@@ -86,19 +87,16 @@ class TpudeckApp(App):
         notice for each run that ends meanwhile (its notify_command run once across every
         app and the trainer); each second while a run is live, else when the store changes
         (store_watch.py)."""
-        seen, first = EndingsSeen(), True
+        seen = EndingsSeen()
         while not self.closing.is_set():
             rows = self.rows.read()
             for notice in seen.news(rows):
                 announce_quietly(notice, self.store.home)
                 self.post_message(RunEnded(notice))
             self.post_message(RunsRead(rows))
-            # Listed again a second after the first time: rows that reach the Runs screen
-            # while it is first laid out can keep its header's column widths until redrawn.
-            live = first or any(row.state not in FINAL_STATES for row in rows)
+            live = any(row.state not in FINAL_STATES for row in rows)
             self.store_idle = self.store_watched and not live
             self.store_changed.wait(IDLE_SECONDS if self.store_idle else LIVE_SECONDS)
-            first = False
             self.store_changed.clear()
 
     def watch_store_files(self) -> None:
