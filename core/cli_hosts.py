@@ -22,19 +22,24 @@ def train_on_hosts(args: argparse.Namespace, given: dict) -> int:
 
     if "output_dir" not in given:
         raise TpudeckError("--hosts needs --output_dir DIR: the one path every worker trains into")
-    if args.detach:
-        raise TpudeckError("--hosts runs in the foreground: drop --detach (tmux keeps it past SSH)")
     spec = None if args.resume else new_run_spec(given, args.demo)  # bad flags fail here
     train_args, skip = [], False
-    for arg in args.argv[1:]:  # the command line as given, without --hosts
-        if not skip and not arg.startswith("--hosts"):
+    for arg in args.argv[1:]:  # the command line as given, without --hosts and --detach
+        if not skip and not arg.startswith("--hosts") and arg != "--detach":
             train_args.append(arg)
         skip = arg == "--hosts"
     launcher = parse_hosts(args.hosts)
     takes_lock = spec is None or spec.platform != "cpu"  # cpu runs take no lock
     if not args.wait and takes_lock and (busy := busy_worker(launcher)):
         raise TpudeckError(f"{busy}: drop --no-wait to queue behind it on every worker")
-    return run_on_hosts(launcher, train_args, Path(given["output_dir"]).resolve())
+    output_dir = Path(given["output_dir"]).resolve()
+    if args.detach:
+        from .pod.detached import start_on_hosts
+
+        launched = start_on_hosts(args.hosts, train_args, output_dir)
+        print(f"{launched.describe()}\nfollow it with: tpudeck logs -f {output_dir}", flush=True)
+        return 0
+    return run_on_hosts(launcher, train_args, output_dir)
 
 
 def follow_leader(args: argparse.Namespace, given: dict, processes) -> int:

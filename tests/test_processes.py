@@ -3,6 +3,7 @@ devices each, joined by jax's distributed runtime) trains as one process of eigh
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from tpudeck.core.runs.lock import AcceleratorLock
 from tpudeck.core.runs.rundir import RunDir
 from tpudeck.core.train.processes import Processes
 
-from .builders import fake_gcloud, free_port, one_line_error, tpudeck
+from .builders import fake_gcloud, free_port, one_line_error, tpudeck, tree_digest
 
 # A constant rate after warmup: a run of 10 steps and one of 20 share their first 10. (By
 # step 30 the two programs' different orders of summing the gradients show, ~1e-3.)
@@ -59,22 +60,47 @@ def wait_for_step(run, step: int, launch: subprocess.Popen) -> None:
         time.sleep(0.05)
 
 
-def test_two_processes_train_as_one(tmp_path, tpudeck_home, one):
-    """(Their resume is the kill -9 test's: it replays the lost steps bit for bit.)"""
+def test_two_processes_train_as_one_detached_from_the_terminal(tmp_path, tpudeck_home, one):
+    """--detach: the launch returns once process 0 has the run; its supervisor is in a
+    session of its own (a closed SSH session's SIGHUP never reaches it) and logs to the
+    run's hosts.log. (The gcloud and Ray tests run the supervisor in the foreground; the
+    resume of two processes is the kill -9 test's, which replays the lost steps bit for bit.)"""
     two = tmp_path / "two"
-    done = tpudeck("train", "--hosts", "local:2", *FLAGS, "--max_steps", "10",
+    done = tpudeck("train", "--hosts", "local:2", "--detach", *FLAGS, "--max_steps", "10",
                    "--output_dir", str(two))  # fmt: skip
     assert done.returncode == 0, done.stderr
+    supervisor = int(re.search(r"its supervisor, pid (\d+)", done.stdout)[1])
+    assert os.getsid(supervisor) == supervisor != os.getsid(0)
+    deadline = time.monotonic() + 300
+    while RunDir(two).read_status().get("state") != "finished":
+        assert time.monotonic() < deadline, RunDir(two).hosts_log_path.read_text()[-2000:]
+        time.sleep(0.2)
     as_one(two, one)
     # Process 0 alone writes the run's records; process 1 keeps its own log.
     assert [e["step"] for e in RunDir(two).read_events("step")] == [5, 10]
-    assert RunDir(two).read_status()["state"] == "finished"
     assert "step 10/10" in (two / "stdout.1.log").read_text()
+    assert "step 10/10" in RunDir(two).hosts_log_path.read_text()  # process 0's output
     assert len(list((two / "tensorboard").iterdir())) == 1
     assert [p.name for p in (two / "checkpoints").iterdir()] == ["step_10"]
     (evaluation,) = RunDir(two).read_events("eval")
     reference = next(e for e in RunDir(one).read_events("eval") if e["step"] == 10)
     assert evaluation["loss"] == pytest.approx(reference["loss"], rel=1e-5)
+
+
+def test_a_detached_launch_process_0_refuses_is_one_line_and_leaves_the_directory(
+    tmp_path, tpudeck_home
+):
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "notes.txt").write_text("mine")
+    before = tree_digest(occupied)
+    refused = tpudeck("train", "--hosts", "local:2", "--detach", *FLAGS, "--max_steps", "10",
+                      "--output_dir", str(occupied))  # fmt: skip
+    assert refused.returncode == 2
+    assert one_line_error(refused).startswith(
+        f"tpudeck: error: --output_dir {occupied} is not empty"
+    )
+    assert tree_digest(occupied) == before  # hosts.log gone with the refusal
 
 
 def stopped_at_one_step(run) -> int:

@@ -128,6 +128,8 @@ class RunDir:
     status_path = property(lambda self: self.path / "status.json")
     events_path = property(lambda self: self.path / "events.jsonl")
     log_path = property(lambda self: self.path / "stdout.log")
+    # A run on several hosts, detached: its supervisor's output (pod/detached.py)
+    hosts_log_path = property(lambda self: self.path / "hosts.log")
     tensorboard_dir = property(lambda self: self.path / "tensorboard")
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     model_dir = property(lambda self: self.path / "model")

@@ -40,10 +40,12 @@ def new_run_target(spec, overwrite: bool = False) -> Target:
         return Target(RunDir(store / run_id))
     target = Path(spec.output_dir).resolve()
     run_dir = RunDir(target)
-    if target.is_dir() and any(target.iterdir()):
-        _refuse_live_or_foreign(run_dir)
-        if not overwrite:
-            raise TpudeckError(_occupied(run_dir, spec.output_dir))
+    if target.is_dir():
+        # A detached run on several hosts: its supervisor's log comes first (pod/detached.py).
+        if any(p != run_dir.hosts_log_path for p in target.iterdir()):
+            _refuse_live_or_foreign(run_dir)
+            if not overwrite:
+                raise TpudeckError(_occupied(run_dir, spec.output_dir))
     elif target.exists():
         raise TpudeckError(f"--output_dir {spec.output_dir} is a file: choose a directory")
     link = None
