@@ -237,6 +237,17 @@ class RunSpec:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
+    def flags(self) -> list[str]:
+        """`tpudeck train` flags that give this spec: its settings other than the defaults
+        (what the app hands every worker of a run on several hosts)."""
+        flags = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value != f.default and value is not None:
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                flags += [f"--{f.name}", text]
+        return flags
+
     @classmethod
     def from_dict(cls, values: dict) -> RunSpec:
         """Build and validate a spec; unknown keys are errors (typos must not pass silently)."""

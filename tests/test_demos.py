@@ -22,7 +22,7 @@ async def test_ctrl_d_fills_the_form_with_the_picked_recipes_demo(recipe):
     """The form shows the picked recipe's data fields only (from its descriptor), and
     ctrl+d fills them with its demo, ready to launch."""
     from tpudeck.tui.app import TpudeckApp
-    from tpudeck.tui.screens.launch import DATA_DEPENDENT
+    from tpudeck.tui.launch_form import DATA_DEPENDENT
 
     app = TpudeckApp(launch_values={})
     async with app.run_test(size=(140, 45)) as pilot:

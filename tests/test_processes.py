@@ -271,6 +271,17 @@ def test_a_process_misnamed_by_its_launcher_is_one_line(environ, expected):
         Processes.from_env(environ)
 
 
+def test_only_workers_beside_process_0_go_without_their_own_lock():
+    """--hosts local:N: process 0's accelerator lock holds the host for the run (a worker
+    beside it waiting for the same lock would wait forever for the run it is part of)."""
+    env = {"TPUDECK_NUM_PROCESSES": "2", "JAX_COORDINATOR_ADDRESS": "h:1", "TPUDECK_HOST_OF_0": "1"}
+    assert Processes.from_env({**env, "TPUDECK_PROCESS_ID": "1"}).host_of_0
+    assert not Processes.from_env({**env, "TPUDECK_PROCESS_ID": "0"}).host_of_0
+    assert not Processes.from_env(
+        {**env, "TPUDECK_PROCESS_ID": "1", "TPUDECK_HOST_OF_0": ""}
+    ).host_of_0
+
+
 def test_a_follower_without_the_run_directory_is_refused(tpudeck_home):
     env = {**os.environ, "TPUDECK_NUM_PROCESSES": "2", "TPUDECK_PROCESS_ID": "1",
            "JAX_COORDINATOR_ADDRESS": "127.0.0.1:1"}  # fmt: skip

@@ -16,6 +16,19 @@ def train_file(tmp_path):
     return str(path)
 
 
+def test_spec_round_trips_through_its_flags(train_file, tmp_path):
+    """What the app hands each worker of a run on several hosts: the same spec, parsed
+    back by `tpudeck train` (switches, numbers, text, a None left out)."""
+    from tpudeck.core.cli import LAUNCH_KEYS, build_parser
+
+    spec = RunSpec.from_dict({"train_file": train_file, "learning_rate": 1e-3, "max_steps": 9,
+                              "scan_layers": True, "run_name": "a b", "dropout": 0.0,
+                              "output_dir": str(tmp_path / "run")})  # fmt: skip
+    args = build_parser().parse_args(["train", *spec.flags()])
+    assert RunSpec.from_dict({k: v for k, v in vars(args).items() if k not in LAUNCH_KEYS}) == spec
+    assert "--model_size" not in spec.flags()  # the defaults stay defaults
+
+
 def test_spec_round_trips_through_json(train_file, tmp_path):
     spec = RunSpec.from_dict({"train_file": train_file, "learning_rate": 1e-3, "max_steps": 9})
     (tmp_path / "spec.json").write_text(spec.to_json())

@@ -320,3 +320,24 @@ async def test_a_hub_id_launches_without_the_network_sized_when_downloaded(demo_
         await judged(pilot)
         assert "ready to launch" in text_of(app, "#error")
         assert "from the Hub's org/tiny-gpt2: downloaded" in text_of(app, "#summary")
+
+
+@pytest.mark.slow
+async def test_a_run_on_several_hosts_launches_from_the_launch_screen(tmp_path):
+    """The hosts field hands the form's spec to every worker (here two processes of four
+    CPU devices) through the supervisor `tpudeck train --hosts ... --detach` starts."""
+    run = tmp_path / "pod"
+    values = {**demo_settings(), "max_steps": 4, "logging_steps": 2, "output_dir": str(run)}
+    app = TpudeckApp(launch_values=values)
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#hosts").value = "bogus:2"
+        await judged(pilot)
+        assert "hosts: --hosts bogus:2: say local:N" in text_of(app, "#error")
+        app.screen.query_one("#hosts").value = "local:2"
+        await judged(pilot)
+        assert "on local:2, one trainer per worker" in text_of(app, "#summary")
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), timeout=120)
+        await wait_for(pilot, lambda: "finished" in text_of(app, "#summary"), timeout=180)
+    assert "step 4/4" in (run / "stdout.1.log").read_text()  # worker 1's own log
+    assert "step 4/4" in (run / "hosts.log").read_text()  # worker 0's, through the supervisor

@@ -25,6 +25,10 @@ class DetachedRun:
     state: str
     supervisor_pid: int
 
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.run_id
+
     def describe(self) -> str:
         return (
             f"run {self.run_dir.run_id}: {self.state} (its supervisor, pid {self.supervisor_pid}, "
@@ -68,6 +72,11 @@ def start_on_hosts(hosts: str, train_args: list[str], output_dir: Path) -> Detac
         if not found and not any(output_dir.iterdir()):
             output_dir.rmdir()
     raise TpudeckError(reason)
+
+
+def start_spec_on_hosts(spec, hosts: str) -> DetachedRun:
+    """The app's launch of `spec` on `hosts` (its --output_dir, which every worker sees)."""
+    return start_on_hosts(hosts, spec.flags(), Path(spec.output_dir).resolve())
 
 
 def _written_since(run_dir: RunDir, began: float) -> dict:

@@ -39,6 +39,8 @@ class LocalProcesses:
             env["XLA_FLAGS"] = (
                 f"--xla_force_host_platform_device_count={int(found[1]) // self.workers}"
             )
+        if index:  # this host's accelerator lock is process 0's, for every worker here
+            env["TPUDECK_HOST_OF_0"] = "1"
         child = subprocess.Popen(["bash", "-c", command], env=env, stdout=output, stderr=output)
         self._children.append(child)
         return child

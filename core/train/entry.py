@@ -108,8 +108,9 @@ def run_follower(
     startup = Startup()
     lock = log_file = None
     try:
-        with startup.phase("wait"):
-            lock = _take_accelerator(spec, run_dir, wait, place=None)
+        if not processes.host_of_0:  # else process 0's lock holds this host for the run
+            with startup.phase("wait"):
+                lock = _take_accelerator(spec, run_dir, wait, place=None)
         devices = _start_jax(spec, startup, processes)
         run_dir.path.mkdir(parents=True, exist_ok=True)  # on another host, its first file
         log_file = _log_to_run_dir(run_dir)

@@ -3,7 +3,8 @@ which one this is, and jax's distributed runtime that joins them.
 
 A launcher starts the same `tpudeck train` on every host with TPUDECK_NUM_PROCESSES,
 TPUDECK_PROCESS_ID and JAX_COORDINATOR_ADDRESS (process 0's host:port, jax's own variable)
-set. Every process trains on the global mesh and feeds only its own devices' rows of each
+set (and TPUDECK_HOST_OF_0=1 where a worker shares process 0's host, whose accelerator
+lock process 0 holds for them all: `--hosts local:N`). Every process trains on the global mesh and feeds only its own devices' rows of each
 batch; process 0, the leader, is the run: it writes spec, status, events, TensorBoard,
 exports and pushes. The others log to stdout.<id>.log in the run directory and write
 nothing else there but their part of each checkpoint.
@@ -24,6 +25,7 @@ class Processes:
     index: int = 0
     count: int = 1
     coordinator: str | None = None
+    host_of_0: bool = False  # on process 0's host: its accelerator lock is the run's here
 
     @classmethod
     def from_env(cls, environ=os.environ) -> Processes:
@@ -43,7 +45,7 @@ class Processes:
             raise TpudeckError(
                 f"TPUDECK_PROCESS_ID={index} is not one of the {count} processes (0-{count - 1})"
             )
-        return cls(index, count, coordinator)
+        return cls(index, count, coordinator, index > 0 and environ.get("TPUDECK_HOST_OF_0") == "1")
 
     @property
     def leader(self) -> bool:

@@ -5,8 +5,6 @@ Validation is RunSpec's own, the same the CLI runs, so the form and `tpudeck tra
 
 from __future__ import annotations
 
-import dataclasses
-import shlex
 import subprocess
 import sys
 from functools import partial
@@ -16,7 +14,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
-from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
@@ -24,36 +21,23 @@ from textual.worker import get_current_worker
 from tpudeck.core.demo import demo_settings
 from tpudeck.core.devices.expected import expected_devices
 from tpudeck.core.errors import TpudeckError
-from tpudeck.core.hub.repo_ids import hub_id
 from tpudeck.core.pasted import spec_values, split_line
+from tpudeck.core.pod.detached import start_spec_on_hosts
 from tpudeck.core.registry import FAMILIES, RECIPES, families_for
 from tpudeck.core.runs.launch import start_script, start_training
-from tpudeck.core.spec import RunSpec, field_type, parse_field
 
-from ..data_preview import preview
-from ..estimate import describe
+from ..launch_form import (
+    CHOICES,
+    DATA_DEPENDENT,
+    DEFAULTS,
+    SCRIPT,
+    TEXT_FIELDS,
+    Form,
+    Verdict,
+    judge,
+    label,
+)
 from .picker import TARGETS, PathPicker, start_folder
-
-SCRIPT = "script"  # a user's own script instead of a built-in recipe
-FORM = [f for f in dataclasses.fields(RunSpec) if f.metadata["form"]]
-
-
-def _options(field) -> tuple | None:
-    """The values a Select offers for a form field, or None for a text input."""
-    if field.name == "recipe":
-        return (*RECIPES, SCRIPT)
-    if field.name == "model_size":  # each family's own; the form keeps the pick valid
-        return tuple(dict.fromkeys(size for f in FAMILIES.values() for size in f.sizes))
-    if field.metadata["choices"]:
-        return field.metadata["choices"]
-    return (False, True) if field_type(field.name) is bool else None
-
-
-CHOICES = {f.name: options for f in FORM if (options := _options(f))}
-TEXT_FIELDS = tuple(f.name for f in FORM if f.name not in CHOICES)
-# Shown only for the recipes whose data they name.
-DATA_DEPENDENT = {name for recipe in RECIPES.values() for name in recipe.data_fields}
-DEFAULTS = RunSpec()
 
 
 class LaunchScreen(Screen):
@@ -88,7 +72,7 @@ class LaunchScreen(Screen):
                     yield Label(name, classes=f"for-{name}")
                     value = self.initial.get(name, getattr(DEFAULTS, name))
                     yield Select(
-                        [(_label(o), o) for o in options],
+                        [(label(o), o) for o in options],
                         value=value,
                         allow_blank=False,
                         id=name,
@@ -107,6 +91,13 @@ class LaunchScreen(Screen):
                 yield Input(
                     placeholder="python run_mlm_flax.py --output_dir out ...  (recipe: script)",
                     id="script_command",
+                )
+            with Grid(id="hosts-row"):
+                yield Label("hosts")
+                yield Input(
+                    placeholder="this machine  (or local:N, gcloud:TPU_NAME[:ZONE], ray:N: one "
+                    "trainer per worker, into output_dir)",
+                    id="hosts",
                 )
             with Grid(id="fields"):
                 for name in TEXT_FIELDS:
@@ -144,6 +135,7 @@ class LaunchScreen(Screen):
             for widget in self.query(f".for-{name}"):
                 widget.display = name in shown
         self.query_one("#script").display = recipe == SCRIPT
+        self.query_one("#hosts-row").display = recipe != SCRIPT
         self.refresh_bindings()  # ctrl+k is for recipes that read text
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -159,6 +151,7 @@ class LaunchScreen(Screen):
             texts={name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS},
             hidden=dict(self.hidden),
             script=self.query_one("#script_command", Input).value,
+            hosts=self.query_one("#hosts", Input).value,
         )
 
     @on(Select.Changed, "#recipe")
@@ -179,7 +172,7 @@ class LaunchScreen(Screen):
             return
         self.offered[select.id] = options
         picked = select.value
-        select.set_options([(_label(o), o) for o in options])
+        select.set_options([(label(o), o) for o in options])
         select.value = picked if picked in options else options[0]
 
     @on(Input.Changed)
@@ -213,6 +206,8 @@ class LaunchScreen(Screen):
             self.notify("fix the highlighted problem first", severity="error")
         elif isinstance(verdict.ready, list):
             self.app.launch(partial(start_script, verdict.ready))
+        elif verdict.hosts:
+            self.app.launch(partial(start_spec_on_hosts, verdict.ready, verdict.hosts))
         else:
             self.app.launch(partial(start_training, verdict.ready))
 
@@ -307,78 +302,3 @@ class LaunchScreen(Screen):
     def _use_tokenizer(self, directory: str) -> None:
         self.query_one("#tokenizer_name", Input).value = directory
         self.notify(f"tokenizer ready: {directory}")
-
-
-@dataclasses.dataclass(frozen=True)
-class Form:
-    choices: dict  # select id -> value
-    texts: dict  # input id -> text as typed
-    hidden: dict  # settings without a field, riding along
-    script: str  # the script command, for recipe "script"
-
-    def values(self) -> dict:
-        """Spec values; blank inputs take the defaults, and the data fields of recipes not
-        picked (hidden) are left out. SpecError names a bad field."""
-        recipe = RECIPES.get(self.choices["recipe"])
-        hidden = DATA_DEPENDENT - set(recipe.data_fields if recipe else ())
-        values = {**self.hidden, **{k: v for k, v in self.choices.items() if k not in hidden}}
-        for name, text in self.texts.items():
-            if text.strip() and name not in hidden:
-                values[name] = parse_field(name, text.strip())
-        return values
-
-    def script_command(self) -> list[str] | None:
-        """The user's script command when the recipe is "script"; else None."""
-        if self.choices["recipe"] != SCRIPT:
-            return None
-        try:
-            command = shlex.split(self.script)
-        except ValueError as exc:
-            raise TpudeckError(f"script command: {exc}; fix the quoting") from None
-        if not command:
-            raise TpudeckError(
-                "type the script command, e.g. python run_mlm_flax.py --output_dir out"
-            )
-        return command
-
-
-@dataclasses.dataclass(frozen=True)
-class Verdict:
-    ready: RunSpec | list[str] | None  # what would launch: a spec, a script command, or None
-    error: str = ""  # markup: the first problem, or "" when ready
-    summary: str = ""
-    preview: str = ""
-
-
-def judge(form: Form, devices: tuple[int, str]) -> Verdict:
-    """RunSpec's own validation (the CLI's), the estimate and the data preview of a form.
-    Touches files only: safe on a worker thread."""
-    try:
-        command = form.script_command()
-        spec = None if command else RunSpec.from_dict(form.values())
-    except TpudeckError as exc:
-        return Verdict(None, error=f"[b]✗[/b] {escape(str(exc))}")
-    if command:
-        return Verdict(
-            command,
-            summary=f"runs [b]{escape(shlex.join(command))}[/b] under the accelerator lock, "
-            "copied into its run directory; its TensorBoard scalars under --output_dir become "
-            "the run's curves",
-        )
-    return Verdict(spec, summary=describe(spec, *devices), preview=_preview(spec.training_data))
-
-
-def _preview(path: str) -> str:
-    if hub_id(path):
-        return f"[b]{escape(path)}[/b]  a Hub dataset: downloaded when the run prepares"
-    try:
-        heading, rows = preview(path)
-    except (OSError, ValueError, KeyError, IndexError) as exc:
-        return escape(f"cannot preview {path}: {exc}")
-    return f"[b]{escape(path)}[/b]  {escape(heading)}\n" + escape("\n".join(rows))
-
-
-def _label(option) -> str:
-    if isinstance(option, bool):
-        return "yes" if option else "no"
-    return option
