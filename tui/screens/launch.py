@@ -39,6 +39,16 @@ from ..launch_form import (
 )
 from .picker import TARGETS, PathPicker, start_folder
 
+# The form's one-line inputs beside RunSpec's fields: (row id, label, input id, placeholder)
+LINES = (
+    ("paste", "paste an HF command", "pasted",
+     "python run_mlm_flax.py --model_type roberta ...  (enter fills the form)"),
+    ("script", "script command", "script_command",
+     "python run_mlm_flax.py --output_dir out ...  (recipe: script)"),
+    ("hosts-row", "hosts", "hosts", "this machine  (or local:N, gcloud:TPU_NAME[:ZONE], ray:N: "
+     "one trainer per worker, into output_dir)"),
+)  # fmt: skip
+
 
 class LaunchScreen(Screen):
     CSS_PATH = "launch.tcss"  # loaded when the screen is first opened
@@ -79,26 +89,10 @@ class LaunchScreen(Screen):
                         classes=f"for-{name}",
                         compact=True,
                     )
-            with Grid(id="paste"):
-                yield Label("paste an HF command")
-                yield Input(
-                    placeholder="python run_mlm_flax.py --model_type roberta ...  (enter fills "
-                    "the form)",
-                    id="pasted",
-                )
-            with Grid(id="script"):
-                yield Label("script command")
-                yield Input(
-                    placeholder="python run_mlm_flax.py --output_dir out ...  (recipe: script)",
-                    id="script_command",
-                )
-            with Grid(id="hosts-row"):
-                yield Label("hosts")
-                yield Input(
-                    placeholder="this machine  (or local:N, gcloud:TPU_NAME[:ZONE], ray:N: one "
-                    "trainer per worker, into output_dir)",
-                    id="hosts",
-                )
+            for grid, name, input_id, placeholder in LINES:
+                with Grid(id=grid):
+                    yield Label(name)
+                    yield Input(placeholder=placeholder, id=input_id)
             with Grid(id="fields"):
                 for name in TEXT_FIELDS:
                     yield Label(name, classes=f"for-{name}")
