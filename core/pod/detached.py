@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def start_on_hosts(hosts: str, train_args: list[str], output_dir: Path) -> Detac
             start_new_session=True,  # no controlling terminal: a SIGHUP never reaches it
             close_fds=True,
         )  # fmt: skip
+    threading.Thread(target=supervisor.wait, daemon=True).start()  # reaped, never a zombie
     while True:
         status = _written_since(run_dir, began)
         if status.get("state") in _PAST_PREPARING:
