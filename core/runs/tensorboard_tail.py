@@ -10,7 +10,9 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from tensorboardX.proto import event_pb2
+from ..tbx import tensorboardx
+
+event_pb2 = tensorboardx("tensorboardX.proto.event_pb2")
 
 # HF Flax scripts log "train_loss", "train_learning_rate", "eval_loss", ...; ours "train/loss".
 _RENAMES = {"learning_rate": "lr", "time": None}

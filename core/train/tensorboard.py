@@ -14,9 +14,10 @@ class TensorBoardSink:
     them."""
 
     def __init__(self, directory: Path | None):
-        from tensorboardX import SummaryWriter
+        from ..tbx import tensorboardx
 
-        self._writer = SummaryWriter(str(directory), flush_secs=10) if directory else None
+        writer = tensorboardx().SummaryWriter
+        self._writer = writer(str(directory), flush_secs=10) if directory else None
 
     def scalars(self, prefix: str, step: int, values: dict) -> None:
         if not self._writer:
