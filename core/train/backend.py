@@ -16,6 +16,11 @@ from ..devices.tpu_runtime import enable_metrics
 from ..errors import BackendError
 from .processes import Processes
 
+# The team's compile cache is bounded: past this, jax evicts the programs least recently
+# used (JAX_COMPILATION_CACHE_MAX_SIZE, in bytes, sets another bound; -1, none). A TPU VM's
+# boot disk is ~100 GB, and a big model's step is hundreds of MB compiled.
+COMPILE_CACHE_BYTES = 10 * 2**30
+
 
 def start_backend(platform: str, compile_cache: Path, processes: Processes | None = None) -> list:
     """Import jax on `platform` ("auto" takes jax's default), compiling through the
@@ -33,6 +38,8 @@ def start_backend(platform: str, compile_cache: Path, processes: Processes | Non
     cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(compile_cache)
     jax.config.update("jax_compilation_cache_dir", cache)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # CPU steps too
+    if "JAX_COMPILATION_CACHE_MAX_SIZE" not in os.environ:  # jax's own bound, where set
+        jax.config.update("jax_compilation_cache_max_size", COMPILE_CACHE_BYTES)
 
     try:
         if processes:
