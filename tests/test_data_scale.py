@@ -3,6 +3,7 @@ file, so the trainer's peak memory does not grow with the corpus; the next launc
 same data and tokenizer reads the blocks again instead of tokenising anew. (Time, and the
 HF scripts' way beside it: bench/data_pipeline.py.)"""
 
+import os
 import subprocess
 import sys
 
@@ -56,7 +57,11 @@ def train(corpus, tokenizer, run) -> tuple[int, int, str]:
             "--tokenizer_name", str(tokenizer), "--model_size", "demo", "--block_size", "128",
             "--max_steps", "1", "--max_eval_samples", "64", "--platform", "cpu",
             "--output_dir", str(run)]  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", MEASURED, *argv], capture_output=True, text=True)
+    # Each run compiles into a cache of its own: a step loaded from the session's shared cache
+    # costs far less memory than one compiled, which would weigh more than the corpus does.
+    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(run) + "-jax-cache"}
+    done = subprocess.run([sys.executable, "-c", MEASURED, *argv], capture_output=True, text=True,
+                          env=env)  # fmt: skip
     code, anonymous, rss = map(int, done.stdout.split())
     assert code == 0, done.stderr
     return anonymous, rss, done.stderr
