@@ -18,7 +18,10 @@ pytestmark = pytest.mark.slow
 # Holding the texts and their encodings, as tpudeck did before, grew it by about 70 MB per MB
 # of corpus. Resident pages of the memory-mapped corpus and Arrow files are the kernel's page
 # cache (reclaimed under pressure) and are not counted; the whole RSS is reported beside.
-GROWTH_BOUND_MB = 64
+# Tokenising 1 GB peaks 44-97 MB above the 1 MB run (this machine, alone and under CI's
+# load); 64 MB held only while the torch that tensorboardX imported (~180 MB, loaded after
+# the data) raised both runs' later peak above the tokenising one.
+GROWTH_BOUND_MB = 160
 SCALE_MB = 1024
 MEASURED = """
 import resource, subprocess, sys, threading, time
