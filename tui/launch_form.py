@@ -98,17 +98,18 @@ def judge(form: Form, devices: tuple[int, str]) -> Verdict:
             "copied into its run directory; its TensorBoard scalars under --output_dir become "
             "the run's curves",
         )
-    summary, preview = describe(spec, *devices), _preview(spec.training_data)
     hosts = form.hosts.strip()
+    if hosts:  # checked before the estimate and the preview, which read files
+        try:
+            parse_hosts(hosts)
+        except TpudeckError as exc:
+            return Verdict(None, error=f"[b]✗[/b] hosts: {escape(str(exc))}")
+        if spec.output_dir is None:
+            return Verdict(None, error="[b]✗[/b] hosts: set output_dir, the one path every "
+                           "worker trains into (storage they all see)")  # fmt: skip
+    summary, preview = describe(spec, *devices), _preview(spec.training_data)
     if not hosts:
         return Verdict(spec, summary=summary, preview=preview)
-    try:
-        parse_hosts(hosts)
-    except TpudeckError as exc:
-        return Verdict(None, error=f"[b]✗[/b] hosts: {escape(str(exc))}")
-    if spec.output_dir is None:
-        return Verdict(None, error="[b]✗[/b] hosts: set output_dir, the one path every worker "
-                       "trains into (storage they all see)")  # fmt: skip
     where = (f"on [b]{escape(hosts)}[/b], one trainer per worker, detached (the run outlives "
              f"this session), into {escape(spec.output_dir)}: ")  # fmt: skip
     return Verdict(spec, summary=where + summary, preview=preview, hosts=hosts)

@@ -32,7 +32,7 @@ class DetachedRun:
 
     def describe(self) -> str:
         return (
-            f"run {self.run_dir.run_id}: {self.state} (its supervisor, pid {self.supervisor_pid}, "
+            f"run {self.run_id}: {self.state} (its supervisor, pid {self.supervisor_pid}, "
             f"logs to {self.run_dir.hosts_log_path})"
         )
 
