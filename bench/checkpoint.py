@@ -60,7 +60,7 @@ def timed(way: str, steps: int, every: int, dp, initial, batch, constants, where
         if step % every == 0:
             dp.host_metrics(metrics)  # as at a logging step; the state is what step N made
             if way == "orbax":
-                book.save(step, dp.host_state(state), {})
+                book.save(step, dp.checkpoint_state(state), {})  # as the trainer hands it
             elif way == "msgpack":
                 msgpack_save(where / "msgpack", step, dp.host_state(state))
     dp.host_metrics(metrics)

@@ -315,6 +315,11 @@ class RunSpec:
         return per_step // n_devices
 
     @property
+    def pushes_saves(self) -> bool:
+        """Does every save push the model (so export it) rather than only the end?"""
+        return self.push_to_hub and self.hub_strategy != "end"
+
+    @property
     def training_data(self) -> str | None:
         """Where the training data is: --train_dir for images, else --dataset_name or
         --train_file."""

@@ -1,6 +1,9 @@
 """The data-parallel step: 8 devices compute what 1 device computes on the same global batch."""
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -9,6 +12,7 @@ import pytest
 from tpudeck.core.recipes.base import TaskData
 from tpudeck.core.recipes.clm import RECIPE as CLM
 from tpudeck.core.spec import RunSpec
+from tpudeck.core.train.checkpoints import Checkpoints
 from tpudeck.core.train.optimizer import make_optimizer, make_schedule
 from tpudeck.core.train.parallel import make_parallel
 from tpudeck.core.train.step import StepConstants, TrainState
@@ -47,7 +51,7 @@ def data_parallel(task, mode: str = "pmap", n_devices: int = 8, params=None):
     schedule = make_schedule(spec, 10)
     dp = make_parallel(mode, jax.devices()[:n_devices], spec, model)
     params = model.init_params(jax.random.key(0)) if params is None else params
-    state = dp.put_state(TrainState.create(params, make_optimizer(spec, schedule)))
+    state = dp.put_state(dp.new_state(params, make_optimizer(spec, schedule)))  # as the trainer
     return dp, state, StepConstants(jax.random.key(1), schedule)
 
 
@@ -116,12 +120,11 @@ def test_the_sharded_step_equals_the_pmap_step(task, accum=2):
 
 
 def test_a_device_keeps_about_an_eighth_of_the_state_when_sharded(task):
+    """From the start: the optimizer's state is made on the parameters' shards."""
     spec, _, model = task
-    host = TrainState.create(
-        model.init_params(jax.random.key(0)), make_optimizer(spec, make_schedule(spec, 10))
-    )
-    whole = sum(np.asarray(leaf).nbytes for leaf in jax.tree.leaves(host))
-    _, sharded, _ = data_parallel(task, "fsdp")
+    params, tx = model.init_params(jax.random.key(0)), make_optimizer(spec, make_schedule(spec, 10))
+    whole = sum(np.asarray(leaf).nbytes for leaf in jax.tree.leaves(TrainState.create(params, tx)))
+    sharded = make_parallel("fsdp", jax.devices(), spec, model).new_state(params, tx)
     on_one = sum(leaf.addressable_shards[0].data.nbytes for leaf in jax.tree.leaves(sharded))
     assert on_one < whole / 8 * 1.1, (on_one, whole)
 
@@ -171,3 +174,47 @@ def test_the_compiled_step_reads_the_learning_rate_it_is_given(task):
     assert any(
         not np.allclose(x, y) for x, y in zip(*map(jax.tree.leaves, (before, moved)), strict=True)
     )
+
+
+READ_WITH_ONE_DEVICE = """
+import sys
+from pathlib import Path
+import jax, numpy as np
+from tpudeck.core.train.checkpoints import read_state
+assert jax.device_count() == 1
+params = read_state(Path(sys.argv[1]), 1)["params"]
+np.savez(sys.argv[2], **{str(i): leaf for i, leaf in enumerate(jax.tree.leaves(params))})
+"""
+
+
+def test_a_sharded_state_is_checkpointed_from_its_shards_and_read_back_onto_them(task, tmp_path):
+    """fsdp: Orbax is handed the state's shards where they live (no whole host copy; on
+    several hosts each writes its own), the next step may donate them at once, and a resume
+    reads them straight onto the mesh. A process with one device (an export, `tpudeck
+    push`) still reads the checkpoint whole."""
+    dp, state, constants = data_parallel(task, "fsdp")
+    batch = {"input_ids": task[1].train["input_ids"].reshape(8, 1, -1, SEQ)}
+    state, _ = dp.train_step(state, batch, constants)
+    expected = dp.host_state(state)
+    book = Checkpoints(tmp_path, 2, lambda step, path: None)
+    book.save(1, dp.checkpoint_state(state), {})
+    state, _ = dp.train_step(state, batch, constants)  # donates the arrays being saved
+    book.close()
+
+    restored, meta = Checkpoints(tmp_path, 2, print).restore(1, expected, dp.shardings(expected))
+    assert meta["step"] == 1
+    places = jax.tree.leaves(dp.shardings(expected))
+    assert [leaf.sharding for leaf in jax.tree.leaves(restored)] == places
+    assert any(leaf.spec != jax.sharding.PartitionSpec() for leaf in places)  # some are split
+    assert dp.put_state(restored) is not None
+    for x, y in zip(jax.tree.leaves(dp.host_state(restored)), jax.tree.leaves(expected),
+                    strict=True):  # fmt: skip
+        np.testing.assert_array_equal(x, y)
+
+    env = {**os.environ, "XLA_FLAGS": ""}
+    done = subprocess.run([sys.executable, "-c", READ_WITH_ONE_DEVICE, str(tmp_path),
+                           str(tmp_path / "read.npz")], capture_output=True, text=True, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    read = np.load(tmp_path / "read.npz")
+    for i, leaf in enumerate(jax.tree.leaves(expected.params)):
+        np.testing.assert_array_equal(read[str(i)], leaf)

@@ -157,7 +157,7 @@ def test_a_tpu_slice_through_gcloud_trains_and_stops_on_every_worker(tmp_path, t
     """`--hosts gcloud:TPU:ZONE` starts a trainer on each worker with `gcloud compute tpus
     tpu-vm ssh --worker=N` (worker 0's address from `describe` as the coordinator); a
     SIGTERM to the launch stops every worker with `ssh --worker=all`, at one step. Sharded
-    (fsdp): the checkpoint is gathered from both processes' shards."""
+    (fsdp): each process writes its own shards of the checkpoint, gathering none."""
     run, env = tmp_path / "run", fake_gcloud(tmp_path)
     with open(tmp_path / "out.txt", "w") as out:
         launch = start_training(out, "--hosts", "gcloud:my-tpu:us-central2-b", *FLAGS,
@@ -167,7 +167,8 @@ def test_a_tpu_slice_through_gcloud_trains_and_stops_on_every_worker(tmp_path, t
     launch.send_signal(signal.SIGTERM)
 
     assert launch.wait(timeout=120) == 0, (tmp_path / "out.txt").read_text()
-    stopped_at_one_step(run)
+    step = stopped_at_one_step(run)
+    assert (run / "checkpoints" / f"step_{step}" / "state" / "ocdbt.process_1").is_dir()
     as_one(run, one)
     calls = [json.loads(line) for line in (tmp_path / "gcloud.jsonl").read_text().splitlines()]
     tpu = ["compute", "tpus", "tpu-vm"]

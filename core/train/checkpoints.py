@@ -57,14 +57,15 @@ class Checkpoints:
             ),
         )
 
-    def save(self, step: int, host_state, meta: dict) -> None:
-        """Start writing the host-side TrainState of `step`; returns before it is written."""
+    def save(self, step: int, state, meta: dict) -> None:
+        """Start writing the TrainState of `step` (host arrays, or device arrays that Orbax
+        copies to the host before this returns); returns before it is written."""
         import jax
         import orbax.checkpoint as ocp
 
         self.wait()  # Orbax writes one at a time: the previous one must be announced first
         # A write that runs out of room fails deep in Orbax's thread, noisily: refuse first.
-        needed = sum(leaf.nbytes for leaf in jax.tree.leaves(host_state))
+        needed = sum(_bytes_written_here(leaf) for leaf in jax.tree.leaves(state))
         if shutil.disk_usage(self.directory).free < needed:
             raise DiskFull(step, "a checkpoint", self.directory.parent)
         self.pending = step
@@ -72,7 +73,7 @@ class Checkpoints:
             lambda: self.manager.save(
                 step,
                 args=ocp.args.Composite(
-                    state=ocp.args.StandardSave(host_state),
+                    state=ocp.args.StandardSave(state),
                     meta=ocp.args.JsonSave({"step": step, **meta}),
                 ),
                 force=True,
@@ -132,14 +133,21 @@ class Checkpoints:
                 raise DiskFull(step, "a checkpoint", self.directory.parent) from None
             raise
 
-    def restore(self, step: int, template):
-        """(state, meta) of a checkpoint, shaped like `template`; corrupt files are a clear
-        error."""
+    def restore(self, step: int, template, shardings=None):
+        """(state, meta) of a checkpoint, shaped like `template`, its arrays read straight
+        onto `shardings` where given (each process reads only the shards it holds);
+        corrupt files are a clear error."""
         path = step_dir(self.directory, step)
         if (path / LEGACY_STATE).is_file():
             return _restore_legacy(path, template)
+        import jax
         import orbax.checkpoint as ocp
 
+        if shardings is not None:
+            template = jax.tree.map(
+                lambda x, where: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=where),
+                template, shardings,
+            )  # fmt: skip
         try:
             restored = self.manager.restore(
                 step,
@@ -154,16 +162,22 @@ class Checkpoints:
 
 def read_state(directory: Path, step: int) -> dict:
     """A checkpoint's state as nested dicts of numpy arrays, without a template (to export
-    any checkpoint's parameters)."""
+    any checkpoint's parameters, in a process that need not have the devices it was saved
+    from)."""
     path = step_dir(directory, step)
     if (path / LEGACY_STATE).is_file():
         from flax import serialization
 
         return serialization.msgpack_restore((path / LEGACY_STATE).read_bytes())
+    import jax
+    import numpy as np
     import orbax.checkpoint as ocp
 
     with ocp.StandardCheckpointer() as checkpointer:
-        return checkpointer.restore(path.absolute() / "state")
+        saved = checkpointer.metadata(path.absolute() / "state").item_metadata.tree
+        # numpy leaves ask for host arrays; else Orbax would rebuild the saved device mesh
+        as_numpy = jax.tree.map(lambda array: np.empty(array.shape, array.dtype), saved)
+        return checkpointer.restore(path.absolute() / "state", as_numpy)
 
 
 def verify(directory: Path, step: int, previous: int | None = None) -> None:
@@ -181,6 +195,15 @@ def verify(directory: Path, step: int, previous: int | None = None) -> None:
     except (OSError, ValueError, TypeError) as exc:
         fallback = f"to resume from step {previous}" if previous else "to train from step 0"
         raise _corrupt(path, exc, fallback) from None
+
+
+def _bytes_written_here(leaf) -> int:
+    """What this process writes of an array: all of a host array, one copy of the shards
+    of a device array that it holds (replica 0 of each; the others are written elsewhere)."""
+    shards = getattr(leaf, "addressable_shards", None)
+    if shards is None:
+        return leaf.nbytes
+    return sum(shard.data.nbytes for shard in shards if shard.replica_id == 0)
 
 
 def _corrupt(path: Path, exc: Exception, fallback: str) -> CheckpointError:

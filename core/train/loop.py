@@ -29,7 +29,7 @@ from .optimizer import make_optimizer, make_schedule
 from .parallel import make_parallel
 from .preflight import check_global_batch
 from .startup import Startup
-from .step import StepConstants, TrainState
+from .step import StepConstants
 from .tensorboard import TensorBoardSink
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,9 @@ class Trainer:
     def run(self, resume: bool) -> str:
         """Train to the end or to a stop signal; returns the final state name."""
         with self.startup.phase("init"):  # fresh weights, or the checkpoint a resume reads
-            host_state, start = self._initial_state(resume)
+            initial, start = self._initial_state(resume)
         with self.startup.phase("replicate"):
-            state = self.parallel.put_state(host_state)
+            state = self.parallel.put_state(initial)
         self._install_signal_handlers()
         self.tb = TensorBoardSink(self.run_dir.tensorboard_dir if self.leader else None)
         try:
@@ -86,7 +86,7 @@ class Trainer:
             self.checkpoints.close()
 
     def _initial_state(self, resume: bool):
-        state = TrainState.create(
+        state = self.parallel.new_state(
             self.model.init_params(self.init_key), make_optimizer(self.spec, self.schedule)
         )
         steps = list_steps(self.run_dir.checkpoints_dir)
@@ -94,7 +94,7 @@ class Trainer:
             if resume:
                 log.info("no checkpoint in %s: starting from step 0", self.run_dir.checkpoints_dir)
             return state, 0
-        state, meta = self.checkpoints.restore(steps[-1], state)
+        state, meta = self.checkpoints.restore(steps[-1], state, self.parallel.shardings(state))
         self.batches.restore(meta)
         epoch, index = self.batches.position(meta["step"])
         log.info("resumed from step %d (epoch %d, batch %d)", meta["step"], epoch, index)
@@ -161,7 +161,7 @@ class Trainer:
                 )
             self.checkpoints.settle()
             if done % spec.save_steps == 0 and not last:
-                self._save(self.parallel.host_state(state), done)
+                self._save(state, done)
                 window_start = time.perf_counter()
         self._evaluate(state, self.total_steps)
         return self._finish(state, self.total_steps, "finished", "")
@@ -262,18 +262,21 @@ class Trainer:
         log.info("eval at step %d: %s", step, "  ".join(f"{k} {v:.4f}" for k, v in report.items()))
         return report
 
-    def _save(self, host_state, step: int, final: bool = False) -> None:
+    def _save(self, state, step: int, final: bool = False) -> None:
         """Checkpoint; export the HF model at the end, or at every save when it is pushed."""
         meta = {**self.batches.state(step), "seed": self.spec.seed}
-        self.checkpoints.save(step, host_state, meta)
+        self.checkpoints.save(step, self.parallel.checkpoint_state(state), meta)
         pushed = self.hub is not None and (final or self.hub.pushes_saves)
-        with _disk_full_as(step, "the exported model", self.run_dir.path):
-            if (final or pushed) and self.leader:
-                self._export(host_state.params, step)
-            if pushed and self.hub.sends_checkpoint:
-                self.push_when_saved = step  # training goes on while Orbax writes it
-            elif pushed:
-                self.hub.queue(step)
+        # Every process decides alike: the whole parameters are gathered by all of them.
+        if final or self.spec.pushes_saves:
+            params = self.parallel.host_state(state.params)
+            with _disk_full_as(step, "the exported model", self.run_dir.path):
+                if self.leader:
+                    self._export(params, step)
+                if pushed and self.hub.sends_checkpoint:
+                    self.push_when_saved = step  # training goes on while Orbax writes it
+                elif pushed:
+                    self.hub.queue(step)
         if final:
             self.checkpoints.wait()
 
@@ -290,7 +293,7 @@ class Trainer:
 
     def _finish(self, state, step: int, final: str, message: str) -> str:
         if final != "diverged":  # a NaN state is worth neither resuming nor exporting
-            self._save(self.parallel.host_state(state), step, final=True)
+            self._save(state, step, final=True)
         self.run_dir.write_status(final, step=step, total_steps=self.total_steps, message=message)
         log.info("run %s at step %d%s", final, step, f": {message}" if message else "")
         return final

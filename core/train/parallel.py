@@ -16,7 +16,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from .optimizer import make_optimizer
-from .step import AXIS, make_eval_step, make_train_step
+from .step import AXIS, TrainState, make_eval_step, make_train_step
 
 MODES = ("pmap", "shard_map", "fsdp")
 
@@ -38,6 +38,15 @@ class _DataParallel:
     def local_rows(self) -> slice:
         """The rows of a batch's device axis that this process feeds: all, on one host."""
         return slice(None)
+
+    def shardings(self, state):
+        """Where each array of `state` lives while training, for a checkpoint to be read
+        straight there; None where the state is placed from one host copy (pmap)."""
+        return None
+
+    def new_state(self, params, tx) -> TrainState:
+        """The first TrainState of `params`, for put_state to place."""
+        return TrainState.create(params, tx)
 
     def put_batch(self, batch):
         """A host batch of this process's rows as the step takes it."""
@@ -65,9 +74,12 @@ class PmapParallel(_DataParallel):
         return jax_utils.replicate(state, self.devices)
 
     def host_state(self, state):
-        # One replica's shard, copied once; flax's unreplicate keeps the device axis on a
-        # single-device pmap.
-        return jax.tree.map(lambda x: np.asarray(x.addressable_shards[0].data)[0], state)
+        return jax.device_get(self.checkpoint_state(state))
+
+    def checkpoint_state(self, state):
+        """One replica, on its device: Orbax copies it to the host before its save returns.
+        (flax's unreplicate keeps the device axis on a single-device pmap.)"""
+        return jax.tree.map(lambda x: x.addressable_shards[0].data[0], state)
 
     def eval_step(self, params, batch) -> tuple[dict, dict]:
         sums, outputs = jax.device_get(self._eval(params, batch))
@@ -111,6 +123,25 @@ class _MeshParallel(_DataParallel):
     def host_state(self, state):
         return _to_host(state)
 
+    def checkpoint_state(self, state):
+        """The global arrays themselves: each process writes the shards it holds (Orbax
+        copies them to its host before its save returns, so the next step may donate them),
+        and no process gathers the whole state."""
+        return state
+
+    def put_state(self, state):
+        """A state from the host (fresh weights, an old checkpoint) placed on the mesh; one
+        restored where it belongs (a checkpoint read onto `shardings`) stays."""
+        return jax.tree.map(_place, state, self.shardings(state))
+
+    def new_state(self, params, tx) -> TrainState:
+        """Made where it will live: the parameters placed, then the optimizer's state made
+        on their shards, so no device holds the whole moments (under fsdp, a model whose
+        state fits only sharded would not fit one device while it starts)."""
+        create = functools.partial(TrainState.create, tx=tx)
+        params = self.put_state(params)
+        return jax.jit(create, out_shardings=self.shardings(jax.eval_shape(create, params)))(params)
+
     def eval_step(self, params, batch) -> tuple[dict, dict]:
         sums, outputs = _to_host(self._eval(params, batch))
         return {k: float(v) for k, v in sums.items()}, outputs
@@ -119,10 +150,11 @@ class _MeshParallel(_DataParallel):
         return {k: float(v) for k, v in _to_host(metrics).items()}
 
 
-def _addressable(state):
-    """A state every process can place on the global mesh: an array restored onto one local
-    device cannot move to another host's devices, its host copy can."""
-    return jax.device_get(state) if jax.process_count() > 1 else state
+def _place(x, sharding: NamedSharding):
+    if isinstance(x, jax.Array) and x.sharding == sharding:
+        return x
+    # An array on one local device cannot move to another host's devices; its host copy can.
+    return jax.device_put(jax.device_get(x) if jax.process_count() > 1 else x, sharding)
 
 
 def _to_host(tree):
@@ -146,8 +178,8 @@ class ShardMapParallel(_MeshParallel):
 
         super().__init__(devices, train, eval_step)
 
-    def put_state(self, state):
-        return jax.device_put(_addressable(state), NamedSharding(self.mesh, P()))
+    def shardings(self, state):
+        return jax.tree.map(lambda _: NamedSharding(self.mesh, P()), state)
 
 
 def fsdp_spec(shape: tuple[int, ...], n: int) -> P:
@@ -187,18 +219,15 @@ class FsdpParallel(_MeshParallel):
                     out_specs=(specs, P(), P()),
                 )(state.params, state.step, batch, constants.dropout_key)
                 state, metrics = train_step.update(state, grads, loss, aux, constants.schedule)
-                return jax.lax.with_sharding_constraint(state, self._shardings(state)), metrics
+                return jax.lax.with_sharding_constraint(state, self.shardings(state)), metrics
 
             return step
 
         super().__init__(devices, train, eval_step)
 
-    def _shardings(self, tree):
+    def shardings(self, state):
         n = len(self.devices)
-        return jax.tree.map(lambda x: NamedSharding(self.mesh, fsdp_spec(x.shape, n)), tree)
-
-    def put_state(self, state):
-        return jax.device_put(_addressable(state), self._shardings(state))
+        return jax.tree.map(lambda x: NamedSharding(self.mesh, fsdp_spec(x.shape, n)), state)
 
 
 def _split_axis(spec: P) -> int | None:
