@@ -24,6 +24,7 @@ from ..runs.event_summary import refresh_summary
 from ..runs.rundir import list_steps
 from .checkpoints import Checkpoints
 from .compile_cache import CacheLookups
+from .host_memory import give_back_freed_heap
 from .mfu import mfu
 from .optimizer import make_optimizer, make_schedule
 from .parallel import make_parallel
@@ -74,11 +75,14 @@ class Trainer:
             initial, start = self._initial_state(resume)
         with self.startup.phase("replicate"):
             state = self.parallel.put_state(initial)
+        del initial  # else a second copy of the state (pmap: on device 0) for the whole run
+        give_back_freed_heap()  # what compiling the init freed
         self._install_signal_handlers()
         self.tb = TensorBoardSink(self.run_dir.tensorboard_dir if self.leader else None)
         try:
             with self.startup.phase("compile"):
                 self._compile(state, start)
+                give_back_freed_heap()
             self.startup.report(self.run_dir)
             return self._train(state, start)
         finally:
