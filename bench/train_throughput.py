@@ -172,7 +172,9 @@ def ours(job: dict) -> dict:
     }
 
 
-def ensure_hf_venv() -> Path | None:
+def ensure_hf_venv(extra: tuple[str, ...] = ()) -> Path | None:
+    """The baseline's Python, its venv made once; `extra` packages installed beside the pins
+    (pip's check of what is already there takes a few seconds)."""
     python = HF_VENV / "bin" / "python"
     if not python.exists():
         print(
@@ -180,12 +182,14 @@ def ensure_hf_venv() -> Path | None:
             flush=True,
         )
         subprocess.run([sys.executable, "-m", "venv", str(HF_VENV)], check=True)
-        done = subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", *HF_PINS], capture_output=True, text=True
-        )
-        if done.returncode:
-            print(f"baseline unavailable: pip failed: {done.stderr.strip().splitlines()[-1:]}")
-            return None
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", *HF_PINS, *extra],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        print(f"baseline unavailable: pip failed: {done.stderr.strip().splitlines()[-1:]}")
+        return None
     return python
 
 

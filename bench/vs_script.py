@@ -1,0 +1,187 @@
+"""Whole processes side by side: `tpudeck train` and Hugging Face's run_clm_flax.py on the
+same work, each launched as a user launches it, in the same run.
+
+    python bench/vs_script.py --script PATH/TO/run_clm_flax.py [--shapes tiny lm-head ...]
+
+The script is the user's own copy (its text is the transformers repository's, and no
+package carries it); it runs in bench/.hf-venv (transformers 4.57, the last release with
+Flax models, on jax 0.4.13: made once, as train_throughput.py makes it, with datasets).
+Both sides get the same corpus (the demo's stories), the same byte-level BPE tokenizer
+(trained here once), the same config.json, per-device batch, block size and steps, float32
+on one CPU device, AdamW without clipping, no evaluation or saving inside the timed steps.
+The script trains one epoch of exactly `steps` batches (--max_train_samples); tpudeck the
+same examples for the same steps.
+
+Each figure is read the same way on both sides, from the process as it runs:
+- tokens/s: the tokens of the steps between the first and the last logged step, over the
+  wall time between those two log lines;
+- first step s: launch to the first logged step (imports, data, tokenizer, init, compile and
+  the first `logging_steps` steps);
+- peak RSS: the process's own (getrusage of a wrapper whose only child it is).
+tpudeck runs twice: cold, then relaunched on the compile cache the first run left (its
+`compile` event says the seconds and whether the cache was hit). Ratios are ours/theirs
+for throughput, theirs-relative for time and memory (lower is better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from train_throughput import HF_PINS, ensure_hf_venv
+
+HERE = Path(__file__).resolve().parent
+# name -> GPT-2 config and timed steps (batch 8 x block 128 on one device)
+SHAPES = {
+    "tiny": ({"n_embd": 256, "n_layer": 2, "n_head": 4, "vocab_size": 8192}, 200),
+    "lm-head": ({"n_embd": 128, "n_layer": 2, "n_head": 4, "vocab_size": 50257}, 100),
+    "gpt2-small": ({"n_embd": 768, "n_layer": 12, "n_head": 12, "vocab_size": 50257}, 12),
+}  # fmt: skip
+BATCH, BLOCK = 8, 128
+OURS_STEP = re.compile(r"step (\d+)/\d+\s+loss")
+THEIRS_STEP = re.compile(r"Step\.\.\. \((\d+) \| Loss")  # cur_step counts from 0
+PEAK = "peak-rss-kb"
+WRAPPER = f"""
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[1:]).returncode
+print("{PEAK}", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, flush=True)
+sys.exit(code)
+"""
+
+
+def prepare(where: Path, shape: dict) -> tuple[Path, Path, Path]:
+    """(corpus, tokenizer dir, config dir) that both sides read."""
+    from tpudeck.core.data.demo_corpus import write_demo_corpus
+    from tpudeck.core.data.tokenizer import train_byte_level_bpe
+
+    corpus = where / "corpus.txt"
+    if not corpus.exists():
+        write_demo_corpus(corpus, stories=40_000)
+    tokenizer = where / "tokenizer"
+    if not tokenizer.exists():
+        lines = corpus.read_text().splitlines()
+        train_byte_level_bpe(lines, 8192, tokenizer, max_len=1024)
+    config = where / f"config-{shape['n_embd']}x{shape['n_layer']}-{shape['vocab_size']}"
+    config.mkdir(exist_ok=True)
+    (config / "config.json").write_text(json.dumps({
+        "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_positions": 1024,
+        "resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1, "bos_token_id": 0,
+        "eos_token_id": 0, **shape}))  # fmt: skip
+    return corpus, tokenizer, config
+
+
+def launch(argv: list[str], env: dict, step_line: re.Pattern, first_done: int) -> dict:
+    """Run argv under the RSS wrapper, timestamping its log lines as they come."""
+    began = time.monotonic()
+    child = subprocess.Popen([sys.executable, "-c", WRAPPER, *argv], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    steps: list[tuple[int, float]] = []  # (steps done, seconds since launch)
+    peak, lines = None, []
+
+    def read() -> None:
+        nonlocal peak
+        for line in child.stdout:
+            lines.append(line)
+            if match := step_line.search(line):
+                steps.append((int(match.group(1)) + first_done, time.monotonic() - began))
+            elif line.startswith(PEAK):
+                peak = int(line.split()[1]) / 1024
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    code = child.wait()
+    reader.join()
+    if code or len(steps) < 2:
+        return {"error": f"exit {code}: {''.join(lines[-3:]).strip()}"}
+    (first, t_first), (last, t_last) = steps[0], steps[-1]
+    return {"tokens_per_s": (last - first) * BATCH * BLOCK / (t_last - t_first),
+            "first_step_s": t_first, "peak_mb": peak}  # fmt: skip
+
+
+def theirs(script: str, python: Path, files, steps: int, where: Path) -> dict:
+    corpus, tokenizer, config = files
+    env = {**_env(), "HF_DATASETS_CACHE": str(where / "hf-datasets")}
+    argv = [str(python), script, "--output_dir", str(where / "theirs"), "--overwrite_output_dir",
+            "--do_train", "--train_file", str(corpus), "--config_name", str(config),
+            "--tokenizer_name", str(tokenizer), "--block_size", str(BLOCK),
+            "--per_device_train_batch_size", str(BATCH), "--num_train_epochs", "1",
+            "--max_train_samples", str(steps * BATCH), "--logging_steps", str(_logging(steps)),
+            "--eval_steps", "1000000", "--save_steps", "1000000", "--dtype", "float32",
+            "--learning_rate", "3e-4"]  # fmt: skip
+    return launch(argv, env, THEIRS_STEP, first_done=1)
+
+
+def ours(files, steps: int, where: Path, run: str) -> dict:
+    corpus, tokenizer, config = files
+    env = {**_env(), "TPUDECK_HOME": str(where / "home")}  # the compile cache lives there
+    argv = [sys.executable, "-m", "tpudeck", "train", "--platform", "cpu", "--recipe", "clm",
+            "--model_type", "gpt2", "--config_name", str(config), "--tokenizer_name",
+            str(tokenizer), "--train_file", str(corpus), "--block_size", str(BLOCK),
+            "--per_device_train_batch_size", str(BATCH), "--max_steps", str(steps),
+            "--max_train_samples", str(steps * BATCH), "--logging_steps", str(_logging(steps)),
+            "--save_steps", str(steps), "--max_grad_norm", "0",
+            "--learning_rate", "3e-4", "--output_dir", str(where / run)]  # fmt: skip
+    done = launch(argv, env, OURS_STEP, first_done=0)
+    events = (where / run / "events.jsonl").read_text().splitlines() if "error" not in done else []
+    compiled = [json.loads(e) for e in events if '"kind": "compile"' in e]
+    if compiled:
+        done.update(compile_s=compiled[0]["seconds"], cached=compiled[0]["cached"])
+    return done
+
+
+def _logging(steps: int) -> int:
+    return max(1, steps // 10)
+
+
+def _env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_PLATFORMS")}
+    return {**env, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "3"}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--script", required=True, help="your copy of run_clm_flax.py")
+    parser.add_argument("--shapes", nargs="*", choices=list(SHAPES), default=list(SHAPES))
+    args = parser.parse_args()
+    python = ensure_hf_venv(extra=("datasets==3.6.*", "pyarrow<19", "tqdm"))
+    if python is None:
+        raise SystemExit(f"the baseline needs {' '.join(HF_PINS)} in bench/.hf-venv")
+    print(f"{'shape':<11} {'side':<14} {'tok/s':>8} {'1st step s':>10} {'compile s':>9} "
+          f"{'peak MB':>8}   ours/theirs: tok/s  1st step  peak")  # fmt: skip
+    for name in args.shapes:
+        shape, steps = SHAPES[name]
+        with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
+            where = Path(tmp)
+            files = prepare(HERE / ".vs-script-data", shape)
+            rows = {"theirs": theirs(args.script, python, files, steps, where),
+                    "ours": ours(files, steps, where, "cold"),
+                    "ours (cache)": ours(files, steps, where, "relaunch")}  # fmt: skip
+        base = rows["theirs"]
+        for side, row in rows.items():
+            if "error" in row:
+                print(f"{name:<11} {side:<14} failed: {row['error']}", flush=True)
+                continue
+            compile_s = f"{row['compile_s']:.1f}" if "compile_s" in row else "-"
+            ratios = ""
+            if side != "theirs" and "error" not in base:
+                ratios = (f"{row['tokens_per_s'] / base['tokens_per_s']:.2f}x "
+                          f"{row['first_step_s'] / base['first_step_s']:.2f}x "
+                          f"{row['peak_mb'] / base['peak_mb']:.2f}x")  # fmt: skip
+            print(f"{name:<11} {side:<14} {row['tokens_per_s']:>8,.0f} "
+                  f"{row['first_step_s']:>10.1f} {compile_s:>9} {row['peak_mb']:>8,.0f}   "
+                  f"{ratios}", flush=True)  # fmt: skip
+    print(f"{BATCH} x {BLOCK} tokens a step, float32, one CPU device")
+
+
+if __name__ == "__main__":
+    main()
