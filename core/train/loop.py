@@ -30,7 +30,7 @@ from .optimizer import make_optimizer, make_schedule
 from .parallel import make_parallel
 from .preflight import check_global_batch
 from .startup import Startup
-from .step import StepConstants
+from .step import StepConstants, TrainState
 from .tensorboard import TensorBoardSink
 
 log = logging.getLogger(__name__)
@@ -90,15 +90,18 @@ class Trainer:
             self.checkpoints.close()
 
     def _initial_state(self, resume: bool):
-        state = self.parallel.new_state(
-            self.model.init_params(self.init_key), make_optimizer(self.spec, self.schedule)
-        )
+        tx = make_optimizer(self.spec, self.schedule)
         steps = list_steps(self.run_dir.checkpoints_dir)
         if not resume or not steps:
             if resume:
                 log.info("no checkpoint in %s: starting from step 0", self.run_dir.checkpoints_dir)
-            return state, 0
-        state, meta = self.checkpoints.restore(steps[-1], state, self.parallel.shardings(state))
+            return self.parallel.new_state(self.model.init_params(self.init_key), tx), 0
+        # A resume needs the state's shapes, not fresh weights: nothing to compile or run.
+        template = jax.eval_shape(
+            lambda: TrainState.create(self.model.init_params(self.init_key), tx)
+        )
+        state, meta = self.checkpoints.restore(steps[-1], template,
+                                               self.parallel.shardings(template))  # fmt: skip
         self.batches.restore(meta)
         epoch, index = self.batches.position(meta["step"])
         log.info("resumed from step %d (epoch %d, batch %d)", meta["step"], epoch, index)

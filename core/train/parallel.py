@@ -12,7 +12,7 @@ import functools
 import jax
 import numpy as np
 from flax import jax_utils
-from jax.sharding import NamedSharding
+from jax.sharding import NamedSharding, SingleDeviceSharding
 from jax.sharding import PartitionSpec as P
 
 from .optimizer import make_optimizer
@@ -40,9 +40,9 @@ class _DataParallel:
         return slice(None)
 
     def shardings(self, state):
-        """Where each array of `state` lives while training, for a checkpoint to be read
-        straight there; None where the state is placed from one host copy (pmap)."""
-        return None
+        """Where each array of `state` is read to from a checkpoint: where it lives while
+        training; pmap's one replica on the first device, which put_state replicates."""
+        return jax.tree.map(lambda _: SingleDeviceSharding(self.devices[0]), state)
 
     def new_state(self, params, tx) -> TrainState:
         """The first TrainState of `params`, for put_state to place."""
