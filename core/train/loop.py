@@ -76,7 +76,7 @@ class Trainer:
         with self.startup.phase("replicate"):
             state = self.parallel.put_state(initial)
         del initial  # else a second copy of the state (pmap: on device 0) for the whole run
-        give_back_freed_heap()  # what compiling the init freed
+        give_back_freed_heap()  # what compiling a new run's init freed
         self._install_signal_handlers()
         self.tb = TensorBoardSink(self.run_dir.tensorboard_dir if self.leader else None)
         try:
