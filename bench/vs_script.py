@@ -8,9 +8,10 @@ package carries it); it runs in bench/.hf-venv (transformers 4.57, the last rele
 Flax models, on jax 0.4.13: made once, as train_throughput.py makes it, with datasets).
 Both sides get the same corpus (the demo's stories), the same byte-level BPE tokenizer
 (trained here once), the same config.json, per-device batch, block size and steps, float32
-on one CPU device, AdamW without clipping, no evaluation or saving inside the timed steps.
-The script trains one epoch of exactly `steps` batches (--max_train_samples); tpudeck the
-same examples for the same steps.
+on one CPU device, AdamW without clipping, no evaluation or saving inside the timed steps;
+after them each evaluates 64 examples and saves the model (tpudeck also its resumable
+checkpoint), which the peak RSS counts. The script trains one epoch of exactly `steps`
+batches (--max_train_samples); tpudeck the same examples for the same steps.
 
 Each figure is read the same way on both sides, from the process as it runs:
 - tokens/s: the tokens of the steps between the first and the last logged step, over the
@@ -46,6 +47,7 @@ SHAPES = {
     "gpt2-small": ({"n_embd": 768, "n_layer": 12, "n_head": 12, "vocab_size": 50257}, 12),
 }  # fmt: skip
 BATCH, BLOCK = 8, 128
+EVAL_EXAMPLES = 64  # each side evaluates this many at the end, then saves the model
 OURS_STEP = re.compile(r"step (\d+)/\d+\s+loss")
 THEIRS_STEP = re.compile(r"Step\.\.\. \((\d+) \| Loss")  # cur_step counts from 0
 PEAK = "peak-rss-kb"
@@ -114,7 +116,8 @@ def theirs(script: str, python: Path, files, steps: int, where: Path) -> dict:
             "--tokenizer_name", str(tokenizer), "--block_size", str(BLOCK),
             "--per_device_train_batch_size", str(BATCH), "--num_train_epochs", "1",
             "--max_train_samples", str(steps * BATCH), "--logging_steps", str(_logging(steps)),
-            "--eval_steps", "1000000", "--save_steps", "1000000", "--dtype", "float32",
+            "--do_eval", "--max_eval_samples", str(EVAL_EXAMPLES), "--eval_steps", "1000000",
+            "--save_steps", str(steps - 1), "--dtype", "float32",  # saves after its last step
             "--learning_rate", "3e-4"]  # fmt: skip
     return launch(argv, env, THEIRS_STEP, first_done=1)
 
@@ -127,7 +130,7 @@ def ours(files, steps: int, where: Path, run: str) -> dict:
             str(tokenizer), "--train_file", str(corpus), "--block_size", str(BLOCK),
             "--per_device_train_batch_size", str(BATCH), "--max_steps", str(steps),
             "--max_train_samples", str(steps * BATCH), "--logging_steps", str(_logging(steps)),
-            "--save_steps", str(steps), "--max_grad_norm", "0",
+            "--max_eval_samples", str(EVAL_EXAMPLES), "--save_steps", str(steps), "--max_grad_norm", "0",
             "--learning_rate", "3e-4", "--output_dir", str(where / run)]  # fmt: skip
     done = launch(argv, env, OURS_STEP, first_done=0)
     events = (where / run / "events.jsonl").read_text().splitlines() if "error" not in done else []

@@ -273,6 +273,8 @@ class Trainer:
         """Checkpoint; export the HF model at the end, or at every save when it is pushed."""
         meta = {**self.batches.state(step), "seed": self.spec.seed}
         self.checkpoints.save(step, self.parallel.checkpoint_state(state), meta)
+        if final:  # Orbax's host copy of the state is let go before the export makes its own
+            self.checkpoints.wait()
         pushed = self.hub is not None and (final or self.hub.pushes_saves)
         # Every process decides alike: the whole parameters are gathered by all of them.
         if final or self.spec.pushes_saves:
@@ -280,12 +282,10 @@ class Trainer:
             with _disk_full_as(step, "the exported model", self.run_dir.path):
                 if self.leader:
                     self._export(params, step)
-                if pushed and self.hub.sends_checkpoint:
+                if pushed and self.hub.sends_checkpoint and not final:
                     self.push_when_saved = step  # training goes on while Orbax writes it
                 elif pushed:
                     self.hub.queue(step)
-        if final:
-            self.checkpoints.wait()
 
     def _saved(self, step: int, path) -> None:
         """A checkpoint is whole: announce it, and send the push that waited for it."""
