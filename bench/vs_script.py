@@ -94,8 +94,8 @@ def launch(argv: list[str], env: dict, step_line: re.Pattern, first_done: int) -
             lines.append(line)
             if match := step_line.search(line):
                 steps.append((int(match.group(1)) + first_done, time.monotonic() - began))
-            elif line.startswith(PEAK):
-                peak = int(line.split()[1]) / 1024
+            elif PEAK in line:  # after a progress bar's carriage returns, maybe
+                peak = int(line.split(PEAK)[1].split()[0]) / 1024
 
     reader = threading.Thread(target=read)
     reader.start()
