@@ -54,10 +54,6 @@ class HubSync:
         return cls(run_dir, api, repo_id, strategy)
 
     @property
-    def pushes_saves(self) -> bool:
-        return self.strategy != "end"
-
-    @property
     def sends_checkpoint(self) -> bool:
         """Does a push carry the last checkpoint (so it must be whole before the snapshot)?"""
         return self.strategy == "checkpoint"

@@ -275,17 +275,18 @@ class Trainer:
         self.checkpoints.save(step, self.parallel.checkpoint_state(state), meta)
         if final:  # Orbax's host copy of the state is let go before the export makes its own
             self.checkpoints.wait()
-        pushed = self.hub is not None and (final or self.hub.pushes_saves)
-        # Every process decides alike: the whole parameters are gathered by all of them.
-        if final or self.spec.pushes_saves:
-            params = self.parallel.host_state(state.params)
-            with _disk_full_as(step, "the exported model", self.run_dir.path):
-                if self.leader:
-                    self._export(params, step)
-                if pushed and self.hub.sends_checkpoint and not final:
-                    self.push_when_saved = step  # training goes on while Orbax writes it
-                elif pushed:
-                    self.hub.queue(step)
+        # Every process decides alike (from the spec: only the leader has the pusher), since
+        # the whole parameters are gathered by all of them.
+        if not (final or self.spec.pushes_saves):
+            return
+        params = self.parallel.host_state(state.params)
+        with _disk_full_as(step, "the exported model", self.run_dir.path):
+            if self.leader:
+                self._export(params, step)
+            if self.hub and self.hub.sends_checkpoint and not final:
+                self.push_when_saved = step  # training goes on while Orbax writes it
+            elif self.hub:
+                self.hub.queue(step)
 
     def _saved(self, step: int, path) -> None:
         """A checkpoint is whole: announce it, and send the push that waited for it."""
