@@ -106,7 +106,9 @@ def transformer(module: nn.Module, ids_BxL, deterministic: bool):
 
 
 class GPT2LMHead(nn.Module):
-    """Token ids [B, L] -> next-token logits [B, L, V] (float32), lm head tied to wte."""
+    """Token ids [B, L] -> next-token logits [B, L, V] (float32), lm head tied to wte; with
+    `project` False, what they are made of: the final states [B, L, D] and the head's
+    kernel [D, V], for a loss that projects a chunk at a time (token_loss.py)."""
 
     cfg: GPT2Config
     dtype: jnp.dtype = jnp.float32
@@ -115,8 +117,10 @@ class GPT2LMHead(nn.Module):
     scan: bool = False  # --scan_layers (layers.py)
 
     @nn.compact
-    def __call__(self, ids_BxL, deterministic: bool = True):
+    def __call__(self, ids_BxL, deterministic: bool = True, project: bool = True):
         x_BxLxD, wte = transformer(self, ids_BxL, deterministic)
+        if not project:
+            return x_BxLxD, wte.embedding.T
         return wte.attend(x_BxLxD).astype(jnp.float32)
 
 

@@ -156,7 +156,8 @@ def decoder(module: nn.Module, ids_BxL, deterministic: bool):
 
 
 class LlamaForCausalLM(nn.Module):
-    """Token ids [B, L] -> next-token logits [B, L, V] (float32)."""
+    """Token ids [B, L] -> next-token logits [B, L, V] (float32); with `project` False, the
+    final states [B, L, D] and the head's kernel [D, V] (token_loss.py)."""
 
     cfg: LlamaConfig
     dtype: jnp.dtype = jnp.float32
@@ -165,11 +166,15 @@ class LlamaForCausalLM(nn.Module):
     scan: bool = False  # --scan_layers (layers.py)
 
     @nn.compact
-    def __call__(self, ids_BxL, deterministic: bool = True):
+    def __call__(self, ids_BxL, deterministic: bool = True, project: bool = True):
         x_BxLxD, embed = decoder(self, ids_BxL, deterministic)
         if self.cfg.tie_word_embeddings:
+            if not project:
+                return x_BxLxD, embed.embedding.T
             return embed.attend(x_BxLxD).astype(jnp.float32)
         lm_head = _dense(self.cfg, self.cfg.vocab_size, False, self.dtype, "lm_head")
+        if not project:  # the kernel is read, not applied: init always projects
+            return x_BxLxD, lm_head.variables["params"]["kernel"]
         return lm_head(x_BxLxD).astype(jnp.float32)
 
 

@@ -34,8 +34,9 @@ class CausalLM:
         )
 
     def build(self, spec, data: TaskData) -> TaskModel:
-        import optax
+        import jax.numpy as jnp
 
+        from ..models import token_loss
         from ..models.family import get_family
         from .text_blocks import language_model
 
@@ -43,21 +44,37 @@ class CausalLM:
         start = family.start(spec, data.model_config, self.head)
         module = start.module(spec)
 
-        def token_losses(params, ids_BxL, rng):
+        def projected(params, ids_BxL, rng):
+            """The final states [B*L, D], the LM head's kernel and each token's next one
+            (the last token has none: 0, weighted 0). A causal_lm head called with
+            project=False hands over its states and kernel, so that the loss projects
+            them a chunk at a time (token_loss.py)."""
             deterministic = rng is None
             rngs = None if deterministic else {"dropout": rng}
-            logits_BxLxV = module.apply({"params": params}, ids_BxL, deterministic, rngs=rngs)
-            return optax.softmax_cross_entropy_with_integer_labels(
-                logits_BxLxV[:, :-1], ids_BxL[:, 1:]
+            states_BxLxD, kernel_DxV = module.apply(
+                {"params": params}, ids_BxL, deterministic, project=False, rngs=rngs
             )
+            next_BxL = jnp.pad(ids_BxL[:, 1:], ((0, 0), (0, 1)))
+            return states_BxLxD.reshape(-1, states_BxLxD.shape[-1]), kernel_DxV, next_BxL
 
         def loss(params, batch, rng):
-            value = token_losses(params, batch["input_ids"], rng).mean()
+            ids_BxL = batch["input_ids"]
+            states_NxD, kernel_DxV, next_BxL = projected(params, ids_BxL, rng)
+            has_next_BxL = jnp.broadcast_to(
+                jnp.arange(ids_BxL.shape[1]) < ids_BxL.shape[1] - 1, ids_BxL.shape
+            )
+            value = token_loss.mean_loss(
+                states_NxD, kernel_DxV, next_BxL.reshape(-1), has_next_BxL.reshape(-1)
+            )
             return value, {}
 
         def eval_sums(params, batch):
-            losses_B = token_losses(params, batch["input_ids"], None).mean(axis=-1)
-            return weighted_sums(batch["weights"], loss=losses_B)
+            ids_BxL = batch["input_ids"]
+            states_NxD, kernel_DxV, next_BxL = projected(params, ids_BxL, None)
+            losses_BxL = token_loss.token_losses(
+                states_NxD, kernel_DxV, next_BxL.reshape(-1)
+            ).reshape(ids_BxL.shape)
+            return weighted_sums(batch["weights"], loss=losses_BxL[:, :-1].mean(axis=-1))
 
         return language_model(start, data, loss, eval_sums)
 

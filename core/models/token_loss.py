@@ -1,0 +1,136 @@
+"""Cross-entropy over a vocabulary, through the LM head's projection, a chunk of tokens at
+a time: the logits of all tokens at once are never made.
+
+The logits are a run's largest tensor: [tokens, vocabulary] floats, and autodiff keeps
+several copies of them (the logits, their softmax, its gradient) for the backward pass:
+more than the whole model at GPT-2's vocabulary and a few thousand tokens per device. Here
+the forward pass projects one chunk of tokens, takes its loss and, at once, its gradients
+with respect to the chunk's states and the kernel: what the backward pass keeps is the
+states' gradient [tokens, width] and the kernel's [width, vocabulary], the sizes of what
+they are gradients of, scaled there by the loss's cotangent (the loss is one weighted mean,
+so a scalar scales every token alike). The FLOPs are the unfused head's: three matmuls.
+
+Shapes are suffixed on names: N tokens, C a chunk of them, D width, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+# Tokens per chunk: about the width, so that a chunk's logits [C, V] are the size of the
+# kernel's gradient [D, V], which the loss keeps anyway; and never fewer than MIN_CHUNK,
+# below which the matmuls ran well short of full speed. Measured on a 2-core CPU
+# (bench/token_loss.py, 1,024 tokens, time against the unfused head's, two runs): chunks of
+# 32 tokens 1.9x at width 128, vocabulary 50257; chunks of 256 to 1,024 tokens 1.02-1.08x
+# there, 0.79-0.98x at width 256, vocabulary 8192, and 0.96-1.08x at width 768, vocabulary
+# 50257, where fewer chunks did better (each adds its kernel gradient into the sum, [D, V]
+# read and written once a chunk).
+MIN_CHUNK = 256
+
+
+def chunk_tokens(width: int) -> int:
+    """Tokens per chunk for a model width: a power of two, so that batches of power-of-two
+    sizes need no padding."""
+    return max(MIN_CHUNK, 1 << (width.bit_length() - 1))
+
+
+def token_losses(states_NxD, kernel_DxV, targets_N):
+    """Each token's cross-entropy (float32), chunk by chunk; not differentiable (eval)."""
+    chunk = chunk_tokens(kernel_DxV.shape[0])
+    chunks = _chunked(chunk, states_NxD, targets_N)
+
+    def one(chunk_in):
+        states_CxD, targets_C = chunk_in
+        logits_CxV = _logits(states_CxD, kernel_DxV)
+        return _losses(logits_CxV, targets_C)
+
+    return jax.lax.map(one, chunks).reshape(-1)[: len(targets_N)]
+
+
+def mean_loss(states_NxD, kernel_DxV, targets_N, weights_N, chunk: int | None = None):
+    """The weighted mean of the tokens' cross-entropies, differentiable in the states and
+    the kernel (weights are 0 where a token has no target); `chunk` tokens at a time
+    (default: chunk_tokens)."""
+    chunk = chunk or chunk_tokens(kernel_DxV.shape[0])
+    return _mean_loss(chunk, states_NxD, _varying_like(kernel_DxV, states_NxD), targets_N,
+                      weights_N)  # fmt: skip
+
+
+def _varying_like(kernel_DxV, states_NxD):
+    """Under shard_map the kernel is the same on every device and the states are not: the
+    kernel is marked as varying as the states do, as a matmul of the two would mark it, so
+    that its gradient (which varies) has the type of what it is a gradient of, and the
+    mark's transpose sums it where autodiff of the unfused loss would."""
+    varying = jax.typeof(states_NxD).manual_axis_type.varying
+    missing = varying - jax.typeof(kernel_DxV).manual_axis_type.varying
+    return jax.lax.pcast(kernel_DxV, tuple(missing), to="varying") if missing else kernel_DxV
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _mean_loss(chunk, states_NxD, kernel_DxV, targets_N, weights_N):
+    losses_N = token_losses(states_NxD, kernel_DxV, targets_N)
+    return jnp.sum(losses_N * weights_N) / jnp.sum(weights_N)
+
+
+def _mean_loss_forward(chunk, states_NxD, kernel_DxV, targets_N, weights_N):
+    total = jnp.sum(weights_N)
+
+    def chunk_loss(states_CxD, kernel_DxV, targets_C, weights_C):
+        losses_C = _losses(_logits(states_CxD, kernel_DxV), targets_C)
+        return jnp.sum(losses_C * weights_C) / total
+
+    def one(grad_kernel_DxV, chunk_in):
+        states_CxD, targets_C, weights_C = chunk_in
+        loss, (grad_states_CxD, grad_chunk_DxV) = jax.value_and_grad(chunk_loss, (0, 1))(
+            states_CxD, kernel_DxV, targets_C, weights_C
+        )
+        return grad_kernel_DxV + grad_chunk_DxV, (loss, grad_states_CxD)
+
+    grad_kernel_DxV, (losses, grad_states) = jax.lax.scan(
+        one, jnp.zeros_like(kernel_DxV), _chunked(chunk, states_NxD, targets_N, weights_N)
+    )
+    grad_states_NxD = grad_states.reshape(-1, states_NxD.shape[1])[: len(targets_N)]
+    return jnp.sum(losses), (grad_states_NxD, grad_kernel_DxV)
+
+
+def _mean_loss_backward(_chunk, residuals, grad_loss):
+    grad_states_NxD, grad_kernel_DxV = residuals
+    grad_loss = grad_loss.astype(jnp.float32)
+    return (
+        (grad_states_NxD * grad_loss).astype(grad_states_NxD.dtype),
+        (grad_kernel_DxV * grad_loss).astype(grad_kernel_DxV.dtype),
+        None,  # targets and weights are data
+        None,
+    )
+
+
+_mean_loss.defvjp(_mean_loss_forward, _mean_loss_backward)
+
+
+def _logits(states_CxD, kernel_DxV):
+    """The chunk's logits in float32, the matmul in the states' dtype (--dtype)."""
+    kernel = kernel_DxV.astype(states_CxD.dtype)
+    return jnp.dot(states_CxD, kernel, preferred_element_type=jnp.float32)
+
+
+def _losses(logits_CxV, targets_C):
+    return jax.nn.logsumexp(logits_CxV, axis=-1) - _picked(logits_CxV, targets_C)
+
+
+def _picked(logits_CxV, targets_C):
+    return jnp.take_along_axis(logits_CxV, targets_C[:, None], axis=-1)[:, 0]
+
+
+def _chunked(chunk: int, *arrays):
+    """`arrays` (tokens first) padded with zeros to whole chunks and split into them:
+    [chunks, chunk, ...]. Padding has weight 0."""
+    tokens = len(arrays[0])
+    chunk = min(chunk, tokens)
+    padded = -tokens % chunk
+    return tuple(
+        jnp.pad(a, [(0, padded)] + [(0, 0)] * (a.ndim - 1)).reshape(-1, chunk, *a.shape[1:])
+        for a in arrays
+    )
