@@ -3,7 +3,7 @@ them) against core/models/token_loss.py's chunks, in the same run.
 
     python bench/token_loss.py [--tokens 1024] [--chunks 64 128 256 512 1024]
 
-For each (width, vocabulary) shape: ms per value-and-gradient of the mean cross-entropy
+For each (width, vocabulary) shape, a head tied to the embedding as GPT-2's: ms per value-and-gradient of the mean cross-entropy
 over `tokens` tokens (median of 5 after a warm-up), and the compiled program's temporary
 bytes (XLA's memory analysis), unfused first, then each chunk size and the one
 token_loss.chunk_tokens picks.
@@ -38,10 +38,16 @@ def measure(loss, *args) -> tuple[float, float]:
     return statistics.median(times) * 1000, temp
 
 
-def unfused(states_NxD, kernel_DxV, targets_N, weights_N):
+def unfused(states_NxD, embedding_VxD, targets_N, weights_N):
     """The HF scripts' loss: the whole logits, then the cross-entropy."""
-    losses_N = optax.softmax_cross_entropy_with_integer_labels(states_NxD @ kernel_DxV, targets_N)
+    logits_NxV = states_NxD @ embedding_VxD.T
+    losses_N = optax.softmax_cross_entropy_with_integer_labels(logits_NxV, targets_N)
     return jnp.sum(losses_N * weights_N) / jnp.sum(weights_N)
+
+
+def fused(states_NxD, embedding_VxD, targets_N, weights_N, chunk: int):
+    head = token_loss.Projection(states_NxD, embedding_VxD, vocab_first=True)
+    return token_loss.mean_loss(head, targets_N, weights_N, chunk)
 
 
 def main() -> None:
@@ -53,7 +59,7 @@ def main() -> None:
     for width, vocab in SHAPES:
         keys = jax.random.split(jax.random.key(0), 3)
         states = jax.random.normal(keys[0], (args.tokens, width))
-        kernel = jax.random.normal(keys[1], (width, vocab)) * 0.02
+        kernel = jax.random.normal(keys[1], (vocab, width)) * 0.02  # tied: wte
         targets = jax.random.randint(keys[2], (args.tokens,), 0, vocab)
         weights = jnp.ones(args.tokens)
 
@@ -62,7 +68,7 @@ def main() -> None:
         print(f"{width:>5} {vocab:>6}  {'unfused':<12} {base_ms:>7.1f} {base_temp:>8.1f}")
         picked = token_loss.chunk_tokens(width)
         for chunk in sorted({*args.chunks, picked}):
-            ms, temp = measure(functools.partial(token_loss.mean_loss, chunk=chunk), *data)
+            ms, temp = measure(functools.partial(fused, chunk=chunk), *data)
             label = f"chunk {chunk}" + (" *" if chunk == picked else "")
             print(
                 f"{width:>5} {vocab:>6}  {label:<12} {ms:>7.1f} {temp:>8.1f}"

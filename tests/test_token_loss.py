@@ -13,72 +13,80 @@ from tpudeck.core.models.family import get_family
 from tpudeck.core.registry import families_for
 
 
-def head_inputs(tokens: int, width: int, vocab: int):
+def head_inputs(tokens: int, width: int, vocab: int, vocab_first: bool):
     keys = jax.random.split(jax.random.key(0), 3)
     states_NxD = jax.random.normal(keys[0], (tokens, width))
-    kernel_DxV = jax.random.normal(keys[1], (width, vocab)) * 0.1
+    kernel = jax.random.normal(keys[1], (vocab, width) if vocab_first else (width, vocab)) * 0.1
     targets_N = jax.random.randint(keys[2], (tokens,), 0, vocab)
-    return states_NxD, kernel_DxV, targets_N
+    return states_NxD, kernel, targets_N
 
 
-def whole_logits_loss(states_NxD, kernel_DxV, targets_N, weights_N):
-    losses = optax.softmax_cross_entropy_with_integer_labels(states_NxD @ kernel_DxV, targets_N)
+def whole_logits_loss(states_NxD, kernel, targets_N, weights_N, vocab_first: bool):
+    logits_NxV = states_NxD @ (kernel.T if vocab_first else kernel)
+    losses = optax.softmax_cross_entropy_with_integer_labels(logits_NxV, targets_N)
     return jnp.sum(losses * weights_N) / jnp.sum(weights_N)
 
 
+@pytest.mark.parametrize("vocab_first", [True, False], ids=["tied", "own-head"])
 @pytest.mark.parametrize("chunk", [64, 100])  # 100: the last chunk padded
-def test_the_chunked_loss_and_its_gradients_are_the_whole_logits(chunk):
-    states, kernel, targets = head_inputs(1000, 32, 3000)
+def test_the_chunked_loss_and_its_gradients_are_the_whole_logits(chunk, vocab_first):
+    states, kernel, targets = head_inputs(1000, 32, 3000, vocab_first)
     weights = (jnp.arange(1000) % 7 != 0).astype(jnp.float32)  # tokens without a target
 
-    def scaled(loss):  # a cotangent other than 1 reaches the saved gradients
-        return lambda s, k: 3.0 * loss(s, k, targets, weights)
+    def chunked(s, k):  # a cotangent other than 1 reaches the saved gradients
+        head = token_loss.Projection(s, k, vocab_first)
+        return 3.0 * token_loss.mean_loss(head, targets, weights, chunk)
 
-    chunked = jax.jit(
-        jax.value_and_grad(scaled(lambda *a: token_loss.mean_loss(*a, chunk=chunk)), (0, 1))
-    )
-    value, (grad_states, grad_kernel) = chunked(states, kernel)
-    expected, (expected_states, expected_kernel) = jax.value_and_grad(
-        scaled(whole_logits_loss), (0, 1)
-    )(states, kernel)
+    def whole(s, k):
+        return 3.0 * whole_logits_loss(s, k, targets, weights, vocab_first)
+
+    value, (grad_states, grad_kernel) = jax.jit(jax.value_and_grad(chunked, (0, 1)))(states, kernel)
+    expected, (expected_states, expected_kernel) = jax.value_and_grad(whole, (0, 1))(states, kernel)
     np.testing.assert_allclose(value, expected, rtol=1e-6)
     np.testing.assert_allclose(grad_states, expected_states, atol=1e-7)
     np.testing.assert_allclose(grad_kernel, expected_kernel, atol=1e-7)
-    each = token_loss.token_losses(states, kernel, targets)
+    each = token_loss.token_losses(token_loss.Projection(states, kernel, vocab_first), targets)
+    logits = states @ (kernel.T if vocab_first else kernel)
     np.testing.assert_allclose(
-        each, optax.softmax_cross_entropy_with_integer_labels(states @ kernel, targets), rtol=1e-5
+        each, optax.softmax_cross_entropy_with_integer_labels(logits, targets), rtol=1e-5
     )
 
 
 def test_bfloat16_states_get_bfloat16_gradients_and_the_kernel_its_own():
-    states, kernel, targets = head_inputs(256, 32, 500)
-    loss = jax.value_and_grad(token_loss.mean_loss, (0, 1))
-    value, (grad_states, grad_kernel) = loss(
-        states.astype(jnp.bfloat16), kernel, targets, jnp.ones(256)
+    states, kernel, targets = head_inputs(256, 32, 500, vocab_first=False)
+
+    def loss(s, k):
+        return token_loss.mean_loss(token_loss.Projection(s, k, False), targets, jnp.ones(256))
+
+    value, (grad_states, grad_kernel) = jax.value_and_grad(loss, (0, 1))(
+        states.astype(jnp.bfloat16), kernel
     )
     assert (value.dtype, grad_states.dtype, grad_kernel.dtype) == (
         jnp.float32, jnp.bfloat16, jnp.float32,
     )  # fmt: skip
-    np.testing.assert_allclose(
-        value, whole_logits_loss(states, kernel, targets, jnp.ones(256)), rtol=1e-2
-    )
+    expected = whole_logits_loss(states, kernel, targets, jnp.ones(256), False)
+    np.testing.assert_allclose(value, expected, rtol=1e-2)
 
 
 def test_a_step_never_holds_the_whole_logits():
     """XLA's own account of the compiled gradient's temporaries: the whole logits' program
     keeps copies of [tokens, vocabulary]; the chunked one a chunk's and the gradients'."""
     tokens, width, vocab = 2048, 64, 8192
-    states, kernel, targets = head_inputs(tokens, width, vocab)
+    states, kernel, targets = head_inputs(tokens, width, vocab, vocab_first=True)
     weights = jnp.ones(tokens)
 
     def temporaries(loss) -> int:
         step = jax.jit(jax.grad(loss, (0, 1)))
-        analysis = step.lower(states, kernel, targets, weights).compile().memory_analysis()
-        return analysis.temp_size_in_bytes
+        return step.lower(states, kernel).compile().memory_analysis().temp_size_in_bytes
+
+    def chunked(s, k):
+        return token_loss.mean_loss(token_loss.Projection(s, k, True), targets, weights)
 
     logits_bytes = tokens * vocab * 4
-    assert temporaries(whole_logits_loss) >= logits_bytes
-    assert temporaries(token_loss.mean_loss) < logits_bytes / 3
+    assert temporaries(lambda s, k: whole_logits_loss(s, k, targets, weights, True)) >= (
+        logits_bytes
+    )
+    assert temporaries(chunked) < logits_bytes / 3
 
 
 def head_variants(name: str) -> list[dict]:
@@ -103,5 +111,8 @@ def test_every_causal_lm_head_hands_over_what_its_logits_are_made_of(name, value
     params = family.init_params(config, jax.random.key(0), 8)
     ids_BxL = jax.random.randint(jax.random.key(1), (2, 8), 0, 96)
     logits_BxLxV = module.apply({"params": params}, ids_BxL)
-    states_BxLxD, kernel_DxV = module.apply({"params": params}, ids_BxL, project=False)
-    np.testing.assert_allclose(states_BxLxD @ kernel_DxV, logits_BxLxV, atol=1e-5)
+    head = module.apply({"params": params}, ids_BxL, project=False)
+    kernel = head.kernel.T if head.vocab_first else head.kernel
+    np.testing.assert_allclose(head.states @ kernel, logits_BxLxV, atol=1e-5)
+    # the kernel is the parameter itself, in its own layout: no copy, no transpose
+    assert any(leaf is head.kernel for leaf in jax.tree.leaves(params))

@@ -20,6 +20,7 @@ from .family import FlaxBinding
 from .gpt2_config import GPT2Config
 from .last_token import LastTokenClassifier
 from .layers import layer_stack
+from .token_loss import Projection
 
 
 def _dense(cfg: GPT2Config, features: int, dtype, name: str, std: float | None = None):
@@ -107,8 +108,8 @@ def transformer(module: nn.Module, ids_BxL, deterministic: bool):
 
 class GPT2LMHead(nn.Module):
     """Token ids [B, L] -> next-token logits [B, L, V] (float32), lm head tied to wte; with
-    `project` False, what they are made of: the final states [B, L, D] and the head's
-    kernel [D, V], for a loss that projects a chunk at a time (token_loss.py)."""
+    `project` False, what they are made of (a Projection of the final states by wte), for
+    a loss that projects a chunk at a time (token_loss.py)."""
 
     cfg: GPT2Config
     dtype: jnp.dtype = jnp.float32
@@ -120,7 +121,7 @@ class GPT2LMHead(nn.Module):
     def __call__(self, ids_BxL, deterministic: bool = True, project: bool = True):
         x_BxLxD, wte = transformer(self, ids_BxL, deterministic)
         if not project:
-            return x_BxLxD, wte.embedding.T
+            return Projection(x_BxLxD, wte.embedding, vocab_first=True)
         return wte.attend(x_BxLxD).astype(jnp.float32)
 
 

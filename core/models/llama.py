@@ -22,6 +22,7 @@ from .last_token import LastTokenClassifier
 from .layers import layer_stack
 from .llama_config import LlamaConfig
 from .naming import from_hf_layout, to_hf_layout
+from .token_loss import Projection
 
 
 def inverse_frequencies(cfg: LlamaConfig) -> np.ndarray:
@@ -156,8 +157,8 @@ def decoder(module: nn.Module, ids_BxL, deterministic: bool):
 
 
 class LlamaForCausalLM(nn.Module):
-    """Token ids [B, L] -> next-token logits [B, L, V] (float32); with `project` False, the
-    final states [B, L, D] and the head's kernel [D, V] (token_loss.py)."""
+    """Token ids [B, L] -> next-token logits [B, L, V] (float32); with `project` False,
+    what they are made of: a Projection of the final states (token_loss.py)."""
 
     cfg: LlamaConfig
     dtype: jnp.dtype = jnp.float32
@@ -170,11 +171,11 @@ class LlamaForCausalLM(nn.Module):
         x_BxLxD, embed = decoder(self, ids_BxL, deterministic)
         if self.cfg.tie_word_embeddings:
             if not project:
-                return x_BxLxD, embed.embedding.T
+                return Projection(x_BxLxD, embed.embedding, vocab_first=True)
             return embed.attend(x_BxLxD).astype(jnp.float32)
         lm_head = _dense(self.cfg, self.cfg.vocab_size, False, self.dtype, "lm_head")
         if not project:  # the kernel is read, not applied: init always projects
-            return x_BxLxD, lm_head.variables["params"]["kernel"]
+            return Projection(x_BxLxD, lm_head.variables["params"]["kernel"], vocab_first=False)
         return lm_head(x_BxLxD).astype(jnp.float32)
 
 

@@ -10,12 +10,17 @@ states' gradient [tokens, width] and the kernel's [width, vocabulary], the sizes
 they are gradients of, scaled there by the loss's cotangent (the loss is one weighted mean,
 so a scalar scales every token alike). The FLOPs are the unfused head's: three matmuls.
 
+The kernel is taken as the head keeps it, [V, D] for an embedding the head is tied to,
+[D, V] for a head of its own: a transposed copy would cost a kernel's size twice more (the
+copy, and its gradient's copy back).
+
 Shapes are suffixed on names: N tokens, C a chunk of them, D width, V vocabulary.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,77 +36,92 @@ import jax.numpy as jnp
 MIN_CHUNK = 256
 
 
+class Projection(NamedTuple):
+    """What an LM head's logits are made of, as a causal_lm head called with
+    project=False hands it over: logits = states @ kernel (or its transpose)."""
+
+    states: Any  # [..., D], the final states
+    kernel: Any  # [V, D] when vocab_first (a tied embedding), else [D, V]
+    vocab_first: bool
+
+    @property
+    def width(self) -> int:
+        return self.states.shape[-1]
+
+
 def chunk_tokens(width: int) -> int:
     """Tokens per chunk for a model width: a power of two, so that batches of power-of-two
     sizes need no padding."""
     return max(MIN_CHUNK, 1 << (width.bit_length() - 1))
 
 
-def token_losses(states_NxD, kernel_DxV, targets_N):
-    """Each token's cross-entropy (float32), chunk by chunk; not differentiable (eval)."""
-    chunk = chunk_tokens(kernel_DxV.shape[0])
-    chunks = _chunked(chunk, states_NxD, targets_N)
+def token_losses(head: Projection, targets):
+    """Each token's cross-entropy (float32, shaped as `targets`), chunk by chunk; not
+    differentiable (evaluation)."""
+    states_NxD, targets_N = head.states.reshape(-1, head.width), targets.reshape(-1)
+    logits = functools.partial(_logits, head.vocab_first)
 
     def one(chunk_in):
         states_CxD, targets_C = chunk_in
-        logits_CxV = _logits(states_CxD, kernel_DxV)
-        return _losses(logits_CxV, targets_C)
+        return _losses(logits(states_CxD, head.kernel), targets_C)
 
-    return jax.lax.map(one, chunks).reshape(-1)[: len(targets_N)]
+    chunks = _chunked(chunk_tokens(head.width), states_NxD, targets_N)
+    return jax.lax.map(one, chunks).reshape(-1)[: len(targets_N)].reshape(targets.shape)
 
 
-def mean_loss(states_NxD, kernel_DxV, targets_N, weights_N, chunk: int | None = None):
+def mean_loss(head: Projection, targets, weights, chunk: int | None = None):
     """The weighted mean of the tokens' cross-entropies, differentiable in the states and
-    the kernel (weights are 0 where a token has no target); `chunk` tokens at a time
-    (default: chunk_tokens)."""
-    chunk = chunk or chunk_tokens(kernel_DxV.shape[0])
-    return _mean_loss(chunk, states_NxD, _varying_like(kernel_DxV, states_NxD), targets_N,
-                      weights_N)  # fmt: skip
+    the kernel; `weights` (shaped as `targets`) are 0 where a token has no target. `chunk`
+    tokens at a time (default: chunk_tokens)."""
+    states_NxD = head.states.reshape(-1, head.width)
+    kernel = _varying_like(head.kernel, states_NxD)
+    return _mean_loss(chunk or chunk_tokens(head.width), head.vocab_first, states_NxD, kernel,
+                      targets.reshape(-1), weights.reshape(-1))  # fmt: skip
 
 
-def _varying_like(kernel_DxV, states_NxD):
+def _varying_like(kernel, states_NxD):
     """Under shard_map the kernel is the same on every device and the states are not: the
     kernel is marked as varying as the states do, as a matmul of the two would mark it, so
     that its gradient (which varies) has the type of what it is a gradient of, and the
     mark's transpose sums it where autodiff of the unfused loss would."""
     varying = jax.typeof(states_NxD).manual_axis_type.varying
-    missing = varying - jax.typeof(kernel_DxV).manual_axis_type.varying
-    return jax.lax.pcast(kernel_DxV, tuple(missing), to="varying") if missing else kernel_DxV
+    missing = varying - jax.typeof(kernel).manual_axis_type.varying
+    return jax.lax.pcast(kernel, tuple(missing), to="varying") if missing else kernel
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _mean_loss(chunk, states_NxD, kernel_DxV, targets_N, weights_N):
-    losses_N = token_losses(states_NxD, kernel_DxV, targets_N)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _mean_loss(chunk, vocab_first, states_NxD, kernel, targets_N, weights_N):
+    losses_N = token_losses(Projection(states_NxD, kernel, vocab_first), targets_N)
     return jnp.sum(losses_N * weights_N) / jnp.sum(weights_N)
 
 
-def _mean_loss_forward(chunk, states_NxD, kernel_DxV, targets_N, weights_N):
+def _mean_loss_forward(chunk, vocab_first, states_NxD, kernel, targets_N, weights_N):
     total = jnp.sum(weights_N)
 
-    def chunk_loss(states_CxD, kernel_DxV, targets_C, weights_C):
-        losses_C = _losses(_logits(states_CxD, kernel_DxV), targets_C)
+    def chunk_loss(states_CxD, kernel, targets_C, weights_C):
+        losses_C = _losses(_logits(vocab_first, states_CxD, kernel), targets_C)
         return jnp.sum(losses_C * weights_C) / total
 
-    def one(grad_kernel_DxV, chunk_in):
+    def one(grad_kernel, chunk_in):
         states_CxD, targets_C, weights_C = chunk_in
-        loss, (grad_states_CxD, grad_chunk_DxV) = jax.value_and_grad(chunk_loss, (0, 1))(
-            states_CxD, kernel_DxV, targets_C, weights_C
+        loss, (grad_states_CxD, grad_chunk) = jax.value_and_grad(chunk_loss, (0, 1))(
+            states_CxD, kernel, targets_C, weights_C
         )
-        return grad_kernel_DxV + grad_chunk_DxV, (loss, grad_states_CxD)
+        return grad_kernel + grad_chunk, (loss, grad_states_CxD)
 
-    grad_kernel_DxV, (losses, grad_states) = jax.lax.scan(
-        one, jnp.zeros_like(kernel_DxV), _chunked(chunk, states_NxD, targets_N, weights_N)
+    grad_kernel, (losses, grad_states) = jax.lax.scan(
+        one, jnp.zeros_like(kernel), _chunked(chunk, states_NxD, targets_N, weights_N)
     )
     grad_states_NxD = grad_states.reshape(-1, states_NxD.shape[1])[: len(targets_N)]
-    return jnp.sum(losses), (grad_states_NxD, grad_kernel_DxV)
+    return jnp.sum(losses), (grad_states_NxD, grad_kernel)
 
 
-def _mean_loss_backward(_chunk, residuals, grad_loss):
-    grad_states_NxD, grad_kernel_DxV = residuals
+def _mean_loss_backward(_chunk, _vocab_first, residuals, grad_loss):
+    grad_states_NxD, grad_kernel = residuals
     grad_loss = grad_loss.astype(jnp.float32)
     return (
         (grad_states_NxD * grad_loss).astype(grad_states_NxD.dtype),
-        (grad_kernel_DxV * grad_loss).astype(grad_kernel_DxV.dtype),
+        (grad_kernel * grad_loss).astype(grad_kernel.dtype),
         None,  # targets and weights are data
         None,
     )
@@ -110,10 +130,11 @@ def _mean_loss_backward(_chunk, residuals, grad_loss):
 _mean_loss.defvjp(_mean_loss_forward, _mean_loss_backward)
 
 
-def _logits(states_CxD, kernel_DxV):
-    """The chunk's logits in float32, the matmul in the states' dtype (--dtype)."""
-    kernel = kernel_DxV.astype(states_CxD.dtype)
-    return jnp.dot(states_CxD, kernel, preferred_element_type=jnp.float32)
+def _logits(vocab_first: bool, states_CxD, kernel):
+    """The chunk's logits [C, V] in float32, the matmul in the states' dtype (--dtype)."""
+    layout = "cd,vd->cv" if vocab_first else "cd,dv->cv"
+    kernel = kernel.astype(states_CxD.dtype)
+    return jnp.einsum(layout, states_CxD, kernel, preferred_element_type=jnp.float32)
 
 
 def _losses(logits_CxV, targets_C):

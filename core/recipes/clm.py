@@ -45,35 +45,27 @@ class CausalLM:
         module = start.module(spec)
 
         def projected(params, ids_BxL, rng):
-            """The final states [B*L, D], the LM head's kernel and each token's next one
-            (the last token has none: 0, weighted 0). A causal_lm head called with
-            project=False hands over its states and kernel, so that the loss projects
-            them a chunk at a time (token_loss.py)."""
+            """What the logits are made of (a causal_lm head called with project=False:
+            the loss projects a chunk at a time, token_loss.py), and each token's next one
+            (the last token has none: 0, weighted 0 by `has_next`)."""
             deterministic = rng is None
             rngs = None if deterministic else {"dropout": rng}
-            states_BxLxD, kernel_DxV = module.apply(
+            head = module.apply(
                 {"params": params}, ids_BxL, deterministic, project=False, rngs=rngs
             )
-            next_BxL = jnp.pad(ids_BxL[:, 1:], ((0, 0), (0, 1)))
-            return states_BxLxD.reshape(-1, states_BxLxD.shape[-1]), kernel_DxV, next_BxL
+            return head, jnp.pad(ids_BxL[:, 1:], ((0, 0), (0, 1)))
+
+        def has_next(ids_BxL):
+            length = ids_BxL.shape[1]
+            return jnp.broadcast_to(jnp.arange(length) < length - 1, ids_BxL.shape)
 
         def loss(params, batch, rng):
-            ids_BxL = batch["input_ids"]
-            states_NxD, kernel_DxV, next_BxL = projected(params, ids_BxL, rng)
-            has_next_BxL = jnp.broadcast_to(
-                jnp.arange(ids_BxL.shape[1]) < ids_BxL.shape[1] - 1, ids_BxL.shape
-            )
-            value = token_loss.mean_loss(
-                states_NxD, kernel_DxV, next_BxL.reshape(-1), has_next_BxL.reshape(-1)
-            )
-            return value, {}
+            head, next_BxL = projected(params, batch["input_ids"], rng)
+            return token_loss.mean_loss(head, next_BxL, has_next(next_BxL)), {}
 
         def eval_sums(params, batch):
-            ids_BxL = batch["input_ids"]
-            states_NxD, kernel_DxV, next_BxL = projected(params, ids_BxL, None)
-            losses_BxL = token_loss.token_losses(
-                states_NxD, kernel_DxV, next_BxL.reshape(-1)
-            ).reshape(ids_BxL.shape)
+            head, next_BxL = projected(params, batch["input_ids"], None)
+            losses_BxL = token_loss.token_losses(head, next_BxL)
             return weighted_sums(batch["weights"], loss=losses_BxL[:, :-1].mean(axis=-1))
 
         return language_model(start, data, loss, eval_sums)

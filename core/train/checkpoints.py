@@ -40,11 +40,18 @@ class Checkpoints:
     """The run's checkpoints as the trainer writes them; call `settle` every step."""
 
     def __init__(self, directory: Path, keep: int, saved: Callable[[int, Path], None]):
+        import numpy as np
         import orbax.checkpoint as ocp
 
         # Orbax logs through absl, a failed save with its traceback among the rest; each
         # failure reaches the run as tpudeck's own one-line error instead.
         logging.getLogger("absl").setLevel(logging.CRITICAL)
+        # Host arrays are written as they are, not deep-copied first: the trainer's (one
+        # pmap replica fetched for the save) are read-only and nobody else holds them, and
+        # the copy was a whole state's worth of memory at every save.
+        ocp.type_handlers.register_type_handler(
+            np.ndarray, ocp.type_handlers.NumpyHandler(deepcopy_host_arrays=False), override=True
+        )
         self.directory, self.keep, self.saved = directory, keep, saved
         self.pending: int | None = None
         self.manager = ocp.CheckpointManager(
@@ -58,8 +65,9 @@ class Checkpoints:
         )
 
     def save(self, step: int, state, meta: dict) -> None:
-        """Start writing the TrainState of `step` (host arrays, or device arrays that Orbax
-        copies to the host before this returns); returns before it is written."""
+        """Start writing the TrainState of `step` (host arrays that nothing changes until it
+        is written, or device arrays that Orbax copies to the host before this returns);
+        returns before it is written."""
         import jax
         import orbax.checkpoint as ocp
 

@@ -74,12 +74,15 @@ class PmapParallel(_DataParallel):
         return jax_utils.replicate(state, self.devices)
 
     def host_state(self, state):
-        return jax.device_get(self.checkpoint_state(state))
+        return self.checkpoint_state(state)
 
     def checkpoint_state(self, state):
-        """One replica, on its device: Orbax copies it to the host before its save returns.
-        (flax's unreplicate keeps the device axis on a single-device pmap.)"""
-        return jax.tree.map(lambda x: x.addressable_shards[0].data[0], state)
+        """One replica on the host: the first device's buffers fetched whole, with no
+        device-side slice of them first (a copy of the state). On a CPU the host arrays
+        are those buffers themselves; a step that would donate them while Orbax still
+        writes them leaves them be and takes new ones."""
+        replica = jax.device_get(jax.tree.map(lambda x: x.addressable_shards[0].data, state))
+        return jax.tree.map(lambda x: x[0], replica)  # a view: each shard is [1, ...]
 
     def eval_step(self, params, batch) -> tuple[dict, dict]:
         sums, outputs = jax.device_get(self._eval(params, batch))
