@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/checkpoint.py
 	$(BIN)/python bench/scan_layers.py
+	$(BIN)/python bench/token_loss.py
 	$(BIN)/python bench/image_pipeline.py --images 1000
 	$(BIN)/python bench/holder_scan.py
 	$(BIN)/python bench/tui.py

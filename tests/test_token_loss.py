@@ -53,10 +53,10 @@ def test_the_chunked_loss_and_its_gradients_are_the_whole_logits(chunk, vocab_fi
 
 
 def test_bfloat16_states_get_bfloat16_gradients_and_the_kernel_its_own():
-    states, kernel, targets = head_inputs(256, 32, 500, vocab_first=False)
+    states, kernel, targets = head_inputs(1024, 32, 500, vocab_first=False)  # 4 chunks
 
     def loss(s, k):
-        return token_loss.mean_loss(token_loss.Projection(s, k, False), targets, jnp.ones(256))
+        return token_loss.mean_loss(token_loss.Projection(s, k, False), targets, jnp.ones(1024))
 
     value, (grad_states, grad_kernel) = jax.value_and_grad(loss, (0, 1))(
         states.astype(jnp.bfloat16), kernel
@@ -64,7 +64,7 @@ def test_bfloat16_states_get_bfloat16_gradients_and_the_kernel_its_own():
     assert (value.dtype, grad_states.dtype, grad_kernel.dtype) == (
         jnp.float32, jnp.bfloat16, jnp.float32,
     )  # fmt: skip
-    expected = whole_logits_loss(states, kernel, targets, jnp.ones(256), False)
+    expected = whole_logits_loss(states, kernel, targets, jnp.ones(1024), False)
     np.testing.assert_allclose(value, expected, rtol=1e-2)
 
 
