@@ -3,10 +3,10 @@ them) against core/models/token_loss.py's chunks, in the same run.
 
     python bench/token_loss.py [--tokens 1024] [--chunks 64 128 256 512 1024]
 
-For each (width, vocabulary) shape, a head tied to the embedding as GPT-2's: ms per value-and-gradient of the mean cross-entropy
-over `tokens` tokens (median of 5 after a warm-up), and the compiled program's temporary
-bytes (XLA's memory analysis), unfused first, then each chunk size and the one
-token_loss.chunk_tokens picks.
+For each (width, vocabulary) shape, a head tied to the embedding as GPT-2's: ms per
+value-and-gradient of the mean cross-entropy over `tokens` tokens (median of 5 after a
+warm-up), and the compiled program's temporary bytes (XLA's memory analysis), unfused
+first, then each chunk size and the one token_loss.chunk_tokens picks.
 """
 
 from __future__ import annotations
@@ -61,9 +61,7 @@ def main() -> None:
         states = jax.random.normal(keys[0], (args.tokens, width))
         kernel = jax.random.normal(keys[1], (vocab, width)) * 0.02  # tied: wte
         targets = jax.random.randint(keys[2], (args.tokens,), 0, vocab)
-        weights = jnp.ones(args.tokens)
-
-        data = (states, kernel, targets, weights)
+        data = (states, kernel, targets, jnp.ones(args.tokens))
         base_ms, base_temp = measure(unfused, *data)
         print(f"{width:>5} {vocab:>6}  {'unfused':<12} {base_ms:>7.1f} {base_temp:>8.1f}")
         picked = token_loss.chunk_tokens(width)

@@ -55,9 +55,9 @@ class CausalLM:
             )
             return head, jnp.pad(ids_BxL[:, 1:], ((0, 0), (0, 1)))
 
-        def has_next(ids_BxL):
-            length = ids_BxL.shape[1]
-            return jnp.broadcast_to(jnp.arange(length) < length - 1, ids_BxL.shape)
+        def has_next(next_BxL):
+            length = next_BxL.shape[1]
+            return jnp.broadcast_to(jnp.arange(length) < length - 1, next_BxL.shape)
 
         def loss(params, batch, rng):
             head, next_BxL = projected(params, batch["input_ids"], rng)
