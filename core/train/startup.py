@@ -6,7 +6,9 @@ once as a `startup` event that the Run screen shows as a short breakdown."""
 from __future__ import annotations
 
 import contextlib
+import os
 import time
+from pathlib import Path
 
 import psutil
 
@@ -14,7 +16,7 @@ import psutil
 class Startup:
     def __init__(self):
         # Interpreter start and imports: from the process's creation to now
-        self.seconds = {"imports": time.time() - psutil.Process().create_time()}
+        self.seconds = {"imports": process_age()}
 
     @contextlib.contextmanager
     def phase(self, name: str):
@@ -26,3 +28,15 @@ class Startup:
 
     def report(self, run_dir) -> None:
         run_dir.emit("startup", **{name: round(s, 3) for name, s in self.seconds.items()})
+
+
+def process_age() -> float:
+    """Seconds since this process began. Linux counts a process's start in clock ticks
+    since boot; psutil's create_time adds those to a boot time in whole seconds, which
+    overstates the age by up to a second (the imports phase read 1.1 s for 0.1 s)."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+    except OSError:  # not Linux
+        return time.time() - psutil.Process().create_time()
+    started_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, after the name
+    return time.clock_gettime(time.CLOCK_BOOTTIME) - started_ticks / os.sysconf("SC_CLK_TCK")
