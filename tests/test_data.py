@@ -55,6 +55,27 @@ def test_packing_joins_documents_with_eos_drops_the_tail_and_is_cached(tmp_path,
     assert other.ravel().tolist() == flat[: other.size] and len(list(cache.iterdir())) == 2
 
 
+def test_the_first_blocks_alone_are_the_whole_files_first_blocks(tmp_path, demo_corpus):
+    """--max_train_samples: tokenising stops soon after the blocks the run keeps (a file of
+    their own); once the whole file is cached, it answers instead."""
+    import datasets
+
+    texts = demo_corpus.read_text().splitlines()[:3000]
+    tok = train_byte_level_bpe(texts[:100], 300, tmp_path / "tok", max_len=64)
+    cache, eos = tmp_path / "cache", eos_id(tok)
+    rows = datasets.Dataset.from_dict({"text": texts})
+    first = packed_blocks(rows, "text", tok, eos, 8, cache, first=20)
+    (prefix,) = cache.glob("*.int32")
+    whole = packed_blocks(rows, "text", tok, eos, 8, cache)
+    assert 20 <= len(first) < len(whole) / 2  # a batch of texts past the 20th block, no more
+    np.testing.assert_array_equal(first, whole[: len(first)])
+    assert Path(packed_blocks(rows, "text", tok, eos, 8, cache, first=20).filename) != prefix
+    lines = line_blocks(rows, "text", tok, eos, 12, cache, first=5)  # eos pads here
+    assert 5 <= len(lines) < 3000
+    whole_lines = line_blocks(rows, "text", tok, eos, 12, cache)
+    np.testing.assert_array_equal(lines, whole_lines[: len(lines)])
+
+
 def test_the_block_cache_drops_the_least_recently_used_files_past_its_limit(
     tmp_path, demo_corpus, monkeypatch
 ):

@@ -26,6 +26,7 @@ from ..errors import is_disk_full
 from . import block_cache
 
 BATCH_ROWS = 10_000  # texts tokenised at once: ~10 MB of text at most in memory
+FIRST_BATCH_ROWS = 1_000  # ... when only the first blocks are wanted: stop soon after them
 # (texts done, texts in all), at most once a second
 Progress = Callable[[int, int], None]
 
@@ -50,10 +51,12 @@ def blocks_key(ds, column: str, tokenizer: Tokenizer, separator: int | None,
 
 
 def packed_blocks(ds, column: str, tokenizer: Tokenizer, separator: int | None,
-                  block_size: int, cache: Path,
-                  progress: Progress | None = None) -> np.ndarray:  # fmt: skip
+                  block_size: int, cache: Path, progress: Progress | None = None,
+                  first: int | None = None) -> np.ndarray:  # fmt: skip
     """[N, block_size] int32 blocks of the dataset's texts (packed_ids), memory-mapped
-    from `cache` (written first if no earlier launch wrote them)."""
+    from `cache` (written first if no earlier launch wrote them). With `first`, at least
+    the first that many of them: their own file (the same bytes as the start of the
+    whole one) unless the whole one is there."""
 
     def encode(texts: list[str]) -> np.ndarray:
         return packed_ids(tokenizer, texts, separator)
@@ -61,14 +64,15 @@ def packed_blocks(ds, column: str, tokenizer: Tokenizer, separator: int | None,
     key = blocks_key(ds, column, tokenizer, separator, block_size)
     # About one int32 token per 4 bytes of text: blocks take about what the text takes.
     needs = text_bytes(ds, column)
-    return _cached(ds, column, encode, block_size, Path(cache, f"{key}.int32"), progress, needs)
+    return _cached(ds, column, encode, block_size, cache, key, progress, needs, first)
 
 
 def line_blocks(ds, column: str, tokenizer: Tokenizer, pad: int, length: int, cache: Path,
-                progress: Progress | None = None) -> np.ndarray:  # fmt: skip
+                progress: Progress | None = None, first: int | None = None) -> np.ndarray:  # fmt: skip
     """[N, length] int32: each text framed with the tokenizer's special tokens (its
     post-processor's: <s> ... </s>, [CLS] ... [SEP]), truncated to `length` and padded
-    with `pad` on the right, memory-mapped from `cache` as packed_blocks' are."""
+    with `pad` on the right, memory-mapped from `cache` (and `first` taken) as
+    packed_blocks' are."""
     rows = Tokenizer.from_str(tokenizer.to_str())  # the run's own stays unbounded
     rows.enable_truncation(length)
     rows.enable_padding(pad_id=pad, pad_token=rows.id_to_token(pad), length=length)
@@ -78,7 +82,7 @@ def line_blocks(ds, column: str, tokenizer: Tokenizer, pad: int, length: int, ca
 
     key = blocks_key(ds, column, rows, pad, length)
     needs = len(ds) * length * 4
-    return _cached(ds, column, encode, length, Path(cache, f"{key}.int32"), progress, needs)
+    return _cached(ds, column, encode, length, cache, key, progress, needs, first)
 
 
 def text_bytes(ds, column: str) -> int:
@@ -90,13 +94,20 @@ def text_bytes(ds, column: str) -> int:
 
 
 def _cached(ds, column: str, encode: Callable[[list[str]], np.ndarray], block_size: int,
-            path: Path, progress: Progress | None, needs: int) -> np.ndarray:  # fmt: skip
-    """The blocks at `path`, written first if missing (`needs`: about how many bytes)."""
+            cache: Path, key: str, progress: Progress | None, needs: int,
+            first: int | None) -> np.ndarray:  # fmt: skip
+    """The blocks of `key` in the cache, written first if missing (`needs`: about how many
+    bytes); with `first`, the whole file if there, else one of the first blocks."""
+    path, stop_at = Path(cache, f"{key}.int32"), None
+    if first is not None and not path.is_file():
+        path, stop_at = Path(cache, f"{key}.first-{first}.int32"), first * block_size
+        needs = min(needs, stop_at * 4)
     if path.is_file():
         block_cache.mark_used(path)
     else:
         block_cache.check_room(path.parent, needs)
-        _write(text_batches(ds, column), len(ds), encode, path, progress)
+        rows = FIRST_BATCH_ROWS if stop_at else BATCH_ROWS
+        _write(text_batches(ds, column, rows), len(ds), encode, path, progress, stop_at)
         block_cache.prune(path.parent, keep=path)
     blocks = path.stat().st_size // 4 // block_size
     if blocks == 0:
@@ -105,15 +116,19 @@ def _cached(ds, column: str, encode: Callable[[list[str]], np.ndarray], block_si
 
 
 def _write(batches, rows: int, encode: Callable[[list[str]], np.ndarray], path: Path,
-           progress: Progress | None) -> None:  # fmt: skip
+           progress: Progress | None, stop_at: int | None) -> None:  # fmt: skip
+    """Tokenise the batches into `path`, all of them or until `stop_at` tokens are in."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}")  # whole files only, by rename
-    done, reported = 0, 0.0
+    done, tokens, reported = 0, 0, 0.0
     try:
         with open(partial, "wb") as out:
             for texts in batches:
-                out.write(encode(texts).tobytes())
-                done += len(texts)
+                ids = encode(texts)
+                out.write(ids.tobytes())
+                done, tokens = done + len(texts), tokens + ids.size
+                if stop_at is not None and tokens >= stop_at:
+                    break
                 if progress and time.monotonic() - reported >= 1:
                     reported = time.monotonic()
                     progress(done, rows)

@@ -56,7 +56,8 @@ def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind,
                    lines: bool = False) -> Blocks:  # fmt: skip
     """Blocks of the run's texts (of `block_size` tokens, else the example length), packed
     or, with `lines`, a text each; tokenised once into the store's cache (a relaunch or a
-    resume on the same data and tokenizer reads them again) and memory-mapped. Packed
+    resume on the same data and tokenizer reads them again) and memory-mapped; with
+    --max_train_samples or --max_eval_samples, only about as many as the run keeps. Packed
     texts are joined by the eos token, or with `framed` each framed as the tokenizer frames
     a text (<s> ... </s>, [CLS] ... [SEP]), as run_mlm_flax.py's tokenizer call frames
     them; lines are always framed."""
@@ -72,12 +73,15 @@ def prepare_blocks(spec, run_dir, kind: tokenizers_.TokenizerKind,
     pad = pad_id(tokenizer) if lines else None
     separator = None if framing else eos  # None: each text framed (packed_ids)
     blocks = {}
-    for name, rows in (("training", train_rows), ("validation", eval_rows)):
+    for name, rows, first in (("training", train_rows, spec.max_train_samples),
+                              ("validation", eval_rows, spec.max_eval_samples)):  # fmt: skip
         progress = _tokenising(run_dir, name)
         blocks[name] = (
-            line_blocks(rows, column, tokenizer, pad, block_size, cache, progress)
+            line_blocks(rows, column, tokenizer, pad, block_size, cache, progress, first)
             if lines
-            else packed_blocks(rows, column, tokenizer, separator, block_size, cache, progress)
+            else packed_blocks(
+                rows, column, tokenizer, separator, block_size, cache, progress, first
+            )
         )
         if len(blocks[name]) == 0:
             raise DataError(
