@@ -31,7 +31,10 @@ class TrainState:
 
     @classmethod
     def create(cls, params, tx: optax.GradientTransformation) -> TrainState:
-        return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+        # The optimizer's state made by one program: op by op, each moment's zeros were a
+        # dispatch (and a compile) of their own, a quarter of a small model's init.
+        opt_state = jax.jit(tx.init)(params)
+        return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state)
 
 
 @flax.struct.dataclass
