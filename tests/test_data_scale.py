@@ -29,14 +29,20 @@ child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subproc
 stderr = []
 reader = threading.Thread(target=lambda: stderr.extend(child.stderr))
 reader.start()
-peak = 0
-while child.poll() is None:  # RssAnon, sampled: the resident memory that no file backs
+
+def anonymous_kb(pid):  # RssAnon: the resident memory that no file backs, with its children's
     try:
-        with open(f"/proc/{child.pid}/status") as status:
+        with open(f"/proc/{pid}/status") as status:
             line = next(line for line in status if line.startswith("RssAnon:"))
-        peak = max(peak, int(line.split()[1]) // 1024)
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            kids = children.read().split()
     except (OSError, StopIteration):  # it has just ended
-        pass
+        return 0
+    return int(line.split()[1]) + sum(anonymous_kb(kid) for kid in kids)
+
+peak = 0
+while child.poll() is None:  # sampled: the trainer and the child preparing its data
+    peak = max(peak, anonymous_kb(child.pid) // 1024)
     time.sleep(0.05)
 reader.join()
 print(child.returncode, peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
@@ -54,8 +60,8 @@ def write_corpus(path, demo_corpus, megabytes: int):
 
 
 def train(corpus, tokenizer, run) -> tuple[int, int, str]:
-    """(the trainer's peak anonymous memory and peak RSS in MB, its stderr), measured in a
-    process of its own."""
+    """(the peak anonymous memory of the trainer and its children, the largest process's
+    peak RSS, in MB; its stderr), measured in a process of its own."""
     argv = [sys.executable, "-m", "tpudeck", "train", "--train_file", str(corpus),
             "--tokenizer_name", str(tokenizer), "--model_size", "demo", "--block_size", "128",
             "--max_steps", "1", "--max_eval_samples", "64", "--platform", "cpu",

@@ -76,6 +76,10 @@ class Recipe(Protocol):
     data_fields: tuple[str, ...]  # the spec fields naming its data: the Launch form shows them
     length_field: str | None  # the flag setting an example's tokens (None: the model decides)
     default_length: int | None  # its value when unset (None: the model's positions)
+    # Whether its prepared examples are files the trainer maps (the token-block cache):
+    # then a child process prepares them, and the trainer never holds the data libraries,
+    # the tokenizer or the corpus. Examples held in memory would come back as a copy.
+    examples_in_files: bool
 
     def demo_data(self, folder: Path) -> dict:
         """Spec values naming its demo data, written under `folder` if missing."""

@@ -13,6 +13,7 @@ class CausalLM:
     data_fields = (*TEXT_DATA_FIELDS, "text_column", "block_size", "streaming")
     length_field = "block_size"
     default_length = None
+    examples_in_files = True  # token blocks
 
     def demo_data(self, folder) -> dict:
         return demo_corpus(folder)

@@ -26,6 +26,7 @@ class ImageClassification:
                    "label_column", "image_size")  # fmt: skip
     length_field = None
     default_length = None
+    examples_in_files = False
 
     def config_overrides(self, spec) -> dict:
         """run_image_classification.py's --image_size sets the config's, as here; a

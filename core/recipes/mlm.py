@@ -43,6 +43,7 @@ class MaskedLM:
                    "line_by_line", "streaming")  # fmt: skip
     length_field = "max_seq_length"  # run_mlm_flax.py's name for the block size
     default_length = None
+    examples_in_files = True  # token blocks
 
     def demo_data(self, folder) -> dict:
         return demo_corpus(folder)

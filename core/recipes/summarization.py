@@ -39,6 +39,7 @@ class Summarization:
                    "max_source_length", "max_target_length", "num_beams")  # fmt: skip
     length_field = "max_source_length"
     default_length = 1024  # the script's
+    examples_in_files = False
 
     def demo_data(self, folder) -> dict:
         from ..data.demo_summaries import write_demo_summaries

@@ -21,6 +21,7 @@ class SpanCorruption:
                    "mean_noise_span_length", "streaming")  # fmt: skip
     length_field = "max_seq_length"  # the corrupted inputs' length, as the script has it
     default_length = 512
+    examples_in_files = True  # token blocks
 
     def demo_data(self, folder) -> dict:
         return demo_corpus(folder)

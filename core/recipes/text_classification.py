@@ -25,6 +25,7 @@ class TextClassification:
                    "max_seq_length")  # fmt: skip
     length_field = "max_seq_length"
     default_length = DEFAULT_LENGTH
+    examples_in_files = False
 
     def demo_data(self, folder) -> dict:
         from ..data.demo_reviews import write_demo_reviews

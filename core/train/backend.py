@@ -29,10 +29,14 @@ def start_backend(platform: str, compile_cache: Path, processes: Processes | Non
     # jax names GPU backends by vendor: JAX_PLATFORMS=gpu asks for cuda and rocm both and
     # fails where one plugin is installed. jax prefers an accelerator, so for a GPU it is
     # left to choose, and the check below refuses the CPU it falls back to.
-    if platform not in ("auto", "gpu"):
+    pinned = platform not in ("auto", "gpu")
+    if pinned:
         os.environ["JAX_PLATFORMS"] = platform
     enable_metrics(os.environ)  # per-chip duty cycle and HBM for `tpudeck devices` and the app
     import jax
+
+    if pinned:  # jax reads the variable when first imported: maybe while data was prepared
+        jax.config.update("jax_platforms", platform)
 
     # jax's own variable, where set, names another cache (a faster disk, a CI session's).
     cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(compile_cache)

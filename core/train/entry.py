@@ -20,6 +20,7 @@ from ..runs.launcher import report
 from ..runs.notices import announce_end
 from ..runs.queue import Place
 from ..runs.rundir import RunDir, remove_stale_temps
+from .apart import run_apart
 from .preflight import preflight
 from .processes import FollowerRunDir, Processes
 from .startup import Startup
@@ -123,14 +124,30 @@ def run_follower(
 
 
 def _prepare(spec, run_dir: RunDir, startup: Startup):
-    """(spec with its Hub ids fetched, recipe, data): everything before the accelerator."""
+    """(spec with its Hub ids fetched, recipe, data): everything before the accelerator.
+    Examples that come back as files are prepared in a child process (apart.py) while this
+    one imports the training code."""
+    recipe = get_recipe(spec.recipe)
     with startup.phase("data"):  # downloads, reading, tokenising
-        spec = _fetch_pretrained(spec, run_dir)
-        recipe = get_recipe(spec.recipe)
-        data = recipe.prepare(spec, run_dir)
-    data = data.limited(spec.max_train_samples, spec.max_eval_samples)
+        if recipe.examples_in_files and not spec.streaming:  # a stream is read while training
+            spec, data = run_apart(_import_training, _prepared, spec, run_dir)
+        else:
+            spec, data = _prepared(spec, run_dir)
+    data = data.limited(spec.max_train_samples, spec.max_eval_samples)  # views: not sent
     log.info("data: %s", data.summary)
     return spec, recipe, data
+
+
+def _prepared(spec, run_dir: RunDir):
+    spec = _fetch_pretrained(spec, run_dir)
+    return spec, get_recipe(spec.recipe).prepare(spec, run_dir)
+
+
+def _import_training() -> None:
+    """The trainer's imports, which start no backend: the accelerator is not taken."""
+    import orbax.checkpoint  # noqa: F401
+
+    from . import loop  # noqa: F401  jax, flax, optax and the step
 
 
 def _start_jax(spec, startup: Startup, processes: Processes) -> list:
