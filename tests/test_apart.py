@@ -141,4 +141,4 @@ def test_the_trainer_prepares_blocks_without_the_data_libraries_or_the_accelerat
     seen = json.loads(done.stdout.splitlines()[-1])
     assert seen == {"libraries": [], "imported": ["jax", "flax", "optax", "orbax.checkpoint"],
                     "backend": False, "mapped": "memmap", "rows": 8}  # fmt: skip
-    assert "tokenising the training texts" in done.stderr  # the child's log, here
+    assert "training a byte-level BPE tokenizer" in done.stderr  # the child's log, here

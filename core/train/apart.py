@@ -15,6 +15,7 @@ import logging
 import logging.handlers
 import mmap
 import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -30,7 +31,11 @@ T = TypeVar("T")
 def run_apart(meanwhile: Callable[[], object], function: Callable[..., T], *args) -> T:
     """function(*args) in a spawned child process while meanwhile() runs here; its result,
     or its exception raised here once meanwhile() is done. `function` and its arguments
-    are pickled: a module's function, and plain data."""
+    are pickled: a module's function, and plain data. A process that may not start its
+    own interpreter again (one that became another user) runs both here, in turn."""
+    if not os.access(sys.executable, os.X_OK):
+        meanwhile()
+        return function(*args)
     context = multiprocessing.get_context("spawn")  # no copy of this process's threads
     records = context.Queue()
     listener = logging.handlers.QueueListener(
@@ -42,6 +47,8 @@ def run_apart(meanwhile: Callable[[], object], function: Callable[..., T], *args
             result = child.submit(function, *args)
             meanwhile()
             return result.result()
+    except BrokenPipeError as exc:  # not the CLI's closed stdout: say what it was
+        raise RuntimeError(f"the process preparing the data could not start ({exc})") from exc
     finally:
         listener.stop()  # after the child has exited: every record it sent is handled
         records.close()
