@@ -163,10 +163,10 @@ def test_kill_9_then_resume_continues_the_same_loss_curve(tmp_path, data, monkey
     # jax's persistent compilation cache in the store: only the first run compiled the step
     assert reference.read_events("compile")[0]["cached"] is False
     (startup,) = reference.read_events("startup")  # where the time before step 1 went
-    phases = ("imports", "data", "wait", "jax", "model", "init", "replicate", "compile")
+    phases = ("imports", "data", "wait", "jax", "model", "compile", "init", "replicate")
     assert list(startup)[2:] == list(phases) and all(startup[p] >= 0 for p in phases)
     assert startup["compile"] >= reference.read_events("compile")[0]["seconds"]
-    assert [e["cached"] for e in events[resume_at:] if e["kind"] == "compile"] == [True]
+    assert [e["cached"] for e in events if e["kind"] == "compile"][-1] is True  # the resume's
 
 
 def test_a_run_saved_before_orbax_resumes_from_its_msgpack_checkpoint(demo_run, tmp_path):

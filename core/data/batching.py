@@ -78,6 +78,7 @@ class StreamBatches:
 
     def restore(self, state: dict) -> None:
         self.stream.restore(state["stream"])
+        self._last = None  # a batch read before (the step's compile) is not this position's
 
 
 def step_batches(examples: dict, global_batch: int, seed: int):

@@ -17,6 +17,7 @@ listing checkpoints (the UI does, by directory name) stays cheap.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -36,22 +37,30 @@ CHECKSUMS = "checksums.json"  # in each checkpoint: its items' files' sizes and 
 _ITEMS = ("state", "meta")
 
 
+@functools.cache
+def _configure_orbax() -> None:
+    """Orbax's process-wide settings, made once, the first time a run opens checkpoints."""
+    import numpy as np
+    import orbax.checkpoint as ocp
+
+    # Orbax logs through absl, a failed save with its traceback among the rest; each
+    # failure reaches the run as tpudeck's own one-line error instead.
+    logging.getLogger("absl").setLevel(logging.CRITICAL)
+    # Host arrays are written as they are, not deep-copied first: the trainer's (one pmap
+    # replica fetched for the save) are read-only and nobody else holds them, and the copy
+    # was a whole state's worth of memory at every save.
+    ocp.type_handlers.register_type_handler(
+        np.ndarray, ocp.type_handlers.NumpyHandler(deepcopy_host_arrays=False), override=True
+    )
+
+
 class Checkpoints:
     """The run's checkpoints as the trainer writes them; call `settle` every step."""
 
     def __init__(self, directory: Path, keep: int, saved: Callable[[int, Path], None]):
-        import numpy as np
         import orbax.checkpoint as ocp
 
-        # Orbax logs through absl, a failed save with its traceback among the rest; each
-        # failure reaches the run as tpudeck's own one-line error instead.
-        logging.getLogger("absl").setLevel(logging.CRITICAL)
-        # Host arrays are written as they are, not deep-copied first: the trainer's (one
-        # pmap replica fetched for the save) are read-only and nobody else holds them, and
-        # the copy was a whole state's worth of memory at every save.
-        ocp.type_handlers.register_type_handler(
-            np.ndarray, ocp.type_handlers.NumpyHandler(deepcopy_host_arrays=False), override=True
-        )
+        _configure_orbax()
         self.directory, self.keep, self.saved = directory, keep, saved
         self.pending: int | None = None
         self.manager = ocp.CheckpointManager(

@@ -71,35 +71,36 @@ class Trainer:
 
     def run(self, resume: bool) -> str:
         """Train to the end or to a stop signal; returns the final state name."""
-        with self.startup.phase("init"):  # fresh weights, or the checkpoint a resume reads
-            initial, start = self._initial_state(resume)
-        with self.startup.phase("replicate"):
-            state = self.parallel.put_state(initial)
-        del initial  # else a second copy of the state (pmap: on device 0) for the whole run
-        give_back_freed_heap()  # what compiling a new run's init freed
+        tx = make_optimizer(self.spec, self.schedule)
+        template = jax.eval_shape(
+            lambda: TrainState.create(self.model.init_params(self.init_key), tx)
+        )
+        steps = list_steps(self.run_dir.checkpoints_dir) if resume else []
+        if resume and not steps:
+            log.info("no checkpoint in %s: starting from step 0", self.run_dir.checkpoints_dir)
         self._install_signal_handlers()
         self.tb = TensorBoardSink(self.run_dir.tensorboard_dir if self.leader else None)
         try:
+            # The step first: it compiles from the state's shapes, while no state (nor what
+            # compiling the init left) takes the host's memory beside the compiler's.
             with self.startup.phase("compile"):
-                self._compile(state, start)
+                self._compile(self.parallel.abstract_state(template), steps[-1] if steps else 0)
                 give_back_freed_heap()
+            with self.startup.phase("init"):  # fresh weights, or the checkpoint resumed
+                initial, start = self._initial_state(tx, template, steps)
+            with self.startup.phase("replicate"):
+                state = self.parallel.put_state(initial)
+            del initial  # else a second copy of the state (pmap: on device 0) for the run
+            give_back_freed_heap()  # what compiling a new run's init freed
             self.startup.report(self.run_dir)
             return self._train(state, start)
         finally:
             self.tb.close()
             self.checkpoints.close()
 
-    def _initial_state(self, resume: bool):
-        tx = make_optimizer(self.spec, self.schedule)
-        steps = list_steps(self.run_dir.checkpoints_dir)
-        if not resume or not steps:
-            if resume:
-                log.info("no checkpoint in %s: starting from step 0", self.run_dir.checkpoints_dir)
+    def _initial_state(self, tx, template, steps: list[int]):
+        if not steps:
             return self.parallel.new_state(self.model.init_params(self.init_key), tx), 0
-        # A resume needs the state's shapes, not fresh weights: nothing to compile or run.
-        template = jax.eval_shape(
-            lambda: TrainState.create(self.model.init_params(self.init_key), tx)
-        )
         state, meta = self.checkpoints.restore(steps[-1], template,
                                                self.parallel.shardings(template))  # fmt: skip
         self.batches.restore(meta)

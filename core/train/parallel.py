@@ -73,6 +73,11 @@ class PmapParallel(_DataParallel):
     def put_state(self, state):
         return jax_utils.replicate(state, self.devices)
 
+    def abstract_state(self, template):
+        """The shapes the step takes the state in (a replica per device), to compile by."""
+        n = len(self.devices)
+        return jax.tree.map(lambda x: jax.ShapeDtypeStruct((n, *x.shape), x.dtype), template)
+
     def host_state(self, state):
         return self.checkpoint_state(state)
 
@@ -136,6 +141,11 @@ class _MeshParallel(_DataParallel):
         """A state from the host (fresh weights, an old checkpoint) placed on the mesh; one
         restored where it belongs (a checkpoint read onto `shardings`) stays."""
         return jax.tree.map(_place, state, self.shardings(state))
+
+    def abstract_state(self, template):
+        """The shapes and shardings put_state gives the state, to compile by."""
+        return jax.tree.map(lambda x, where: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=where),
+                            template, self.shardings(template))  # fmt: skip
 
     def new_state(self, params, tx) -> TrainState:
         """Made where it will live: the parameters placed, then the optimizer's state made
