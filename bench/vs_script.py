@@ -18,7 +18,9 @@ Each figure is read the same way on both sides, from the process as it runs:
   wall time between those two log lines;
 - first step s: launch to the first logged step (imports, data, tokenizer, init, compile and
   the first `logging_steps` steps);
-- peak RSS: the process's own (getrusage of a wrapper whose only child it is).
+- peak RSS: the largest of the process and its children (getrusage of a wrapper whose only
+  child it is; tpudeck's trainer has one child, which prepares the blocks while the trainer
+  imports jax, and peaks lower).
 tpudeck runs twice: cold, then relaunched on the compile cache the first run left (its
 `compile` event says the seconds and whether the cache was hit). Ratios are ours/theirs
 for throughput, theirs-relative for time and memory (lower is better).
