@@ -13,6 +13,8 @@ from tpudeck.core.demo import DEMO_SETTINGS
 from tpudeck.core.runs.rundir import RunDir
 from tpudeck.tui.app import TpudeckApp
 
+from .builders import text_of
+
 SIZE = (120, 36)
 
 
@@ -55,6 +57,17 @@ def store(tpudeck_home):
 
 async def settle(pilot):
     await pilot.pause(1.5)
+
+
+async def devices_sampled(pilot):
+    """The Devices screen (v) once it shows its first sampling round: a scan of every
+    process, slower on a loaded machine than any fixed pause."""
+    await settle(pilot)
+    await pilot.press("v")
+    deadline = time.monotonic() + 60
+    while "accelerator" not in text_of(pilot.app, "#holder") and time.monotonic() < deadline:
+        await pilot.pause(0.1)
+    await settle(pilot)
 
 
 def test_runs_screen(snap_compare, store):
@@ -125,4 +138,4 @@ def test_devices_screen(snap_compare, store, tmp_path, monkeypatch, tpu_metrics)
     monkeypatch.setattr("psutil.virtual_memory", lambda: SimpleNamespace(used=6e9, total=24e9))
     monkeypatch.setattr("psutil.disk_usage", lambda _: SimpleNamespace(free=80e9))
     monkeypatch.setattr("psutil.getloadavg", lambda: (0.5, 0.25, 0.125))
-    assert snap_compare(TpudeckApp(), press=["v"], terminal_size=SIZE, run_before=settle)
+    assert snap_compare(TpudeckApp(), terminal_size=SIZE, run_before=devices_sampled)
