@@ -38,6 +38,54 @@ def test_masking_picks_the_share_asked_and_masks_80_randomises_10_keeps_10(proba
     assert (np.asarray(again) == masked).all()  # a pure function of the key: resume is exact
 
 
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_the_chunked_loss_and_scores_are_the_whole_logits(demo_corpus, family):
+    """The recipe's loss projects a chunk of tokens at a time (token_loss.py); its value,
+    gradients and evaluation sums are those of the whole logits, padding and an example
+    with nothing to mask included."""
+    import jax.numpy as jnp
+    import optax
+
+    from tpudeck.core.models.family import get_family
+    from tpudeck.core.recipes.base import TaskData
+    from tpudeck.core.recipes.mlm import RECIPE
+    from tpudeck.core.recipes.text_blocks import noise_and_dropout
+
+    spec = RunSpec(recipe="mlm", model_type=family, model_size="demo", max_seq_length=32,
+                   train_file=str(demo_corpus), mlm_probability=0.3)  # fmt: skip
+    ids = np.array(jax.random.randint(jax.random.key(0), (4, 32), 5, 96), np.int32)
+    ids[1, 20:] = PAD  # a short line, padded
+    ids[3] = SEPARATOR  # nothing it may mask
+    keep = (SEPARATOR, PAD)
+    values = {"vocab_size": 96, "pad_token_id": PAD, "mask_token_id": MASK_ID,
+              "unmasked_ids": keep, "padding_id": PAD}  # fmt: skip
+    data = TaskData({"input_ids": ids}, {"input_ids": ids}, 32, values, None, "")
+    model = RECIPE.build(spec, data)
+    module = get_family(family).start(spec, values, "masked_lm").module(spec)
+    params = model.init_params(jax.random.key(1))
+
+    def whole(params, rng):  # the recipe as it was: the whole logits, per-example means
+        mask_rng, rngs = noise_and_dropout(rng)
+        masked, selected = mask_tokens(jnp.asarray(ids), mask_rng, MASK_ID, 96, keep, 0.3)
+        logits = module.apply({"params": params}, masked, rngs is None, ids != PAD, rngs=rngs)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, ids)
+        count = jnp.maximum(selected.sum(-1), 1)
+        hits = (jnp.argmax(logits, -1) == ids) & selected
+        return (losses * selected).sum(-1) / count, hits.sum(-1) / count
+
+    rng = jax.random.key(2)
+    loss, grads = jax.value_and_grad(lambda p: model.loss(p, {"input_ids": ids}, rng)[0])(params)
+    expected, expected_grads = jax.value_and_grad(lambda p: whole(p, rng)[0].mean())(params)
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), grads, expected_grads)
+    weights = jnp.array([1.0, 1.0, 0.0, 1.0])  # the third: the last batch's padding
+    sums = model.eval_sums(params, {"input_ids": ids, "weights": weights})
+    losses, accuracy = whole(params, None)
+    np.testing.assert_allclose(sums["loss"], (losses * weights).sum(), rtol=1e-5)
+    np.testing.assert_allclose(sums["accuracy"], (accuracy * weights).sum(), rtol=1e-6)
+    assert losses[3] == 0 and sums["weight"] == 3
+
+
 def test_roberta_blocks_leave_room_for_its_position_offset(demo_corpus):
     spec = RunSpec(
         recipe="mlm", model_type="roberta", model_size="demo", train_file=str(demo_corpus)

@@ -21,35 +21,47 @@ def head_inputs(tokens: int, width: int, vocab: int, vocab_first: bool):
     return states_NxD, kernel, targets_N
 
 
-def whole_logits_loss(states_NxD, kernel, targets_N, weights_N, vocab_first: bool):
+def whole_logits(states_NxD, kernel, vocab_first: bool, bias=None):
     logits_NxV = states_NxD @ (kernel.T if vocab_first else kernel)
+    return logits_NxV if bias is None else logits_NxV + bias
+
+
+def whole_logits_loss(states_NxD, kernel, targets_N, weights_N, vocab_first: bool, bias=None):
+    logits_NxV = whole_logits(states_NxD, kernel, vocab_first, bias)
     losses = optax.softmax_cross_entropy_with_integer_labels(logits_NxV, targets_N)
     return jnp.sum(losses * weights_N) / jnp.sum(weights_N)
 
 
 @pytest.mark.parametrize("vocab_first", [True, False], ids=["tied", "own-head"])
 @pytest.mark.parametrize("chunk", [64, 100])  # 100: the last chunk padded
-def test_the_chunked_loss_and_its_gradients_are_the_whole_logits(chunk, vocab_first):
+@pytest.mark.parametrize("biased", [False, True], ids=["", "bias"])  # a masked LM head's
+def test_the_chunked_loss_and_its_gradients_are_the_whole_logits(chunk, vocab_first, biased):
     states, kernel, targets = head_inputs(1000, 32, 3000, vocab_first)
+    bias = jax.random.normal(jax.random.key(5), (3000,)) if biased else None
     weights = (jnp.arange(1000) % 7 != 0).astype(jnp.float32)  # tokens without a target
 
-    def chunked(s, k):  # a cotangent other than 1 reaches the saved gradients
-        head = token_loss.Projection(s, k, vocab_first)
+    def chunked(s, k, b):  # a cotangent other than 1 reaches the saved gradients
+        head = token_loss.Projection(s, k, vocab_first, b)
         return 3.0 * token_loss.mean_loss(head, targets, weights, chunk)
 
-    def whole(s, k):
-        return 3.0 * whole_logits_loss(s, k, targets, weights, vocab_first)
+    def whole(s, k, b):
+        return 3.0 * whole_logits_loss(s, k, targets, weights, vocab_first, b)
 
-    value, (grad_states, grad_kernel) = jax.jit(jax.value_and_grad(chunked, (0, 1)))(states, kernel)
-    expected, (expected_states, expected_kernel) = jax.value_and_grad(whole, (0, 1))(states, kernel)
+    value, grads = jax.jit(jax.value_and_grad(chunked, (0, 1, 2)))(states, kernel, bias)
+    expected, expected_grads = jax.value_and_grad(whole, (0, 1, 2))(states, kernel, bias)
     np.testing.assert_allclose(value, expected, rtol=1e-6)
-    np.testing.assert_allclose(grad_states, expected_states, atol=1e-7)
-    np.testing.assert_allclose(grad_kernel, expected_kernel, atol=1e-7)
-    each = token_loss.token_losses(token_loss.Projection(states, kernel, vocab_first), targets)
-    logits = states @ (kernel.T if vocab_first else kernel)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):  # states, kernel, bias
+        assert (grad is None) == (expected_grad is None)
+        if grad is not None:
+            np.testing.assert_allclose(grad, expected_grad, atol=1e-7)
+    head = token_loss.Projection(states, kernel, vocab_first, bias)
+    logits = whole_logits(states, kernel, vocab_first, bias)
+    losses, hits = token_loss.token_losses_and_hits(head, targets)
     np.testing.assert_allclose(
-        each, optax.softmax_cross_entropy_with_integer_labels(logits, targets), rtol=1e-5
+        losses, optax.softmax_cross_entropy_with_integer_labels(logits, targets), rtol=1e-5
     )
+    np.testing.assert_array_equal(hits, jnp.argmax(logits, -1) == targets)
+    np.testing.assert_array_equal(token_loss.token_losses(head, targets), losses)
 
 
 def test_bfloat16_states_get_bfloat16_gradients_and_the_kernel_its_own():
@@ -87,6 +99,23 @@ def test_a_step_never_holds_the_whole_logits():
         logits_bytes
     )
     assert temporaries(chunked) < logits_bytes / 3
+
+
+@pytest.mark.parametrize("name", families_for("mlm"))
+def test_every_masked_lm_head_hands_over_what_its_logits_are_made_of(name):
+    family = get_family(name)
+    config = family.config({"vocab_size": 96, **family.descriptor.sizes["demo"]})
+    module = family.module(config, "masked_lm")
+    params = family.init_params(config, jax.random.key(0), 8, "masked_lm")
+    params["prediction_bias"] = jax.random.normal(jax.random.key(2), (96,))  # not zeros
+    ids_BxL = jax.random.randint(jax.random.key(1), (2, 8), 0, 96)
+    logits_BxLxV = module.apply({"params": params}, ids_BxL)
+    head = module.apply({"params": params}, ids_BxL, project=False)
+    np.testing.assert_allclose(
+        whole_logits(head.states, head.kernel, head.vocab_first, head.bias), logits_BxLxV,
+        atol=1e-5,
+    )  # fmt: skip
+    assert head.bias is params["prediction_bias"]
 
 
 def head_variants(name: str) -> list[dict]:

@@ -17,6 +17,7 @@ from .bert_config import BertConfig
 from .family import FlaxBinding
 from .layers import layer_stack
 from .naming import LayeredNames, from_hf_layout, to_hf_layout
+from .token_loss import Projection
 
 
 def _dense(cfg: BertConfig, features: int, dtype, name: str):
@@ -84,7 +85,10 @@ def encode(module: nn.Module, ids_BxL, deterministic: bool, attention_mask_BxL, 
 
 
 class BertForMaskedLM(nn.Module):
-    """Token ids [B, L] (and a padding mask) -> vocabulary logits [B, L, V] (float32)."""
+    """Token ids [B, L] (and a padding mask) -> vocabulary logits [B, L, V] (float32); with
+    `project` False, what they are made of (a Projection of the transformed states by the
+    word embedding, plus the prediction bias), for a loss that projects a chunk at a time
+    (token_loss.py)."""
 
     cfg: BertConfig
     dtype: jnp.dtype = jnp.float32
@@ -92,7 +96,8 @@ class BertForMaskedLM(nn.Module):
     scan: bool = False  # --scan_layers (layers.py)
 
     @nn.compact
-    def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None):
+    def __call__(self, ids_BxL, deterministic=True, attention_mask_BxL=None, types_BxL=None,
+                 project: bool = True):  # fmt: skip
         cfg = self.cfg
         x_BxLxD, words = encode(self, ids_BxL, deterministic, attention_mask_BxL, types_BxL)
         transform = _dense(cfg, cfg.hidden_size, self.dtype, "transform_dense")
@@ -101,6 +106,8 @@ class BertForMaskedLM(nn.Module):
             h
         )
         bias_V = self.param("prediction_bias", nn.initializers.zeros, (cfg.vocab_size,))
+        if not project:
+            return Projection(h, words.embedding, vocab_first=True, bias=bias_V)
         return (words.attend(h) + bias_V).astype(jnp.float32)
 
 

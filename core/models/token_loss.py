@@ -7,7 +7,7 @@ more than the whole model at GPT-2's vocabulary and a few thousand tokens per de
 the forward pass projects one chunk of tokens, takes its loss and, at once, its gradients
 with respect to the chunk's states and the kernel: what the backward pass keeps is the
 states' gradient [tokens, width] and the kernel's [width, vocabulary], the sizes of what
-they are gradients of, scaled there by the loss's cotangent (the loss is one weighted mean,
+they are gradients of, scaled there by the loss's cotangent (the loss is one weighted sum,
 so a scalar scales every token alike). The FLOPs are the unfused head's: three matmuls.
 
 The kernel is taken as the head keeps it, [V, D] for an embedding the head is tied to,
@@ -37,12 +37,13 @@ MIN_CHUNK = 256
 
 
 class Projection(NamedTuple):
-    """What an LM head's logits are made of, as a causal_lm head called with
-    project=False hands it over: logits = states @ kernel (or its transpose)."""
+    """What an LM head's logits are made of, as a head called with project=False hands it
+    over: logits = states @ kernel (or its transpose) + bias."""
 
     states: Any  # [..., D], the final states
     kernel: Any  # [V, D] when vocab_first (a tied embedding), else [D, V]
     vocab_first: bool
+    bias: Any = None  # [V], a masked LM head's; None: none
 
     @property
     def width(self) -> int:
@@ -58,25 +59,50 @@ def chunk_tokens(width: int) -> int:
 def token_losses(head: Projection, targets):
     """Each token's cross-entropy (float32, shaped as `targets`), chunk by chunk; not
     differentiable (evaluation)."""
+    return _per_token(head, targets, lambda logits_CxV, targets_C: _losses(logits_CxV, targets_C))
+
+
+def token_losses_and_hits(head: Projection, targets):
+    """Each token's cross-entropy and whether its most likely token is its target (both
+    shaped as `targets`), from the same chunks; not differentiable (evaluation)."""
+
+    def both(logits_CxV, targets_C):
+        return _losses(logits_CxV, targets_C), jnp.argmax(logits_CxV, -1) == targets_C
+
+    return _per_token(head, targets, both)
+
+
+def _per_token(head: Projection, targets, score):
+    """score(logits [C, V], targets [C]) of each chunk, as per-token arrays shaped as
+    `targets` (a tuple of them where score returns one)."""
     states_NxD, targets_N = head.states.reshape(-1, head.width), targets.reshape(-1)
-    logits = functools.partial(_logits, head.vocab_first)
 
     def one(chunk_in):
         states_CxD, targets_C = chunk_in
-        return _losses(logits(states_CxD, head.kernel), targets_C)
+        return score(_logits(head.vocab_first, states_CxD, head.kernel, head.bias), targets_C)
 
     chunks = _chunked(chunk_tokens(head.width), states_NxD, targets_N)
-    return jax.lax.map(one, chunks).reshape(-1)[: len(targets_N)].reshape(targets.shape)
+    return jax.tree.map(
+        lambda per_chunk: per_chunk.reshape(-1)[: len(targets_N)].reshape(targets.shape),
+        jax.lax.map(one, chunks),
+    )
 
 
 def mean_loss(head: Projection, targets, weights, chunk: int | None = None):
-    """The weighted mean of the tokens' cross-entropies, differentiable in the states and
-    the kernel; `weights` (shaped as `targets`) are 0 where a token has no target. `chunk`
-    tokens at a time (default: chunk_tokens)."""
+    """The weighted mean of the tokens' cross-entropies, differentiable in the states, the
+    kernel and the bias; `weights` (shaped as `targets`) are 0 where a token has no target.
+    `chunk` tokens at a time (default: chunk_tokens)."""
+    return weighted_loss(head, targets, weights / jnp.sum(weights), chunk)
+
+
+def weighted_loss(head: Projection, targets, weights, chunk: int | None = None):
+    """The tokens' cross-entropies times their `weights`, summed (a loss whose weights
+    already say how it averages: per example, say)."""
     states_NxD = head.states.reshape(-1, head.width)
     kernel = _varying_like(head.kernel, states_NxD)
-    return _mean_loss(chunk or chunk_tokens(head.width), head.vocab_first, states_NxD, kernel,
-                      targets.reshape(-1), weights.reshape(-1))  # fmt: skip
+    bias = None if head.bias is None else _varying_like(head.bias, states_NxD)
+    return _weighted_loss(chunk or chunk_tokens(head.width), head.vocab_first, states_NxD,
+                          kernel, bias, targets.reshape(-1), weights.reshape(-1))  # fmt: skip
 
 
 def _varying_like(kernel, states_NxD):
@@ -90,51 +116,51 @@ def _varying_like(kernel, states_NxD):
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _mean_loss(chunk, vocab_first, states_NxD, kernel, targets_N, weights_N):
-    losses_N = token_losses(Projection(states_NxD, kernel, vocab_first), targets_N)
-    return jnp.sum(losses_N * weights_N) / jnp.sum(weights_N)
+def _weighted_loss(chunk, vocab_first, states_NxD, kernel, bias, targets_N, weights_N):
+    losses_N = token_losses(Projection(states_NxD, kernel, vocab_first, bias), targets_N)
+    return jnp.sum(losses_N * weights_N)
 
 
-def _mean_loss_forward(chunk, vocab_first, states_NxD, kernel, targets_N, weights_N):
-    total = jnp.sum(weights_N)
+def _weighted_loss_forward(chunk, vocab_first, states_NxD, kernel, bias, targets_N, weights_N):
+    def chunk_loss(states_CxD, head_params, targets_C, weights_C):
+        losses_C = _losses(_logits(vocab_first, states_CxD, *head_params), targets_C)
+        return jnp.sum(losses_C * weights_C)
 
-    def chunk_loss(states_CxD, kernel, targets_C, weights_C):
-        losses_C = _losses(_logits(vocab_first, states_CxD, kernel), targets_C)
-        return jnp.sum(losses_C * weights_C) / total
-
-    def one(grad_kernel, chunk_in):
+    def one(grad_head, chunk_in):
         states_CxD, targets_C, weights_C = chunk_in
         loss, (grad_states_CxD, grad_chunk) = jax.value_and_grad(chunk_loss, (0, 1))(
-            states_CxD, kernel, targets_C, weights_C
+            states_CxD, (kernel, bias), targets_C, weights_C
         )
-        return grad_kernel + grad_chunk, (loss, grad_states_CxD)
+        return jax.tree.map(jnp.add, grad_head, grad_chunk), (loss, grad_states_CxD)
 
-    grad_kernel, (losses, grad_states) = jax.lax.scan(
-        one, jnp.zeros_like(kernel), _chunked(chunk, states_NxD, targets_N, weights_N)
+    zeros = jax.tree.map(jnp.zeros_like, (kernel, bias))
+    grad_head, (losses, grad_states) = jax.lax.scan(
+        one, zeros, _chunked(chunk, states_NxD, targets_N, weights_N)
     )
     grad_states_NxD = grad_states.reshape(-1, states_NxD.shape[1])[: len(targets_N)]
-    return jnp.sum(losses), (grad_states_NxD, grad_kernel)
+    return jnp.sum(losses), (grad_states_NxD, grad_head)
 
 
-def _mean_loss_backward(_chunk, _vocab_first, residuals, grad_loss):
-    grad_states_NxD, grad_kernel = residuals
+def _weighted_loss_backward(_chunk, _vocab_first, residuals, grad_loss):
+    grad_states_NxD, (grad_kernel, grad_bias) = residuals
     grad_loss = grad_loss.astype(jnp.float32)
-    return (
-        (grad_states_NxD * grad_loss).astype(grad_states_NxD.dtype),
-        (grad_kernel * grad_loss).astype(grad_kernel.dtype),
-        None,  # targets and weights are data
-        None,
-    )
+
+    def scaled(grad):
+        return None if grad is None else (grad * grad_loss).astype(grad.dtype)
+
+    # targets and weights are data: no gradients
+    return scaled(grad_states_NxD), scaled(grad_kernel), scaled(grad_bias), None, None
 
 
-_mean_loss.defvjp(_mean_loss_forward, _mean_loss_backward)
+_weighted_loss.defvjp(_weighted_loss_forward, _weighted_loss_backward)
 
 
-def _logits(vocab_first: bool, states_CxD, kernel):
+def _logits(vocab_first: bool, states_CxD, kernel, bias=None):
     """The chunk's logits [C, V] in float32, the matmul in the states' dtype (--dtype)."""
     layout = "cd,vd->cv" if vocab_first else "cd,dv->cv"
     kernel = kernel.astype(states_CxD.dtype)
-    return jnp.einsum(layout, states_CxD, kernel, preferred_element_type=jnp.float32)
+    logits = jnp.einsum(layout, states_CxD, kernel, preferred_element_type=jnp.float32)
+    return logits if bias is None else logits + bias.astype(jnp.float32)
 
 
 def _losses(logits_CxV, targets_C):

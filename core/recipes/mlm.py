@@ -83,10 +83,11 @@ class MaskedLM:
 
     def build(self, spec, data: TaskData) -> TaskModel:
         import jax.numpy as jnp
-        import optax
 
+        from ..models import token_loss
         from ..models.family import get_family
-        from .text_blocks import language_model, loss_and_accuracy, noise_and_dropout
+        from .base import weighted_sums
+        from .text_blocks import language_model, noise_and_dropout
 
         family = get_family(spec.model_type)
         start = family.start(spec, data.model_config, self.head)
@@ -95,19 +96,36 @@ class MaskedLM:
         mask_id, keep_ids = data.model_config["mask_token_id"], data.model_config["unmasked_ids"]
         padding = data.model_config["padding_id"]
 
-        def masked_losses(params, ids_BxL, rng):
-            """Per-example mean loss and accuracy over the masked positions."""
+        def projected(params, ids_BxL, rng):
+            """What the logits are made of (the head called with project=False: the loss
+            projects a chunk at a time, token_loss.py), which positions were masked, and
+            each example's count of them (at least 1)."""
             mask_rng, rngs = noise_and_dropout(rng)  # evaluation: the same masks every time
             masked, selected = mask_tokens(ids_BxL, mask_rng, mask_id, config.vocab_size,
                                            tuple(keep_ids), spec.mlm_probability)  # fmt: skip
             real_BxL = None if padding is None else ids_BxL != padding  # attend to text only
-            logits = module.apply({"params": params}, masked, rngs is None, real_BxL, rngs=rngs)
-            losses = optax.softmax_cross_entropy_with_integer_labels(logits, ids_BxL)
-            count_B = jnp.maximum(selected.sum(-1), 1)
-            correct = (jnp.argmax(logits, -1) == ids_BxL) & selected
-            return (losses * selected).sum(-1) / count_B, correct.sum(-1) / count_B
+            head = module.apply({"params": params}, masked, rngs is None, real_BxL,
+                                project=False, rngs=rngs)  # fmt: skip
+            return head, selected, jnp.maximum(selected.sum(-1, keepdims=True), 1)
 
-        return language_model(start, data, *loss_and_accuracy(masked_losses))
+        def loss(params, batch, rng):
+            """The mean over examples of each one's mean loss over its masked positions."""
+            ids_BxL = batch["input_ids"]
+            head, selected, count_Bx1 = projected(params, ids_BxL, rng)
+            weights_BxL = selected / count_Bx1 / len(ids_BxL)
+            return token_loss.weighted_loss(head, ids_BxL, weights_BxL), {}
+
+        def eval_sums(params, batch):
+            ids_BxL = batch["input_ids"]
+            head, selected, count_Bx1 = projected(params, ids_BxL, None)
+            losses_BxL, hits_BxL = token_loss.token_losses_and_hits(head, ids_BxL)
+            return weighted_sums(
+                batch["weights"],
+                loss=(losses_BxL * selected / count_Bx1).sum(-1),
+                accuracy=(hits_BxL & selected).sum(-1) / count_Bx1[:, 0],
+            )
+
+        return language_model(start, data, loss, eval_sums)
 
 
 RECIPE = MaskedLM()
