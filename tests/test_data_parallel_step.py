@@ -218,3 +218,25 @@ def test_a_sharded_state_is_checkpointed_from_its_shards_and_read_back_onto_them
     read = np.load(tmp_path / "read.npz")
     for i, leaf in enumerate(jax.tree.leaves(expected.params)):
         np.testing.assert_array_equal(read[str(i)], leaf)
+
+
+@pytest.fixture(scope="module")
+def masked_lm_task(task):
+    from tpudeck.core.recipes.mlm import RECIPE as MLM
+
+    spec, data, _ = task
+    spec = spec.replace(recipe="mlm", model_type="bert", block_size=None, max_seq_length=SEQ)
+    config = {**data.model_config, "mask_token_id": 4, "unmasked_ids": (0,), "padding_id": None,
+              "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "intermediate_size": 64}  # fmt: skip
+    data = dataclasses.replace(data, model_config=config)
+    return spec, data, MLM.build(spec, data)
+
+
+@pytest.mark.parametrize("mode", ["shard_map", "fsdp"])
+def test_a_masked_lm_steps_alike_in_every_mode(masked_lm_task, mode):
+    """Its head's bias goes through the chunked loss, marked varying under shard_map."""
+    pmapped, m_pmap = one_step(masked_lm_task, 8)
+    other, m_other = one_step(masked_lm_task, 8, mode=mode)
+    assert_same_params(pmapped, other)
+    assert m_pmap["loss"] == pytest.approx(m_other["loss"], abs=1e-5)
