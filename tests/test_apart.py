@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tpudeck.core.errors import DataError
+from tpudeck.core.runs.procs import start_ticks
 from tpudeck.core.train.apart import run_apart
 
 from .fake_os import wait_until
@@ -88,17 +89,9 @@ def test_the_child_dies_with_a_killed_trainer(tmp_path):
         child = int(pid_file.read_text())
         os.kill(trainer.pid, signal.SIGKILL)
         trainer.wait()
-        wait_until(lambda: not _alive(child), timeout=30)
+        wait_until(lambda: start_ticks(child) is None, timeout=30)  # gone, or a zombie
     finally:
         trainer.kill()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 PREPARING_TRAINER = """

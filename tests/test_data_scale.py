@@ -25,24 +25,23 @@ GROWTH_BOUND_MB = 160
 SCALE_MB = 1024
 MEASURED = """
 import resource, subprocess, sys, threading, time
+from tpudeck.core.runs.procs import process_tree
 child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 stderr = []
 reader = threading.Thread(target=lambda: stderr.extend(child.stderr))
 reader.start()
 
-def anonymous_kb(pid):  # RssAnon: the resident memory that no file backs, with its children's
+def anonymous_kb(pid):  # RssAnon: the resident memory that no file backs
     try:
         with open(f"/proc/{pid}/status") as status:
             line = next(line for line in status if line.startswith("RssAnon:"))
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            kids = children.read().split()
     except (OSError, StopIteration):  # it has just ended
         return 0
-    return int(line.split()[1]) + sum(anonymous_kb(kid) for kid in kids)
+    return int(line.split()[1])
 
 peak = 0
 while child.poll() is None:  # sampled: the trainer and the child preparing its data
-    peak = max(peak, anonymous_kb(child.pid) // 1024)
+    peak = max(peak, sum(anonymous_kb(pid) for pid in process_tree(child.pid)) // 1024)
     time.sleep(0.05)
 reader.join()
 print(child.returncode, peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)

@@ -59,7 +59,7 @@ def chunk_tokens(width: int) -> int:
 def token_losses(head: Projection, targets):
     """Each token's cross-entropy (float32, shaped as `targets`), chunk by chunk; not
     differentiable (evaluation)."""
-    return _per_token(head, targets, lambda logits_CxV, targets_C: _losses(logits_CxV, targets_C))
+    return _per_token(head, targets, _losses)
 
 
 def token_losses_and_hits(head: Projection, targets):

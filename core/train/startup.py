@@ -8,9 +8,10 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from pathlib import Path
 
 import psutil
+
+from ..runs.procs import start_ticks
 
 
 class Startup:
@@ -34,9 +35,7 @@ def process_age() -> float:
     """Seconds since this process began. Linux counts a process's start in clock ticks
     since boot; psutil's create_time adds those to a boot time in whole seconds, which
     overstates the age by up to a second (the imports phase read 1.1 s for 0.1 s)."""
-    try:
-        stat = Path("/proc/self/stat").read_text()
-    except OSError:  # not Linux
+    ticks = start_ticks(os.getpid())
+    if ticks is None:  # no /proc: not Linux
         return time.time() - psutil.Process().create_time()
-    started_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, after the name
-    return time.clock_gettime(time.CLOCK_BOOTTIME) - started_ticks / os.sysconf("SC_CLK_TCK")
+    return time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
