@@ -125,52 +125,85 @@ def worker_pid(run, index: int) -> int | None:
     return None
 
 
-def test_a_worker_killed_fails_the_run_and_resume_replays_its_steps(tmp_path, tpudeck_home):
-    run = tmp_path / "run"
-    with open(tmp_path / "out.txt", "w") as out:
-        launch = start_training(out, "--hosts", "local:2", *FLAGS, "--logging_steps", "1",
-                                "--max_steps", "300", "--output_dir", str(run))  # fmt: skip
+def kill_worker_1(run, out_path, *launch_args: str, env=None) -> dict[int, float]:
+    """Train through a launcher past the checkpoint at step 10, then kill -9 worker 1's
+    trainer: the whole run fails, naming it, and no worker is left waiting for it. The
+    losses the run logged (every step)."""
+    with open(out_path, "w") as out:
+        launch = start_training(out, *launch_args, *FLAGS, "--logging_steps", "1",
+                                "--max_steps", "300", "--output_dir", str(run), env=env)  # fmt: skip
     wait_for_step(run, 13, launch)
     os.kill(worker_pid(run, 1), signal.SIGKILL)  # a checkpoint at 10, none yet at 20
 
-    assert launch.wait(timeout=120) == 1
+    assert launch.wait(timeout=120) == 1, out_path.read_text()[-2000:]
     status = RunDir(run).read_status()
     assert status["state"] == "failed"
     assert status["message"] == "worker 1 of 2 was killed by SIGKILL"
-    assert (
-        "tpudeck: error: worker 1 of 2 was killed by SIGKILL" in (tmp_path / "out.txt").read_text()
-    )
+    assert "tpudeck: error: worker 1 of 2 was killed by SIGKILL" in out_path.read_text()
     assert worker_pid(run, 0) is None  # the other worker does not wait for it forever
-    killed = losses(run)
+    return losses(run)
+
+
+def resumed_steps(run) -> dict[int, float]:
+    """The losses logged since the run's last resume."""
+    since = RunDir(run).read_events("resume")[-1]["t"]
+    return {e["step"]: e["loss"] for e in RunDir(run).read_events("step") if e["t"] > since}
+
+
+def assert_replayed(run, killed: dict[int, float]) -> None:
+    """The resume went back to the last checkpoint before the kill and logged its steps up
+    to the killed run's last, bit for bit."""
+    start = RunDir(run).read_events("resume")[-1]["step"]
+    replayed = resumed_steps(run)
+    assert start < max(killed) <= max(replayed)
+    again = range(start + 1, max(killed) + 1)
+    assert {s: replayed[s] for s in again} == {s: killed[s] for s in again}
+
+
+def resume_then_stop(run, out_path, killed, *launch_args: str, env=None) -> int:
+    """--resume through the launcher, then SIGTERM to the launch once the resumed run is
+    past the killed one's last step: every worker stops at one step; that step."""
+    with open(out_path, "w") as out:
+        launch = start_training(out, *launch_args, "--resume", "--max_steps", "300",
+                                "--output_dir", str(run), env=env)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (
+        RunDir(run).read_events("resume") and max(resumed_steps(run), default=0) >= max(killed)
+    ):
+        assert launch.poll() is None and time.monotonic() < deadline, out_path.read_text()[-2000:]
+        time.sleep(0.05)
+    launch.send_signal(signal.SIGTERM)
+    assert launch.wait(timeout=120) == 0, out_path.read_text()[-2000:]
+    assert_replayed(run, killed)
+    return stopped_at_one_step(run)
+
+
+def test_a_worker_killed_fails_the_run_and_resume_replays_its_steps(tmp_path, tpudeck_home, one):
+    run = tmp_path / "run"
+    killed = kill_worker_1(run, tmp_path / "out.txt", "--hosts", "local:2")
+    as_one(run, one)
 
     resumed = tpudeck("train", "--hosts", "local:2", "--resume", "--max_steps", str(max(killed)),
                       "--output_dir", str(run))  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
-    (start,) = [e["step"] for e in RunDir(run).read_events("resume")]
-    replayed = {e["step"]: e["loss"] for e in RunDir(run).read_events("step")
-                if e["t"] > RunDir(run).read_events("resume")[0]["t"]}  # fmt: skip
-    assert start < max(killed) and replayed  # the steps after the checkpoint, again
-    assert replayed == {step: killed[step] for step in range(start + 1, max(killed) + 1)}
+    assert_replayed(run, killed)
 
 
-def test_a_tpu_slice_through_gcloud_trains_and_stops_on_every_worker(tmp_path, tpudeck_home, one):
+def gcloud_calls(where) -> list[list[str]]:
+    return [json.loads(line) for line in (where / "gcloud.jsonl").read_text().splitlines()]
+
+
+def test_a_tpu_slice_through_gcloud_trains_fails_resumes_and_stops(tmp_path, tpudeck_home, one):
     """`--hosts gcloud:TPU:ZONE` starts a trainer on each worker with `gcloud compute tpus
-    tpu-vm ssh --worker=N` (worker 0's address from `describe` as the coordinator); a
-    SIGTERM to the launch stops every worker with `ssh --worker=all`, at one step. Sharded
-    (fsdp): each process writes its own shards of the checkpoint, gathering none."""
+    tpu-vm ssh --worker=N` (worker 0's address from `describe` as the coordinator). A worker
+    killed fails the run and the others are stopped with `ssh --worker=all`; the resume,
+    sharded (fsdp: each process reads and writes its own shards of the checkpoint, gathering
+    none), replays its steps; a SIGTERM to the launch stops every worker, at one step."""
     run, env = tmp_path / "run", fake_gcloud(tmp_path)
-    with open(tmp_path / "out.txt", "w") as out:
-        launch = start_training(out, "--hosts", "gcloud:my-tpu:us-central2-b", *FLAGS,
-                                "--logging_steps", "2", "--max_steps", "300", "--parallelism",
-                                "fsdp", "--output_dir", str(run), env=env)  # fmt: skip
-    wait_for_step(run, 4, launch)
-    launch.send_signal(signal.SIGTERM)
-
-    assert launch.wait(timeout=120) == 0, (tmp_path / "out.txt").read_text()
-    step = stopped_at_one_step(run)
-    assert (run / "checkpoints" / f"step_{step}" / "state" / "ocdbt.process_1").is_dir()
+    hosts = ("--hosts", "gcloud:my-tpu:us-central2-b")
+    killed = kill_worker_1(run, tmp_path / "out.txt", *hosts, "--parallelism", "fsdp", env=env)
     as_one(run, one)
-    calls = [json.loads(line) for line in (tmp_path / "gcloud.jsonl").read_text().splitlines()]
+    calls = gcloud_calls(tmp_path)
     tpu = ["compute", "tpus", "tpu-vm"]
     assert calls[0] == [*tpu, "describe", "my-tpu", "--zone", "us-central2-b", "--format=json"]
     starts, stops = sorted(calls[1:3], key=lambda call: call[7]), calls[3:]  # two at once
@@ -179,8 +212,14 @@ def test_a_tpu_slice_through_gcloud_trains_and_stops_on_every_worker(tmp_path, t
     ]
     assert ("TPUDECK_NUM_PROCESSES=2 TPUDECK_PROCESS_ID=1 "
             "JAX_COORDINATOR_ADDRESS=127.0.0.1:8476 exec") in starts[1][8]  # fmt: skip
-    assert [call[7] for call in stops] == ["--worker=all"]
-    assert "kill -TERM" in stops[0][8]
+    assert stops and all(call[7] == "--worker=all" for call in stops)
+    assert "kill -TERM" in stops[0][8]  # then -KILL, where one outlives the grace
+
+    (tmp_path / "gcloud.jsonl").unlink()
+    step = resume_then_stop(run, tmp_path / "resumed.txt", killed, *hosts, env=env)
+    assert (run / "checkpoints" / f"step_{step}" / "state" / "ocdbt.process_1").is_dir()
+    stops = gcloud_calls(tmp_path)[3:]
+    assert [call[7] for call in stops] == ["--worker=all"] and "kill -TERM" in stops[0][8]
 
 
 def test_a_resume_refused_by_process_0_leaves_the_run_as_it_was(tmp_path, tpudeck_home):
@@ -224,23 +263,19 @@ def ray_cluster():
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def test_a_ray_cluster_runs_the_trainers_as_tasks(tmp_path, tpudeck_home, one, ray_cluster):
+def test_a_ray_cluster_runs_fails_resumes_and_stops_the_trainers(
+    tmp_path, tpudeck_home, one, ray_cluster
+):
     """`--hosts ray:2:ADDRESS`: the trainers are two tasks of the cluster (this process the
-    job's driver, worker 0's log reaching it through Ray); a SIGTERM stops both through
-    tasks on their nodes."""
-    run = tmp_path / "run"
-    with open(tmp_path / "out.txt", "w") as out:
-        launch = start_training(out, "--hosts", f"ray:2:{ray_cluster}", *FLAGS,
-                                "--logging_steps", "2", "--max_steps", "300",
-                                "--output_dir", str(run))  # fmt: skip
-    wait_for_step(run, 4, launch)
-    launch.send_signal(signal.SIGTERM)
-
-    assert launch.wait(timeout=120) == 0, (tmp_path / "out.txt").read_text()
-    step = stopped_at_one_step(run)
+    job's driver, worker 0's log reaching it through Ray). A worker killed fails the run;
+    the resume replays its steps; a SIGTERM stops both through tasks on their nodes."""
+    run, hosts = tmp_path / "run", ("--hosts", f"ray:2:{ray_cluster}")
+    killed = kill_worker_1(run, tmp_path / "out.txt", *hosts)
     as_one(run, one)
     assert "(_run pid=" in (tmp_path / "out.txt").read_text()  # worker 0's lines, via Ray
-    assert f"run stopped at step {step}" in (tmp_path / "out.txt").read_text()
+
+    step = resume_then_stop(run, tmp_path / "resumed.txt", killed, *hosts)
+    assert f"run stopped at step {step}" in (tmp_path / "resumed.txt").read_text()
 
 
 def test_no_wait_names_a_busy_worker_before_any_trainer_starts(tmp_path, tpudeck_home):
