@@ -98,7 +98,7 @@ def main() -> None:
     initial = jax.device_get(
         TrainState.create(model.init_params(jax.random.key(0)), make_optimizer(spec, schedule))
     )
-    constants, batch = StepConstants(jax.random.key(1), schedule), data.train
+    constants, batch = StepConstants.of_seed(1, schedule), data.train
     dp.compile(dp.put_state(initial), batch, constants)
     timed("none", 10, 50, dp, initial, batch, constants, Path())  # warm-up
     state_mb = sum(np.asarray(x).nbytes for x in jax.tree.leaves(initial)) / 2**20

@@ -75,7 +75,7 @@ schedule = make_schedule(spec, 100)
 dp = make_parallel("pmap", jax.devices()[:1], spec, model)
 state = dp.put_state(TrainState.create(model.init_params(jax.random.key(0)),
                                        make_optimizer(spec, schedule)))
-constants = StepConstants(jax.random.key(1), schedule)
+constants = StepConstants.of_seed(1, schedule)
 state, metrics = dp.train_step(state, data.train, constants)
 dp.host_metrics(metrics)
 start = time.perf_counter()

@@ -7,6 +7,7 @@ import sys
 
 import jax
 import numpy as np
+import optax
 import pytest
 
 from tpudeck.core.recipes.base import TaskData
@@ -52,7 +53,7 @@ def data_parallel(task, mode: str = "pmap", n_devices: int = 8, params=None):
     dp = make_parallel(mode, jax.devices()[:n_devices], spec, model)
     params = model.init_params(jax.random.key(0)) if params is None else params
     state = dp.put_state(dp.new_state(params, make_optimizer(spec, schedule)))  # as the trainer
-    return dp, state, StepConstants(jax.random.key(1), schedule)
+    return dp, state, StepConstants.of_seed(1, schedule)
 
 
 def one_step(task, n_devices: int, accum: int = 1, mode: str = "pmap"):
@@ -174,6 +175,25 @@ def test_the_compiled_step_reads_the_learning_rate_it_is_given(task):
     assert any(
         not np.allclose(x, y) for x, y in zip(*map(jax.tree.leaves, (before, moved)), strict=True)
     )
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine", "constant"])
+def test_the_schedule_is_the_hf_scripts_in_the_step_and_on_the_host(task, kind):
+    """The HF scripts' schedule (optax's join of a linear warmup and a decay): as the step
+    computes it, and as numpy computes the logged rate."""
+    spec = dataclasses.replace(task[0], learning_rate=3e-4, warmup_steps=10, lr_schedule=kind)
+    schedule = make_schedule(spec, 50)
+    decay = {
+        "linear": optax.linear_schedule(3e-4, 0.0, 40),
+        "cosine": optax.cosine_decay_schedule(3e-4, 40),
+        "constant": optax.constant_schedule(3e-4),
+    }[kind]
+    theirs = optax.join_schedules([optax.linear_schedule(0.0, 3e-4, 10), decay], [10])
+    steps = np.arange(0, 60)
+    expected = np.array([theirs(step) for step in steps])
+    np.testing.assert_allclose(jax.jit(jax.vmap(schedule))(steps), expected, rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose([schedule.on_host(int(s)) for s in steps], expected, rtol=1e-5,
+                               atol=1e-12)  # fmt: skip
 
 
 READ_WITH_ONE_DEVICE = """

@@ -77,7 +77,7 @@ def test_flops_per_example_match_the_compiled_steps_cost_analysis(recipe, family
     mapped = jax.jit(jax.shard_map(step, mesh=mesh, in_specs=(P(), P(AXIS), P()),
                                    out_specs=(P(), P())))  # fmt: skip
     state = TrainState.create(model.init_params(jax.random.key(0)), make_optimizer(spec, schedule))
-    constants = StepConstants(jax.random.key(1), schedule)
+    constants = StepConstants.of_seed(1, schedule)
     cost = mapped.lower(state, data.train, constants).compile().cost_analysis()
     counted = (cost[0] if isinstance(cost, list) else cost)["flops"]
     ours = model.flops_per_example * BATCH

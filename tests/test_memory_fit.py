@@ -36,9 +36,7 @@ def test_the_state_estimate_is_a_close_lower_bound_of_the_compiled_steps_memory(
     schedule = make_schedule(spec, 100)
     parallel = make_parallel(parallelism, devices, spec, model)
     state = TrainState.create(model.init_params(jax.random.key(0)), make_optimizer(spec, schedule))
-    parallel.compile(
-        parallel.put_state(state), data.train, StepConstants(jax.random.key(1), schedule)
-    )
+    parallel.compile(parallel.put_state(state), data.train, StepConstants.of_seed(1, schedule))
 
     estimate = state_bytes(model.param_count, parallelism, len(devices))
     compiled = parallel.compiled_memory()

@@ -61,8 +61,8 @@ class Trainer:
             mode = "shard_map"
         self.parallel = make_parallel(mode, devices, spec, model)
         self.rows = self.parallel.local_rows()
-        self.init_key, dropout_key = jax.random.split(jax.random.key(spec.seed))
-        self.constants = StepConstants(dropout_key, self.schedule)
+        self.init_key = jax.random.split(jax.random.key(spec.seed))[0]  # its weights as ever
+        self.constants = StepConstants.of_seed(spec.seed, self.schedule)
         self.stop_signal: str | None = None
         self.checkpoints = Checkpoints(run_dir.checkpoints_dir, spec.save_total_limit, self._saved)
         self.push_when_saved: int | None = None  # a push that carries that step's checkpoint
