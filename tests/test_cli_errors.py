@@ -168,7 +168,7 @@ def test_a_state_too_big_for_the_chips_is_refused_before_the_lock(tmp_path, tpud
     assert error.endswith(
         "the training state of 304M parameters needs 4.53 GiB per device (weights, "
         "gradients, AdamW moments), more than a TPU v2 device's 4.00 GiB: --parallelism fsdp "
-        "splits it over the 8 devices (1.56 GiB each)"
+        "splits it over the 8 devices (1.57 GiB each)"
     )
     assert not lock_was_taken(tpudeck_home)
     sharded = one_line_error(tpudeck(*flags, "--model_size", "medium", "--parallelism", "fsdp",

@@ -1,6 +1,6 @@
 """Every family and named size, read from the registry alone: a spec validates, the
-estimate counts the parameters the initialised model of each head has, and the HF round
-trip holds. A new family is covered by its registry line."""
+estimate counts the parameters the initialised model of each head has (and its largest
+weight), and the HF round trip holds. A new family is covered by its registry line."""
 
 import jax
 import numpy as np
@@ -36,9 +36,10 @@ def test_every_family_and_size(family, size, demo_corpus, images, tmp_path):
         shapes = jax.eval_shape(
             lambda h=head: ours.init_params(config, jax.random.key(0), length, h)
         )
-        initialised = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(shapes))
-        assert config.param_count(head) == initialised, head
-        if initialised > ROUND_TRIP_LIMIT:
+        sizes = [int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(shapes)]
+        assert config.param_count(head) == sum(sizes), head
+        assert config.largest_weight(head) == max(sizes), head
+        if sum(sizes) > ROUND_TRIP_LIMIT:
             continue
         params = ours.init_params(config, jax.random.key(0), length, head)
         ours.save(tmp_path / head, config, params, head)

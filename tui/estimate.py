@@ -12,14 +12,13 @@ from tpudeck.core.registry import FAMILIES, RECIPES
 from tpudeck.core.spec import RunSpec
 
 
-def _example_unit(spec: RunSpec) -> tuple[int, str, float]:
-    """(parameters, what one example is, its size in tokens) of the spec's model."""
-    config, recipe = spec.family_config(), RECIPES[spec.recipe]
-    if recipe.inputs == "images":  # the classifier has the folder's classes
+def _config(spec: RunSpec):
+    """The spec's model config (a family's ModelConfig)."""
+    config = spec.family_config()
+    if RECIPES[spec.recipe].inputs == "images":  # the classifier has the folder's classes
         classes = len(image_folder.class_names(spec.train_dir or ""))
         config = FAMILIES[spec.model_type].config({**config.to_hf(), "num_labels": classes or 2})
-    tokens = spec.example_length()
-    return config.param_count(recipe.head), config.example_name(tokens), tokens
+    return config
 
 
 def describe(spec: RunSpec, devices: int, where: str) -> str:
@@ -30,7 +29,7 @@ def describe(spec: RunSpec, devices: int, where: str) -> str:
             f"[b]{escape(spec.config_pending)}[/b]: downloaded (into HF_HOME's cache) and "
             "checked when the run prepares, before it takes the accelerator; sized then"
         )
-    params, unit, tokens = _example_unit(spec)
+    config, head, tokens = _config(spec), RECIPES[spec.recipe].head, spec.example_length()
     try:
         per_device = spec.per_device_batch(devices)
     except TpudeckError as exc:
@@ -43,10 +42,12 @@ def describe(spec: RunSpec, devices: int, where: str) -> str:
     else:
         steps = f"{spec.num_train_epochs:g} epochs"
     return (
-        f"[b]{spec.recipe}[/b] {spec.model_type}-{spec.model_size}: {params / 1e6:,.1f}M parameters, "
-        f"{fit_note(params, spec.parallelism, spec.platform, devices)}\n"
+        f"[b]{spec.recipe}[/b] {spec.model_type}-{spec.model_size}: "
+        f"{config.param_count(head) / 1e6:,.1f}M parameters, "
+        f"{fit_note(config, head, spec.parallelism, spec.platform, devices)}\n"
         f"{devices} devices ({where}) x {per_device} per device x {spec.gradient_accumulation_steps} "
-        f"accumulation = global batch {global_batch} of {unit}; {steps}; {spec.dtype}; "
+        f"accumulation = global batch {global_batch} of {config.example_name(tokens)}; {steps}; "
+        f"{spec.dtype}; "
         f"lr {spec.learning_rate:g} ({spec.lr_schedule})" + _describe_push(spec)
     )
 

@@ -82,6 +82,10 @@ class BertConfig(TokenExamples, Labelled):
             top = (d * d + d) + (d * self.num_labels + self.num_labels)
         return self.num_hidden_layers * per_layer + embeddings + top
 
+    def largest_weight(self, head: str = "masked_lm") -> int:
+        positions = max(self.vocab_size, self.max_position_embeddings)
+        return self.hidden_size * max(positions, self.intermediate_size)
+
     def flops_per_token(self, seq_len: int, head: str = "masked_lm") -> float:
         d, v = self.hidden_size, self.vocab_size
         lookups = (v + self.max_position_embeddings + self.type_vocab_size) * d

@@ -51,6 +51,10 @@ class ModelConfig(Protocol):
     def param_count(self, head: str = ...) -> int:
         """Parameters of the model with `head` (the family's first when not named)."""
 
+    def largest_weight(self, head: str = ...) -> int:
+        """Parameters of the model's largest single weight (an embedding, mostly): the
+        sharded step makes each weight's gradient whole before splitting it."""
+
     def flops_per_example(self, tokens: int, head: str = ...) -> float:
         """Training FLOPs of one example of `tokens` tokens (patches for images) through
         the model with `head` (the family's first when not named)."""

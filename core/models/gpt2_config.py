@@ -71,6 +71,10 @@ class GPT2Config(TokenExamples, Labelled):
         score = 0 if head == "causal_lm" else d * self.num_labels  # the LM head is tied
         return self.n_layer * per_layer + 2 * d + embeddings + score
 
+    def largest_weight(self, head: str = "causal_lm") -> int:
+        d = self.n_embd
+        return max(self.vocab_size * d, self.n_positions * d, 3 * d * d, d * self.inner_size)
+
     def flops_per_token(self, seq_len: int, head: str = "causal_lm") -> float:
         lm_head = self.vocab_size * self.n_embd if head == "causal_lm" else 0  # tied to wte
         n = self.param_count(head, include_embeddings=False) + lm_head

@@ -125,6 +125,10 @@ class LlamaConfig(TokenExamples, Labelled):
             top = d * self.num_labels
         return v * d + self.num_hidden_layers * per_layer + d + top
 
+    def largest_weight(self, head: str = "causal_lm") -> int:
+        q = self.num_attention_heads * self.head_width
+        return self.hidden_size * max(self.vocab_size, self.intermediate_size, q)
+
     def flops_per_token(self, seq_len: int, head: str = "causal_lm") -> float:
         embedding = self.vocab_size * self.hidden_size
         tied_head = embedding if head == "causal_lm" and self.tie_word_embeddings else 0

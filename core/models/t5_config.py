@@ -96,6 +96,9 @@ class T5Config:
         lm_head = 0 if self.tie_word_embeddings else self.vocab_size * self.d_model
         return self.vocab_size * self.d_model + encoder + decoder + lm_head
 
+    def largest_weight(self, head: str = "seq2seq_lm") -> int:
+        return self.d_model * max(self.vocab_size, self.d_ff, self.num_heads * self.d_kv)
+
     def _stack_params(self) -> tuple[int, int]:
         d, inner = self.d_model, self.num_heads * self.d_kv
         attention = 4 * d * inner

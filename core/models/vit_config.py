@@ -70,6 +70,10 @@ class ViTConfig(Labelled):
             + self.num_labels
         )
 
+    def largest_weight(self, head: str = "image_classification") -> int:
+        patch = self.patch_size**2 * self.num_channels
+        return self.hidden_size * max(self.intermediate_size, patch, self.patches + 1)
+
     def flops_per_example(self, tokens: int, head: str = "image_classification") -> float:
         """Training FLOPs per image: 6N per token over patches + CLS, plus attention."""
         attention = 12 * self.num_hidden_layers * self.hidden_size * tokens

@@ -43,8 +43,8 @@ def check_memory(spec, data, n_devices: int) -> None:
     is refused now, naming fsdp or a smaller model, not by XLA's out-of-memory error after
     minutes of compiling."""
     config = FAMILIES[spec.model_type].config(data.model_config)
-    param_count = config.param_count(RECIPES[spec.recipe].head)
-    problem = does_not_fit(param_count, spec.parallelism, spec.platform, n_devices)
+    head = RECIPES[spec.recipe].head
+    problem = does_not_fit(config, head, spec.parallelism, spec.platform, n_devices)
     if problem:
         raise SpecError(problem)
 
