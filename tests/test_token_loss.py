@@ -1,6 +1,6 @@
 """The LM head's loss a chunk of tokens at a time (core/models/token_loss.py): the whole
-logits' values and gradients, without the whole logits; and every causal LM head hands the
-loss what its logits are made of."""
+logits' values and gradients (label-smoothed too), without the whole logits; and every
+causal, masked and seq2seq LM head hands the loss what its logits are made of."""
 
 import jax
 import jax.numpy as jnp
@@ -62,6 +62,41 @@ def test_the_chunked_loss_and_its_gradients_are_the_whole_logits(chunk, vocab_fi
     )
     np.testing.assert_array_equal(hits, jnp.argmax(logits, -1) == targets)
     np.testing.assert_array_equal(token_loss.token_losses(head, targets), losses)
+
+
+def script_smoothed_losses(logits_NxV, targets_N, smoothing: float):
+    """run_summarization_flax.py's label-smoothed loss, over the whole logits."""
+    vocab = logits_NxV.shape[-1]
+    confidence, low = 1.0 - smoothing, smoothing / (vocab - 1)
+    floor = -(confidence * jnp.log(confidence) + (vocab - 1) * low * jnp.log(low + 1e-20))
+    soft = jax.nn.one_hot(targets_N, vocab) * (confidence - low) + low
+    return optax.softmax_cross_entropy(logits_NxV, soft) - floor
+
+
+def test_label_smoothing_is_the_scripts_and_nothing_for_the_smoothed_target():
+    states, kernel, targets = head_inputs(300, 32, 500, vocab_first=False)
+    weights = (jnp.arange(300) % 5 != 0).astype(jnp.float32)
+
+    def chunked(s, k):  # chunks of 128: the last one padded
+        head = token_loss.Projection(s, k, False)
+        return token_loss.mean_loss(head, targets, weights, 128, smoothing=0.1)
+
+    def whole(s, k):
+        return jnp.sum(script_smoothed_losses(s @ k, targets, 0.1) * weights) / jnp.sum(weights)
+
+    value, grads = jax.jit(jax.value_and_grad(chunked, (0, 1)))(states, kernel)
+    expected, expected_grads = jax.value_and_grad(whole, (0, 1))(states, kernel)
+    np.testing.assert_allclose(value, expected, rtol=1e-5)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        np.testing.assert_allclose(grad, expected_grad, atol=1e-7)
+    head = token_loss.Projection(states, kernel, False)
+    np.testing.assert_allclose(token_loss.token_losses(head, targets, 0.1),
+                               script_smoothed_losses(states @ kernel, targets, 0.1), rtol=1e-5)  # fmt: skip
+    # Logits that are the smoothed target's log-probabilities (states through an identity)
+    labels = targets[:4] % 7
+    soft = jax.nn.one_hot(labels, 7) * (0.9 - 0.1 / 6) + 0.1 / 6
+    perfect = token_loss.Projection(jnp.log(soft), jnp.eye(7), False)
+    np.testing.assert_allclose(token_loss.token_losses(perfect, labels, 0.1), 0, atol=1e-5)
 
 
 def test_bfloat16_states_get_bfloat16_gradients_and_the_kernel_its_own():
@@ -144,4 +179,25 @@ def test_every_causal_lm_head_hands_over_what_its_logits_are_made_of(name, value
     kernel = head.kernel.T if head.vocab_first else head.kernel
     np.testing.assert_allclose(head.states @ kernel, logits_BxLxV, atol=1e-5)
     # the kernel is the parameter itself, in its own layout: no copy, no transpose
+    assert any(leaf is head.kernel for leaf in jax.tree.leaves(params))
+
+
+SEQ2SEQ_HEADS = [
+    (name, values) for name in families_for("summarization") for values in head_variants(name)
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "values"), SEQ2SEQ_HEADS, ids=[f"{n}-{v}" for n, v in SEQ2SEQ_HEADS]
+)
+def test_every_seq2seq_head_hands_over_what_its_logits_are_made_of(name, values):
+    family = get_family(name)
+    config = family.config({"vocab_size": 96, **family.descriptor.sizes["demo"], **values})
+    module = family.module(config, "seq2seq_lm")
+    params = family.init_params(config, jax.random.key(0), 8, "seq2seq_lm")
+    ids_BxS, decoder_ids_BxL = jax.random.randint(jax.random.key(1), (2, 2, 8), 0, 96)
+    logits_BxLxV = module.apply({"params": params}, ids_BxS, decoder_ids_BxL)
+    head = module.apply({"params": params}, ids_BxS, decoder_ids_BxL, project=False)
+    kernel = head.kernel.T if head.vocab_first else head.kernel
+    np.testing.assert_allclose(head.states @ kernel, logits_BxLxV, atol=1e-5)
     assert any(leaf is head.kernel for leaf in jax.tree.leaves(params))

@@ -22,6 +22,7 @@ from .layers import rematerialised
 from .llama import RMSNorm
 from .naming import from_hf_layout, to_hf_layout
 from .t5_config import T5Config
+from .token_loss import Projection
 
 
 def relative_buckets(relative_LxS, bidirectional: bool, buckets: int, max_distance: int):
@@ -223,22 +224,30 @@ class T5ForConditionalGeneration(nn.Module):
         if not cfg.tie_word_embeddings:
             self.lm_head = _dense(cfg.vocab_size, cfg.initializer_factor, self.dtype, "lm_head")
 
-    def __call__(self, ids_BxS, decoder_ids_BxL, deterministic=True, attention_mask_BxS=None):
+    def __call__(self, ids_BxS, decoder_ids_BxL, deterministic=True, attention_mask_BxS=None,
+                 project: bool = True):  # fmt: skip
         memory = self.encode(ids_BxS, attention_mask_BxS, deterministic)
-        return self.decode(decoder_ids_BxL, memory, attention_mask_BxS, deterministic)
+        return self.decode(decoder_ids_BxL, memory, attention_mask_BxS, deterministic, project)
 
     def encode(self, ids_BxS, attention_mask_BxS=None, deterministic=True):
         """The encoder's states [B, S, D]."""
         mask = _padding_mask(attention_mask_BxS)
         return self.encoder(self.shared(ids_BxS), deterministic, mask)
 
-    def decode(self, decoder_ids_BxL, memory_BxSxD, attention_mask_BxS=None, deterministic=True):
+    def decode(self, decoder_ids_BxL, memory_BxSxD, attention_mask_BxS=None, deterministic=True,
+               project: bool = True):  # fmt: skip
         """Next-token logits [B, L, V] (float32) after `decoder_ids`, given the encoder's
-        states and its padding mask."""
+        states and its padding mask; with `project` False, what they are made of (a
+        Projection of the final states, for a loss that projects a chunk at a time)."""
         x_BxLxD = self.decoder(self.shared(decoder_ids_BxL), deterministic, None, memory_BxSxD,
                                _padding_mask(attention_mask_BxS))  # fmt: skip
-        if self.cfg.tie_word_embeddings:
-            return self.shared.attend(x_BxLxD * self.cfg.d_model**-0.5).astype(jnp.float32)
+        if self.cfg.tie_word_embeddings:  # scaled, as T5 reads the embedding as its head
+            x_BxLxD = x_BxLxD * self.cfg.d_model**-0.5
+            if not project:
+                return Projection(x_BxLxD, self.shared.embedding, vocab_first=True)
+            return self.shared.attend(x_BxLxD).astype(jnp.float32)
+        if not project:  # the kernel is read, not applied: init always projects
+            return Projection(x_BxLxD, self.lm_head.variables["params"]["kernel"], False)
         return self.lm_head(x_BxLxD).astype(jnp.float32)
 
 

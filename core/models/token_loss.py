@@ -1,5 +1,5 @@
-"""Cross-entropy over a vocabulary, through the LM head's projection, a chunk of tokens at
-a time: the logits of all tokens at once are never made.
+"""Cross-entropy over a vocabulary (label-smoothed where asked), through the LM head's
+projection, a chunk of tokens at a time: the logits of all tokens at once are never made.
 
 The logits are a run's largest tensor: [tokens, vocabulary] floats, and autodiff keeps
 several copies of them (the logits, their softmax, its gradient) for the backward pass:
@@ -20,6 +20,7 @@ Shapes are suffixed on names: N tokens, C a chunk of them, D width, V vocabulary
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -56,10 +57,10 @@ def chunk_tokens(width: int) -> int:
     return max(MIN_CHUNK, 1 << (width.bit_length() - 1))
 
 
-def token_losses(head: Projection, targets):
-    """Each token's cross-entropy (float32, shaped as `targets`), chunk by chunk; not
-    differentiable (evaluation)."""
-    return _per_token(head, targets, _losses)
+def token_losses(head: Projection, targets, smoothing: float = 0.0):
+    """Each token's cross-entropy (float32, shaped as `targets`; with label `smoothing`,
+    as _losses says), chunk by chunk; not differentiable (evaluation)."""
+    return _per_token(head, targets, functools.partial(_losses, smoothing=smoothing))
 
 
 def token_losses_and_hits(head: Projection, targets):
@@ -88,21 +89,23 @@ def _per_token(head: Projection, targets, score):
     )
 
 
-def mean_loss(head: Projection, targets, weights, chunk: int | None = None):
+def mean_loss(head: Projection, targets, weights, chunk: int | None = None,
+              smoothing: float = 0.0):  # fmt: skip
     """The weighted mean of the tokens' cross-entropies, differentiable in the states, the
     kernel and the bias; `weights` (shaped as `targets`) are 0 where a token has no target.
-    `chunk` tokens at a time (default: chunk_tokens)."""
-    return weighted_loss(head, targets, weights / jnp.sum(weights), chunk)
+    `chunk` tokens at a time (default: chunk_tokens); label `smoothing` as _losses says."""
+    return weighted_loss(head, targets, weights / jnp.sum(weights), chunk, smoothing)
 
 
-def weighted_loss(head: Projection, targets, weights, chunk: int | None = None):
+def weighted_loss(head: Projection, targets, weights, chunk: int | None = None,
+                  smoothing: float = 0.0):  # fmt: skip
     """The tokens' cross-entropies times their `weights`, summed (a loss whose weights
     already say how it averages: per example, say)."""
     states_NxD = head.states.reshape(-1, head.width)
     kernel = _varying_like(head.kernel, states_NxD)
     bias = None if head.bias is None else _varying_like(head.bias, states_NxD)
-    return _weighted_loss(chunk or chunk_tokens(head.width), head.vocab_first, states_NxD,
-                          kernel, bias, targets.reshape(-1), weights.reshape(-1))  # fmt: skip
+    return _weighted_loss(chunk or chunk_tokens(head.width), head.vocab_first, smoothing,
+                          states_NxD, kernel, bias, targets.reshape(-1), weights.reshape(-1))  # fmt: skip
 
 
 def _varying_like(kernel, states_NxD):
@@ -115,15 +118,17 @@ def _varying_like(kernel, states_NxD):
     return jax.lax.pcast(kernel, tuple(missing), to="varying") if missing else kernel
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _weighted_loss(chunk, vocab_first, states_NxD, kernel, bias, targets_N, weights_N):
-    losses_N = token_losses(Projection(states_NxD, kernel, vocab_first, bias), targets_N)
-    return jnp.sum(losses_N * weights_N)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
+def _weighted_loss(chunk, vocab_first, smoothing, states_NxD, kernel, bias, targets_N, weights_N):
+    head = Projection(states_NxD, kernel, vocab_first, bias)
+    return jnp.sum(token_losses(head, targets_N, smoothing) * weights_N)
 
 
-def _weighted_loss_forward(chunk, vocab_first, states_NxD, kernel, bias, targets_N, weights_N):
+def _weighted_loss_forward(chunk, vocab_first, smoothing, states_NxD, kernel, bias, targets_N,
+                           weights_N):  # fmt: skip
     def chunk_loss(states_CxD, head_params, targets_C, weights_C):
-        losses_C = _losses(_logits(vocab_first, states_CxD, *head_params), targets_C)
+        logits_CxV = _logits(vocab_first, states_CxD, *head_params)
+        losses_C = _losses(logits_CxV, targets_C, smoothing)
         return jnp.sum(losses_C * weights_C)
 
     def one(grad_head, chunk_in):
@@ -141,7 +146,7 @@ def _weighted_loss_forward(chunk, vocab_first, states_NxD, kernel, bias, targets
     return jnp.sum(losses), (grad_states_NxD, grad_head)
 
 
-def _weighted_loss_backward(_chunk, _vocab_first, residuals, grad_loss):
+def _weighted_loss_backward(_chunk, _vocab_first, _smoothing, residuals, grad_loss):
     grad_states_NxD, (grad_kernel, grad_bias) = residuals
     grad_loss = grad_loss.astype(jnp.float32)
 
@@ -163,8 +168,20 @@ def _logits(vocab_first: bool, states_CxD, kernel, bias=None):
     return logits if bias is None else logits + bias.astype(jnp.float32)
 
 
-def _losses(logits_CxV, targets_C):
-    return jax.nn.logsumexp(logits_CxV, axis=-1) - _picked(logits_CxV, targets_C)
+def _losses(logits_CxV, targets_C, smoothing: float = 0.0):
+    """Each token's cross-entropy; with label `smoothing`, against its target smoothed over
+    the vocabulary, less the least that loss can be (as run_summarization_flax.py computes
+    it: 0 for a prediction of the smoothed target itself)."""
+    logsumexp_C = jax.nn.logsumexp(logits_CxV, axis=-1)
+    nll_C = logsumexp_C - _picked(logits_CxV, targets_C)
+    if not smoothing:
+        return nll_C
+    vocab = logits_CxV.shape[-1]
+    confidence, low = 1.0 - smoothing, smoothing / (vocab - 1)
+    floor = -(confidence * math.log(confidence) + (vocab - 1) * low * math.log(low + 1e-20))
+    # -sum_v soft_v log p_v, soft_v `low` everywhere but `confidence` at the target
+    minus_log_probs_C = vocab * logsumexp_C - jnp.sum(logits_CxV, axis=-1)  # summed over v
+    return (confidence - low) * nll_C + low * minus_log_probs_C - floor
 
 
 def _picked(logits_CxV, targets_C):

@@ -14,22 +14,6 @@ from ..errors import SpecError
 from .base import TEXT_DATA_FIELDS, TaskData, TaskModel, weighted_sums
 
 
-def smoothed_losses(logits_BxTxV, labels_BxT, smoothing: float):
-    """Cross-entropy against labels smoothed over the vocabulary, less its minimum (as
-    run_summarization_flax.py computes it: 0 for a perfect prediction)."""
-    import jax
-    import jax.numpy as jnp
-    import optax
-
-    if not smoothing:
-        return optax.softmax_cross_entropy_with_integer_labels(logits_BxTxV, labels_BxT)
-    vocab = logits_BxTxV.shape[-1]
-    confidence, low = 1.0 - smoothing, smoothing / (vocab - 1)
-    floor = -(confidence * jnp.log(confidence) + (vocab - 1) * low * jnp.log(low + 1e-20))
-    soft = jax.nn.one_hot(labels_BxT, vocab) * (confidence - low) + low
-    return optax.softmax_cross_entropy(logits_BxTxV, soft) - floor
-
-
 class Summarization:
     name = "summarization"
     head = "seq2seq_lm"
@@ -97,11 +81,13 @@ class Summarization:
     def build(self, spec, data: TaskData) -> TaskModel:
         import dataclasses
 
+        import jax.numpy as jnp
         import numpy as np
 
         from ..data.tokenizer import load_tokenizer
         from ..generation.decoder import Decoder
         from ..generation.search import Generator, Settings
+        from ..models import token_loss
         from ..models.family import get_family
         from ..train.metrics import rouge_scores
         from .span_corruption import shift_right
@@ -112,21 +98,30 @@ class Summarization:
         config = start.config
         module = start.module(spec)
 
-        def token_losses(params, batch, rng):
+        smoothing = spec.label_smoothing_factor
+
+        def projected(params, batch, rng):
+            """What the decoder's logits are made of (the head called with project=False:
+            the loss projects a chunk at a time, token_loss.py)."""
             rngs = None if rng is None else {"dropout": rng}
             decoder_ids = shift_right(batch["labels"], config.decoder_start_token_id)
-            logits = module.apply({"params": params}, batch["input_ids"], decoder_ids,
-                                  rng is None, batch["attention_mask"], rngs=rngs)  # fmt: skip
-            losses = smoothed_losses(logits, batch["labels"], spec.label_smoothing_factor)
-            return losses * batch["label_mask"], batch["label_mask"]
+            return module.apply({"params": params}, batch["input_ids"], decoder_ids, rng is None,
+                                batch["attention_mask"], project=False, rngs=rngs)  # fmt: skip
 
         def loss(params, batch, rng):
-            losses, mask = token_losses(params, batch, rng)
-            return losses.sum() / mask.sum().clip(1), {}
+            """The mean over the summaries' tokens (their padding weighs nothing)."""
+            mask_BxT = batch["label_mask"]
+            weights_BxT = mask_BxT / jnp.maximum(mask_BxT.sum(), 1)
+            head = projected(params, batch, rng)
+            return token_loss.weighted_loss(head, batch["labels"], weights_BxT,
+                                            smoothing=smoothing), {}  # fmt: skip
 
         def eval_sums(params, batch):
-            losses, mask = token_losses(params, batch, None)
-            return weighted_sums(batch["weights"], loss=losses.sum(-1) / mask.sum(-1).clip(1))
+            mask_BxT = batch["label_mask"]
+            losses_BxT = token_loss.token_losses(projected(params, batch, None), batch["labels"],
+                                                 smoothing)  # fmt: skip
+            per_example = (losses_BxT * mask_BxT).sum(-1) / jnp.maximum(mask_BxT.sum(-1), 1)
+            return weighted_sums(batch["weights"], loss=per_example)
 
         settings = Settings(max_new_tokens=self.target_lengths(spec)[1],
                             num_beams=spec.num_beams or 1, eos_token_id=config.eos_token_id,

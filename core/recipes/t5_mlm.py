@@ -58,11 +58,12 @@ class SpanCorruption:
         import dataclasses
 
         import jax.numpy as jnp
-        import optax
 
+        from ..models import token_loss
         from ..models.family import get_family
+        from .base import weighted_sums
         from .span_corruption import corrupt, shift_right
-        from .text_blocks import language_model, loss_and_accuracy, noise_and_dropout
+        from .text_blocks import language_model, noise_and_dropout
 
         family = get_family(spec.model_type)
         start = family.start(spec, data.model_config, self.head)
@@ -71,17 +72,29 @@ class SpanCorruption:
         lengths = self.lengths(spec)
         sentinels_P = jnp.asarray(data.model_config["sentinel_ids"], jnp.int32)
 
-        def span_losses(params, ids_BxN, rng):
-            """Per-example mean loss and token accuracy over the targets."""
+        def projected(params, ids_BxN, rng):
+            """What the decoder's logits are made of (the head called with project=False:
+            the loss projects a chunk at a time, token_loss.py), and the targets [B, T]."""
             span_rng, rngs = noise_and_dropout(rng)  # evaluation: the same spans every time
             inputs, targets = corrupt(ids_BxN, span_rng, lengths, sentinels_P, config.eos_token_id)
-            logits = module.apply({"params": params}, inputs,
-                                  shift_right(targets, config.decoder_start_token_id),
-                                  rngs is None, rngs=rngs)  # fmt: skip
-            losses = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
-            return losses.mean(-1), (jnp.argmax(logits, -1) == targets).mean(-1)
+            head = module.apply({"params": params}, inputs,
+                                shift_right(targets, config.decoder_start_token_id),
+                                rngs is None, project=False, rngs=rngs)  # fmt: skip
+            return head, targets
 
-        model = language_model(start, data, *loss_and_accuracy(span_losses))
+        def loss(params, batch, rng):
+            """The mean over the targets (as many in every example: the mean of each
+            example's mean)."""
+            head, targets_BxT = projected(params, batch["input_ids"], rng)
+            return token_loss.mean_loss(head, targets_BxT, jnp.ones(targets_BxT.shape)), {}
+
+        def eval_sums(params, batch):
+            head, targets_BxT = projected(params, batch["input_ids"], None)
+            losses_BxT, hits_BxT = token_loss.token_losses_and_hits(head, targets_BxT)
+            return weighted_sums(batch["weights"], loss=losses_BxT.mean(-1),
+                                 accuracy=hits_BxT.mean(-1))  # fmt: skip
+
+        model = language_model(start, data, loss, eval_sums)
         flops = config.flops_per_example(lengths.inputs, self.head, targets=lengths.targets)
         return dataclasses.replace(model, flops_per_example=flops)
 

@@ -224,22 +224,6 @@ def noise_and_dropout(rng):
     return noise_rng, {"dropout": dropout_rng}
 
 
-def loss_and_accuracy(example_losses):
-    """(loss, eval_sums) of a recipe whose `example_losses(params, ids, rng)` gives each
-    example's mean loss and token accuracy [B] (rng None: evaluation, the same noise every
-    time)."""
-    from .base import weighted_sums
-
-    def loss(params, batch, rng):
-        return example_losses(params, batch["input_ids"], rng)[0].mean(), {}
-
-    def eval_sums(params, batch):
-        losses_B, accuracy_B = example_losses(params, batch["input_ids"], None)
-        return weighted_sums(batch["weights"], loss=losses_B, accuracy=accuracy_B)
-
-    return loss, eval_sums
-
-
 def copy_tokenizer(tokenizer_dir, directory) -> None:
     """The tokenizer beside the weights, as the Hub expects."""
     if tokenizer_dir:
