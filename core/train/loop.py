@@ -91,7 +91,12 @@ class Trainer:
             with self.startup.phase("replicate"):
                 state = self.parallel.put_state(initial)
             del initial  # else a second copy of the state (pmap: on device 0) for the run
-            give_back_freed_heap()  # what compiling a new run's init freed
+            # jax's caches keep every program run so far (the init's, the optimizer state's)
+            # and their traces; training needs only the step, compiled ahead and held by
+            # self.parallel. Let go, with what compiling them freed: the peak RSS of a
+            # RoBERTa of 4 x 256 730 -> 695 MB, of a GPT-2 of 2 x 256 546 -> 522 MB.
+            jax.clear_caches()
+            give_back_freed_heap()
             self.startup.report(self.run_dir)
             return self._train(state, start)
         finally:
