@@ -162,42 +162,28 @@ def head_variants(name: str) -> list[dict]:
     return [{"tie_word_embeddings": True}, {"tie_word_embeddings": False}]
 
 
-CAUSAL_HEADS = [(name, values) for name in families_for("clm") for values in head_variants(name)]
-
-
-@pytest.mark.parametrize(
-    ("name", "values"), CAUSAL_HEADS, ids=[f"{n}-{v}" for n, v in CAUSAL_HEADS]
-)
-def test_every_causal_lm_head_hands_over_what_its_logits_are_made_of(name, values):
-    family = get_family(name)
-    config = family.config({"vocab_size": 96, **family.descriptor.sizes["demo"], **values})
-    module = family.module(config, "causal_lm")
-    params = family.init_params(config, jax.random.key(0), 8)
-    ids_BxL = jax.random.randint(jax.random.key(1), (2, 8), 0, 96)
-    logits_BxLxV = module.apply({"params": params}, ids_BxL)
-    head = module.apply({"params": params}, ids_BxL, project=False)
-    kernel = head.kernel.T if head.vocab_first else head.kernel
-    np.testing.assert_allclose(head.states @ kernel, logits_BxLxV, atol=1e-5)
-    # the kernel is the parameter itself, in its own layout: no copy, no transpose
-    assert any(leaf is head.kernel for leaf in jax.tree.leaves(params))
-
-
-SEQ2SEQ_HEADS = [
-    (name, values) for name in families_for("summarization") for values in head_variants(name)
+# The heads whose loss is chunked: (family, head, config values)
+LM_HEADS = [
+    (name, head, values)
+    for recipe, head in (("clm", "causal_lm"), ("summarization", "seq2seq_lm"))
+    for name in families_for(recipe)
+    for values in head_variants(name)
 ]
 
 
 @pytest.mark.parametrize(
-    ("name", "values"), SEQ2SEQ_HEADS, ids=[f"{n}-{v}" for n, v in SEQ2SEQ_HEADS]
+    ("name", "head_name", "values"), LM_HEADS, ids=[f"{n}-{h}-{v}" for n, h, v in LM_HEADS]
 )
-def test_every_seq2seq_head_hands_over_what_its_logits_are_made_of(name, values):
+def test_every_lm_head_hands_over_what_its_logits_are_made_of(name, head_name, values):
     family = get_family(name)
     config = family.config({"vocab_size": 96, **family.descriptor.sizes["demo"], **values})
-    module = family.module(config, "seq2seq_lm")
-    params = family.init_params(config, jax.random.key(0), 8, "seq2seq_lm")
-    ids_BxS, decoder_ids_BxL = jax.random.randint(jax.random.key(1), (2, 2, 8), 0, 96)
-    logits_BxLxV = module.apply({"params": params}, ids_BxS, decoder_ids_BxL)
-    head = module.apply({"params": params}, ids_BxS, decoder_ids_BxL, project=False)
+    module = family.module(config, head_name)
+    params = family.init_params(config, jax.random.key(0), 8, head_name)
+    count = 2 if head_name == "seq2seq_lm" else 1  # a seq2seq head's decoder takes ids too
+    ids = tuple(jax.random.randint(jax.random.key(1), (count, 2, 8), 0, 96))
+    logits_BxLxV = module.apply({"params": params}, *ids)
+    head = module.apply({"params": params}, *ids, project=False)
     kernel = head.kernel.T if head.vocab_first else head.kernel
     np.testing.assert_allclose(head.states @ kernel, logits_BxLxV, atol=1e-5)
+    # the kernel is the parameter itself, in its own layout: no copy, no transpose
     assert any(leaf is head.kernel for leaf in jax.tree.leaves(params))
