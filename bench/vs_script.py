@@ -188,11 +188,10 @@ def theirs(script: str, python: Path, files: Files, shape: Shape, where: Path) -
             str(BATCH), "--num_train_epochs", "1", "--logging_steps", logging,
             "--eval_steps", "1000000", "--save_steps", str(steps - 1),  # saves after its last
             "--dtype", "float32", "--learning_rate", "3e-4"]  # fmt: skip
-    if shape.recipe == "mlm":  # its files are sized to the steps (it has no sample limits)
-        argv += ["--validation_file", str(files.validation), "--max_seq_length", str(BLOCK)]
-    else:
-        argv += ["--block_size", str(BLOCK), "--max_train_samples", str(steps * BATCH),
-                 "--max_eval_samples", str(EVAL_EXAMPLES)]  # fmt: skip
+    argv += _data_flags(shape, files)
+    if shape.recipe != "mlm":  # run_mlm_flax.py has no sample limits: its files are sized
+        argv += ["--max_train_samples", str(steps * BATCH), "--max_eval_samples",
+                 str(EVAL_EXAMPLES)]  # fmt: skip
     return launch(argv, env, THEIRS_STEP, first_done=1)
 
 
@@ -207,16 +206,20 @@ def ours(files: Files, shape: Shape, where: Path, run: str) -> dict:
             "--logging_steps", str(_logging(steps)), "--max_eval_samples", str(EVAL_EXAMPLES),
             "--save_steps", str(steps), "--max_grad_norm", "0", "--learning_rate", "3e-4",
             "--output_dir", str(where / run)]  # fmt: skip
-    if shape.recipe == "mlm":
-        argv += ["--validation_file", str(files.validation), "--max_seq_length", str(BLOCK)]
-    else:
-        argv += ["--block_size", str(BLOCK)]
-    done = launch(argv, env, OURS_STEP, first_done=0)
+    done = launch([*argv, *_data_flags(shape, files)], env, OURS_STEP, first_done=0)
     events = (where / run / "events.jsonl").read_text().splitlines() if "error" not in done else []
     compiled = [json.loads(e) for e in events if '"kind": "compile"' in e]
     if compiled:
         done.update(compile_s=compiled[0]["seconds"], cached=compiled[0]["cached"])
     return done
+
+
+def _data_flags(shape: Shape, files: Files) -> list[str]:
+    """The flags both sides share for the recipe's data: the block length by its script's
+    name, and the masked LM's validation file."""
+    if shape.recipe == "mlm":
+        return ["--validation_file", str(files.validation), "--max_seq_length", str(BLOCK)]
+    return ["--block_size", str(BLOCK)]
 
 
 def _logging(steps: int) -> int:
