@@ -187,6 +187,8 @@ def test_a_worker_killed_fails_the_run_and_resume_replays_its_steps(tmp_path, tp
                       "--output_dir", str(run))  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert_replayed(run, killed)
+    (start,) = [e["step"] for e in RunDir(run).read_events("resume")]
+    assert list(resumed_steps(run)) == list(range(start + 1, max(killed) + 1))  # and no more
 
 
 def gcloud_calls(where) -> list[list[str]]:
