@@ -15,6 +15,9 @@ from tpudeck.core.spec import RunSpec
 from .builders import tpudeck
 
 MASK_ID, SEPARATOR, PAD = 4, 3, 1
+# A config's values are the whole model (HF's defaults fill what they leave out: a base model).
+SMALL = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+         "intermediate_size": 128, "max_position_embeddings": 64}  # fmt: skip
 
 
 @pytest.mark.parametrize("probability", [0.15, 0.4])  # HF's default, and --mlm_probability 0.4
@@ -58,7 +61,7 @@ def test_the_chunked_loss_and_scores_are_the_whole_logits(demo_corpus, family):
     ids[3] = SEPARATOR  # nothing it may mask
     keep = (SEPARATOR, PAD)
     values = {"vocab_size": 96, "pad_token_id": PAD, "mask_token_id": MASK_ID,
-              "unmasked_ids": keep, "padding_id": PAD}  # fmt: skip
+              "unmasked_ids": keep, "padding_id": PAD, **SMALL}  # fmt: skip
     data = TaskData({"input_ids": ids}, {"input_ids": ids}, 32, values, None, "")
     model = RECIPE.build(spec, data)
     module = get_family(family).start(spec, values, "masked_lm").module(spec)
