@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
-from flax import jax_utils
 from jax.sharding import NamedSharding, SingleDeviceSharding
 from jax.sharding import PartitionSpec as P
 
@@ -71,7 +71,13 @@ class PmapParallel(_DataParallel):
         )
 
     def put_state(self, state):
-        return jax_utils.replicate(state, self.devices)
+        """A replica on every device, each made on its device from a copy sent there. (Flax's
+        replicate stacks the replicas on the first device, n times the largest weight there,
+        and compiles a program for each shape: 4.3 s for a tiny GPT-2's state on 8 devices,
+        where this takes 0.5 s.)"""
+        mesh = jax.sharding.Mesh(np.array(self.devices), (AXIS,))
+        copies = jax.device_put(state, NamedSharding(mesh, P()))
+        return _with_device_axis(copies, len(self.devices), NamedSharding(mesh, P(AXIS)))
 
     def abstract_state(self, template):
         """The shapes the step takes the state in (a replica per device), to compile by."""
@@ -96,6 +102,15 @@ class PmapParallel(_DataParallel):
 
     def host_metrics(self, metrics) -> dict:
         return {k: float(v[0]) for k, v in jax.device_get(metrics).items()}
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _with_device_axis(tree, n: int, sharding: NamedSharding):
+    """Each array of `tree` (a copy on every device) as pmap takes it: [n, ...], each
+    device's row its own copy."""
+    return jax.lax.with_sharding_constraint(
+        jax.tree.map(lambda x: jnp.broadcast_to(x, (n, *x.shape)), tree), sharding
+    )
 
 
 def _local(x):
