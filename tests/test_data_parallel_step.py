@@ -130,6 +130,19 @@ def test_a_device_keeps_about_an_eighth_of_the_state_when_sharded(task):
     assert on_one < whole / 8 * 1.1, (on_one, whole)
 
 
+def test_pmap_replicas_are_each_devices_own_copy(task):
+    """Each device's replica in a buffer of its own (the step donates and overwrites them
+    in place), none of them the host state's, with the state's values."""
+    spec, _, model = task
+    params = model.init_params(jax.random.key(0))
+    state = TrainState.create(params, make_optimizer(spec, make_schedule(spec, 10)))
+    replicated = make_parallel("pmap", jax.devices(), spec, model).put_state(state)
+    for leaf, replicas in zip(jax.tree.leaves(state), jax.tree.leaves(replicated), strict=True):
+        buffers = {shard.data.unsafe_buffer_pointer() for shard in replicas.addressable_shards}
+        assert len(buffers) == 8 and leaf.unsafe_buffer_pointer() not in buffers
+        np.testing.assert_array_equal(replicas, np.broadcast_to(leaf, replicas.shape))
+
+
 def test_the_step_changes_params_and_eval_counts_every_example(task):
     spec, data, model = task
     before = model.init_params(jax.random.key(0))
