@@ -157,7 +157,7 @@ async def test_the_try_screen_streams_a_runs_model_in_its_own_process(
 ):
     import shutil
 
-    from textual.widgets import DataTable
+    from textual.widgets import DataTable, Input
 
     from tpudeck.tui.app import TpudeckApp
     from tpudeck.tui.screens.try_model import TryScreen
@@ -175,6 +175,7 @@ async def test_the_try_screen_streams_a_runs_model_in_its_own_process(
         screen = app.screen
         await wait_for(pilot, lambda: "text-generation" in text_of(app, "#try-status"), 120)
         assert "on the cpu" in text_of(app, "#try-status")
+        await wait_for(pilot, lambda: not screen.query_one("#try-input", Input).disabled, 10)
         assert AcceleratorLock(tpudeck_home).is_held()  # the worker holds it while open
         await pilot.press(*PROMPT, "enter")
         await wait_for(pilot, lambda: text_of(app, "#try-answer").strip() == expected.strip(), 60)

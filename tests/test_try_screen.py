@@ -25,6 +25,8 @@ async def open_try(pilot, app, task: str) -> TryScreen:
     await pilot.press("t")  # on the Runs screen's selected run
     await wait_for(pilot, lambda: isinstance(app.screen, TryScreen), 10)
     await wait_for(pilot, lambda: task in text_of(app, "#try-status"), 120)
+    # The input opens once the model's settings are on the screen.
+    await wait_for(pilot, lambda: not app.screen.query_one("#try-input", Input).disabled, 10)
     return app.screen
 
 

@@ -140,15 +140,16 @@ class TryScreen(Screen):
         self.sub_title = f"try {self.title_text}"
         self.query_one("#try-settings").display = False
 
-    def on_ready(self, message: Ready) -> None:
+    async def on_ready(self, message: Ready) -> None:
         if self.model_task is not None:
             return  # the model beside: the screen is set for the task already
         self.model_task, self.defaults = message.task, message.settings
         remembered = load_settings().get(REMEMBERED)
         chosen = remembered if isinstance(remembered, dict) else {}
         settings = self.query_one("#try-settings")
-        settings.mount_all(_setting_widget(name, default, chosen.get(name, default))
-                           for name, default in self.defaults.items())  # fmt: skip
+        # Mounted before the input opens, so whatever is typed is sent with them.
+        await settings.mount_all(_setting_widget(name, default, chosen.get(name, default))
+                                 for name, default in self.defaults.items())  # fmt: skip
         settings.display = bool(self.defaults)
         prompt = self.query_one("#try-input", Input)
         prompt.placeholder, prompt.disabled = PROMPTS[message.task], False
