@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -147,10 +148,6 @@ def packed_ids(tokenizer: Tokenizer, texts: list[str], separator: int | None) ->
     as the tokenizer frames a text (its post-processor's <s> ... </s>), as
     run_mlm_flax.py's tokenizer call frames every text before group_texts joins them."""
     encodings = tokenizer.encode_batch(texts, add_special_tokens=separator is None)
-    after = 0 if separator is None else 1
-    lengths = np.fromiter((len(e.ids) + after for e in encodings), np.int64, len(encodings))
-    flat = np.full(int(lengths.sum()), 0 if separator is None else separator, np.int32)
-    ends = np.cumsum(lengths)
-    for encoding, end, length in zip(encodings, ends, lengths, strict=True):
-        flat[end - length : end - after] = encoding.ids
-    return flat
+    tail = [] if separator is None else [separator]
+    # One pass over each text's ids, straight into the array: reading `.ids` builds a list.
+    return np.fromiter(itertools.chain.from_iterable(e.ids + tail for e in encodings), np.int32)
