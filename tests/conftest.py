@@ -125,9 +125,7 @@ def shared_compile_cache(tmp_path_factory):
 
 # Modules of a minute or more (CI's slowest, `make test` prints them), heaviest first.
 # xdist hands the workers the modules with the most tests first; among modules with as many
-# tests, these go before the rest. (Handing out the heaviest first, --no-loadscope-reorder,
-# was slower: the 1 GB corpus's tokeniser took both cores while 8-device trainers waited on
-# their collectives, and the kill -9 resume tests took 255-298 s instead of 44-52.)
+# tests, these go before the rest (all of them first would need --no-loadscope-reorder).
 HEAVY_MODULES = ("test_data_scale.py", "test_training_e2e.py", "test_try_screen.py",
                  "test_demos.py", "test_space.py", "test_try.py", "test_layers.py",
                  "test_text_classification.py", "test_mlm.py", "test_data_parallel_step.py",
