@@ -248,6 +248,21 @@ def text_of(app, selector: str) -> str:
     return str(found.first().render()) if found else ""
 
 
+async def open_try(pilot, app, task: str):
+    """The Try screen of the Runs screen's one run, once its model does `task` and the
+    input is open (after the model's settings are on the screen)."""
+    from textual.widgets import DataTable, Input
+
+    from tpudeck.tui.screens.try_model import TryScreen
+
+    await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, 10)
+    await pilot.press("t")  # on the Runs screen's selected run
+    await wait_for(pilot, lambda: isinstance(app.screen, TryScreen), 10)
+    await wait_for(pilot, lambda: task in text_of(app, "#try-status"), 120)
+    await wait_for(pilot, lambda: not app.screen.query_one("#try-input", Input).disabled, 10)
+    return app.screen
+
+
 # -- checkpoints in the Hub's other layouts ----------------------------------------------
 
 

@@ -11,7 +11,8 @@ IN_PROCESS_FLAG = "--xla_backend_optimization_level=0"
 GIVEN_FLAGS = " ".join(
     f for f in os.environ.get("XLA_FLAGS", "").split() if f not in (DEVICES_FLAG, IN_PROCESS_FLAG)
 )
-os.environ["XLA_FLAGS"] = f"{GIVEN_FLAGS} {DEVICES_FLAG} {IN_PROCESS_FLAG}".strip()
+STARTED_FLAGS = f"{GIVEN_FLAGS} {DEVICES_FLAG}".strip()  # what the processes tests start get
+os.environ["XLA_FLAGS"] = f"{STARTED_FLAGS} {IN_PROCESS_FLAG}"
 os.environ["JAX_PLATFORMS"] = "cpu"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -110,7 +111,7 @@ def in_process_compiles():
     import jax
 
     jax.devices()
-    os.environ["XLA_FLAGS"] = f"{GIVEN_FLAGS} {DEVICES_FLAG}".strip()
+    os.environ["XLA_FLAGS"] = STARTED_FLAGS
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -157,25 +157,17 @@ async def test_the_try_screen_streams_a_runs_model_in_its_own_process(
 ):
     import shutil
 
-    from textual.widgets import DataTable, Input
-
     from tpudeck.tui.app import TpudeckApp
-    from tpudeck.tui.screens.try_model import TryScreen
 
-    from .builders import text_of, wait_for
+    from .builders import open_try, text_of, wait_for
 
     run_id = "20260101-000000-demo-gpt2-0001"
     shutil.copytree(finished_run_template, tpudeck_home / "runs" / run_id, symlinks=True)
     expected = TriedModel(tpudeck_home / "runs" / run_id / "model").generate(PROMPT)["text"]
     app = TpudeckApp()
     async with app.run_test(size=(140, 45)) as pilot:
-        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, 10)
-        await pilot.press("t")  # on the Runs screen's selected run
-        await wait_for(pilot, lambda: isinstance(app.screen, TryScreen), 10)
-        screen = app.screen
-        await wait_for(pilot, lambda: "text-generation" in text_of(app, "#try-status"), 120)
+        screen = await open_try(pilot, app, "text-generation")
         assert "on the cpu" in text_of(app, "#try-status")
-        await wait_for(pilot, lambda: not screen.query_one("#try-input", Input).disabled, 10)
         assert AcceleratorLock(tpudeck_home).is_held()  # the worker holds it while open
         await pilot.press(*PROMPT, "enter")
         await wait_for(pilot, lambda: text_of(app, "#try-answer").strip() == expected.strip(), 60)

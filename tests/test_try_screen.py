@@ -5,7 +5,7 @@ worker process, as the app never imports an ML library."""
 
 import shutil
 
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from tpudeck.core.runs.rundir import RunDir
 from tpudeck.core.trying.checkpoints import checkpoint_model
@@ -15,19 +15,9 @@ from tpudeck.tui.screens.dialogs import PickOne
 from tpudeck.tui.screens.picker import PathPicker
 from tpudeck.tui.screens.try_model import TryScreen
 
-from .builders import text_of, wait_for
+from .builders import open_try, text_of, wait_for
 
 PROMPT = "On Monday Ada and the"
-
-
-async def open_try(pilot, app, task: str) -> TryScreen:
-    await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, 10)
-    await pilot.press("t")  # on the Runs screen's selected run
-    await wait_for(pilot, lambda: isinstance(app.screen, TryScreen), 10)
-    await wait_for(pilot, lambda: task in text_of(app, "#try-status"), 120)
-    # The input opens once the model's settings are on the screen.
-    await wait_for(pilot, lambda: not app.screen.query_one("#try-input", Input).disabled, 10)
-    return app.screen
 
 
 async def test_a_checkpoint_answers_beside_the_export_with_the_settings_given(
