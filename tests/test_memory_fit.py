@@ -1,7 +1,8 @@
 """The memory a run's preflight and Launch form count on: the training state per device,
 checked against what XLA's compiled step says it needs, where activations are small. The
-estimate is a lower bound (a run is refused only when it cannot fit): sharded, within a
-fifth of XLA's figure; replicated, XLA:CPU also holds the AdamW update's intermediates."""
+estimate is a lower bound (a run is refused only when it cannot fit), within a fifth of
+XLA's figure sharded and about a fifth replicated (XLA:CPU's step holds ~4 bytes a
+parameter more: measured 0.80; 0.64 while it copied the AdamW moments)."""
 
 import jax
 import numpy as np
@@ -19,7 +20,7 @@ from tpudeck.core.train.step import StepConstants, TrainState
 CONFIG = {"vocab_size": 8192, "n_positions": 64, "n_embd": 256, "n_layer": 4, "n_head": 4}
 
 
-@pytest.mark.parametrize(("parallelism", "low"), [("pmap", 0.6), ("fsdp", 0.8)])
+@pytest.mark.parametrize(("parallelism", "low"), [("pmap", 0.75), ("fsdp", 0.8)])
 def test_the_state_estimate_is_a_close_lower_bound_of_the_compiled_steps_memory(parallelism, low):
     devices = jax.devices()
     spec = RunSpec(recipe="clm", model_type="gpt2", dropout=0.0, max_grad_norm=0.0,

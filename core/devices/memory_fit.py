@@ -6,9 +6,9 @@ AdamW's two moments, 16 bytes a parameter, whole on every device (pmap, shard_ma
 sharded mode (fsdp) keeps weights and moments split over the devices, but its step
 gathers the weights whole (4 bytes a parameter), and makes each weight's gradient whole
 before the devices reduce it to their slices: the largest weight's, at least. It is a lower
-bound: activations come on top, and XLA may keep more (on the CPU the replicated step also
-holds the AdamW update's intermediates, ~9 bytes a parameter), so the check refuses only
-what cannot fit, and the trainer reports the compiled step's own figure when it compiles.
+bound: activations come on top, and XLA may keep more (XLA:CPU's replicated step holds ~4
+bytes a parameter more), so the check refuses only what cannot fit, and the trainer
+reports the compiled step's own figure when it compiles.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ batches shaped [devices, accum, per_device, ...].
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -64,6 +65,7 @@ class _DataParallel:
 
 class PmapParallel(_DataParallel):
     def __init__(self, devices, train_step, eval_step):
+        train_step = dataclasses.replace(train_step, state_has_device_axis=True)
         super().__init__(
             devices,
             jax.pmap(train_step, AXIS, in_axes=(0, 0, None), donate_argnums=(0,), devices=devices),

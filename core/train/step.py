@@ -10,6 +10,7 @@ argument, so the compiled program depends on the model and shapes only.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +67,9 @@ class TrainStep:
 
     loss_fn: Callable
     optimizer: Callable[[Schedule], optax.GradientTransformation]
+    # pmap hands each device its rows of a state stacked [devices, ...] and takes the new
+    # state back the same way: see update.
+    state_has_device_axis: bool = False
 
     def __call__(self, state: TrainState, batch, constants: StepConstants):
         grads, loss, aux = jax.lax.pmean(
@@ -97,14 +101,33 @@ class TrainStep:
         return sums
 
     def update(self, state: TrainState, grads, loss, aux, schedule: Schedule):
-        tx = self.optimizer(schedule)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        state = state.replace(
-            step=state.step + 1,
-            params=optax.apply_updates(state.params, updates),
-            opt_state=opt_state,
-        )
+        optimize = functools.partial(_optimize, self.optimizer(schedule))
+        if self.state_has_device_axis:
+            # Updated on leaves of the shape the state lives in, [1, ...]: where the new
+            # moments were reshaped to it, XLA:CPU recomputed them inside the weights' update
+            # from the old ones, which it then copied so as to write the new ones in place
+            # (GPT-2 small on one CPU device: the step's memory 3,541 -> 3,156 MB).
+            optimize = _on_device_axis(optimize)
+        params, opt_state = optimize(grads, state.opt_state, state.params)
+        state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
         return state, {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
+
+
+def _optimize(tx: optax.GradientTransformation, grads, opt_state, params):
+    """The new (params, opt_state)."""
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def _on_device_axis(function):
+    """`function` of pytrees run on their leaves with a leading axis of 1, its results'
+    leaves without it."""
+
+    def on_axis(*trees):
+        results = function(*jax.tree.map(lambda x: x[None], trees))
+        return jax.tree.map(lambda x: x[0], results)
+
+    return on_axis
 
 
 def make_train_step(loss_fn, optimizer: Callable[[Schedule], optax.GradientTransformation]):
