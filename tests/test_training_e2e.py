@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory) -> RunDir:
-    """The embedded demo, shortened, trained once on 8 devices for the tests below."""
+    """The embedded demo, shortened, trained once on 8 devices for the tests below; its log
+    names each program jax compiles (JAX_LOG_COMPILES)."""
     out = tmp_path_factory.mktemp("demo") / "run"
     result = tpudeck(
         "train",
@@ -33,6 +34,7 @@ def demo_run(tmp_path_factory) -> RunDir:
         "50",
         "--output_dir",
         str(out),
+        env={**os.environ, "JAX_LOG_COMPILES": "1"},
     )
     assert result.returncode == 0, result.stderr
     assert f"run directory: {out}" in result.stdout
@@ -47,6 +49,18 @@ def test_demo_loss_falls_within_120_steps(demo_run):
     assert evals[-1]["step"] == 120 and evals[-1]["loss"] < 2.0
     assert evals[-1]["perplexity"] == pytest.approx(np.exp(evals[-1]["loss"]), rel=1e-6)
     assert evals[0]["loss"] > evals[-1]["loss"]
+
+
+def test_nothing_compiles_between_the_startup_and_the_first_evaluation(demo_run):
+    """Every program a run needs before its first evaluation is made during the startup;
+    the logged learning rate, once computed by jax op by op, compiled a program per
+    operation inside the first logging window."""
+    lines = demo_run.log_path.read_text().splitlines()
+    started = next(i for i, line in enumerate(lines) if " startup " in line)
+    before_eval = next(i for i, line in enumerate(lines) if "step 60/120" in line)
+    assert any("Compiling" in line for line in lines[:started])  # the log names compiles
+    assert [line for line in lines[started:before_eval] if "Compiling" in line] == []
+    assert "step 10/120" in "\n".join(lines[started:before_eval])
 
 
 def test_run_directory_holds_the_whole_contract(demo_run):

@@ -55,6 +55,10 @@ class Trainer:
             spec.num_train_epochs * self.batches.steps_per_epoch
         )
         self.schedule = make_schedule(spec, self.total_steps)
+        # The logged rate comes from a host copy of its numbers, by numpy: jax op by op
+        # compiled a program per operation at the first log (~0.4 s of the first window),
+        # and each log would read the numbers back from the device.
+        self.host_schedule = jax.device_get(self.schedule)
         self.leader = jax.process_index() == 0  # of several processes, the one that writes
         if jax.process_count() > 1 and mode == "pmap":  # pmap feeds one host's devices
             log.info("%d processes: training under shard_map", jax.process_count())
@@ -208,7 +212,7 @@ class Trainer:
         tokens_per_s = examples_per_s * self.data.tokens_per_example
         flops = examples_per_s * self.model.flops_per_example
         utilisation = mfu(flops, self.devices[0].device_kind, len(self.devices))
-        lr = float(self.schedule(step - 1))
+        lr = self.host_schedule.on_host(step - 1)
         epoch = self.batches.position(step - 1)[0]
         fields = dict(
             step=step,

@@ -20,6 +20,7 @@ from tpudeck.core.devices.memory_fit import size_text
 from tpudeck.core.devices.tpu_runtime import TpuRuntimeProbe
 from tpudeck.core.runs.event_summary import EventSummary
 from tpudeck.core.runs.store import eta_seconds
+from tpudeck.core.train.startup import startup_line
 
 from ..follow import Increment, RunChanged, RunFollower
 from ..hub_panel import hub_panel
@@ -249,13 +250,6 @@ def packed(fields: list[str], width: int) -> list[str]:
         used += size + len(GAP) * bool(line)
         line.append(field)
     return lines + [GAP.join(line)] * bool(line)
-
-
-def startup_line(event: dict) -> str:
-    """The `startup` event in words: "startup 9.1s: imports 1.2 · data 3.1 · ... compile 2.4"."""
-    phases = {k: v for k, v in event.items() if k not in ("t", "kind")}
-    parts = " · ".join(f"{name} {seconds:.1f}" for name, seconds in phases.items())
-    return f"startup {sum(phases.values()):.1f}s: {parts}"
 
 
 def compiled(event: dict) -> str:
