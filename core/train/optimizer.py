@@ -65,6 +65,13 @@ def make_optimizer(spec, schedule: Schedule) -> optax.GradientTransformation:
     return update
 
 
+def is_elementwise(spec) -> bool:
+    """Whether the update treats each weight's entries alike whatever its shape (AdamW, and
+    clipping by the global norm), so it may run on weights given an extra axis; Adafactor
+    factors a weight's second moments by its shape."""
+    return not spec.adafactor
+
+
 def _adamw(spec, schedule):
     return optax.adamw(
         schedule,

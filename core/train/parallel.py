@@ -16,7 +16,7 @@ import numpy as np
 from jax.sharding import NamedSharding, SingleDeviceSharding
 from jax.sharding import PartitionSpec as P
 
-from .optimizer import make_optimizer
+from .optimizer import is_elementwise, make_optimizer
 from .step import AXIS, TrainState, make_eval_step, make_train_step
 
 MODES = ("pmap", "shard_map", "fsdp")
@@ -280,7 +280,8 @@ def _reduce_scatter(grad, spec: P):
 
 def make_parallel(mode: str, devices, spec, model) -> _DataParallel:
     """The mode's train and eval steps of a recipe's model, with the optimizer spec names."""
-    train_step = make_train_step(model.loss, functools.partial(make_optimizer, spec))
+    train_step = make_train_step(model.loss, functools.partial(make_optimizer, spec),
+                                 is_elementwise(spec))  # fmt: skip
     eval_step = make_eval_step(model.eval_sums, model.eval_outputs)
     return {"pmap": PmapParallel, "shard_map": ShardMapParallel, "fsdp": FsdpParallel}[mode](
         devices, train_step, eval_step

@@ -67,8 +67,9 @@ class TrainStep:
 
     loss_fn: Callable
     optimizer: Callable[[Schedule], optax.GradientTransformation]
-    # pmap hands each device its rows of a state stacked [devices, ...] and takes the new
-    # state back the same way: see update.
+    # Whether `optimizer`'s update is elementwise (optimizer.is_elementwise), and whether
+    # the state comes stacked [devices, ...] (pmap's), each device's rows [1, ...]: see update.
+    elementwise_update: bool = False
     state_has_device_axis: bool = False
 
     def __call__(self, state: TrainState, batch, constants: StepConstants):
@@ -102,7 +103,7 @@ class TrainStep:
 
     def update(self, state: TrainState, grads, loss, aux, schedule: Schedule):
         optimize = functools.partial(_optimize, self.optimizer(schedule))
-        if self.state_has_device_axis:
+        if self.state_has_device_axis and self.elementwise_update:
             # Updated on leaves of the shape the state lives in, [1, ...]: where the new
             # moments were reshaped to it, XLA:CPU recomputed them inside the weights' update
             # from the old ones, which it then copied so as to write the new ones in place
@@ -130,8 +131,12 @@ def _on_device_axis(function):
     return on_axis
 
 
-def make_train_step(loss_fn, optimizer: Callable[[Schedule], optax.GradientTransformation]):
-    return TrainStep(loss_fn, optimizer)
+def make_train_step(
+    loss_fn,
+    optimizer: Callable[[Schedule], optax.GradientTransformation],
+    elementwise_update: bool = False,
+):
+    return TrainStep(loss_fn, optimizer, elementwise_update)
 
 
 def make_eval_step(eval_sums_fn, eval_outputs_fn=None):
