@@ -50,6 +50,9 @@ def cmd_logs(args) -> int:
     record = RunStore().find(args.run)
     offset = 0
     while True:
+        # The state before the read: a run seen ended has written its last line, which
+        # this read then prints (read after it, the check could end before that line).
+        ended = not args.follow or read_run(record.run_dir.path).state in (*FINAL_STATES, "unknown")
         try:
             with open(record.run_dir.log_path, "rb") as f:
                 f.seek(offset)
@@ -59,7 +62,7 @@ def cmd_logs(args) -> int:
         offset += len(chunk)
         sys.stdout.write(chunk.decode(errors="replace"))
         sys.stdout.flush()
-        if not args.follow or read_run(record.run_dir.path).state in (*FINAL_STATES, "unknown"):
+        if ended:
             return 0
         time.sleep(0.25)
 

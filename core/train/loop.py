@@ -312,8 +312,9 @@ class Trainer:
     def _finish(self, state, step: int, final: str, message: str) -> str:
         if final != "diverged":  # a NaN state is worth neither resuming nor exporting
             self._save(state, step, final=True)
-        self.run_dir.write_status(final, step=step, total_steps=self.total_steps, message=message)
+        # Logged before the state says so: whoever follows the log stops on that state.
         log.info("run %s at step %d%s", final, step, f": {message}" if message else "")
+        self.run_dir.write_status(final, step=step, total_steps=self.total_steps, message=message)
         return final
 
     def _export(self, params, step: int) -> None:
