@@ -7,7 +7,6 @@ batches shaped [devices, accum, per_device, ...].
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import jax
@@ -65,7 +64,6 @@ class _DataParallel:
 
 class PmapParallel(_DataParallel):
     def __init__(self, devices, train_step, eval_step):
-        train_step = dataclasses.replace(train_step, state_has_device_axis=True)
         super().__init__(
             devices,
             jax.pmap(train_step, AXIS, in_axes=(0, 0, None), donate_argnums=(0,), devices=devices),
@@ -281,7 +279,7 @@ def _reduce_scatter(grad, spec: P):
 def make_parallel(mode: str, devices, spec, model) -> _DataParallel:
     """The mode's train and eval steps of a recipe's model, with the optimizer spec names."""
     train_step = make_train_step(model.loss, functools.partial(make_optimizer, spec),
-                                 is_elementwise(spec))  # fmt: skip
+                                 mode == "pmap" and is_elementwise(spec))  # fmt: skip
     eval_step = make_eval_step(model.eval_sums, model.eval_outputs)
     return {"pmap": PmapParallel, "shard_map": ShardMapParallel, "fsdp": FsdpParallel}[mode](
         devices, train_step, eval_step

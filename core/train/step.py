@@ -67,10 +67,10 @@ class TrainStep:
 
     loss_fn: Callable
     optimizer: Callable[[Schedule], optax.GradientTransformation]
-    # Whether `optimizer`'s update is elementwise (optimizer.is_elementwise), and whether
-    # the state comes stacked [devices, ...] (pmap's), each device's rows [1, ...]: see update.
-    elementwise_update: bool = False
-    state_has_device_axis: bool = False
+    # The state comes stacked [devices, ...] (pmap's), each device's rows [1, ...], and the
+    # optimizer is elementwise (optimizer.is_elementwise), so it may update them as they
+    # are: see update.
+    update_on_device_axis: bool = False
 
     def __call__(self, state: TrainState, batch, constants: StepConstants):
         grads, loss, aux = jax.lax.pmean(
@@ -103,7 +103,7 @@ class TrainStep:
 
     def update(self, state: TrainState, grads, loss, aux, schedule: Schedule):
         optimize = functools.partial(_optimize, self.optimizer(schedule))
-        if self.state_has_device_axis and self.elementwise_update:
+        if self.update_on_device_axis:
             # Updated on leaves of the shape the state lives in, [1, ...]: where the new
             # moments were reshaped to it, XLA:CPU recomputed them inside the weights' update
             # from the old ones, which it then copied so as to write the new ones in place
@@ -134,9 +134,9 @@ def _on_device_axis(function):
 def make_train_step(
     loss_fn,
     optimizer: Callable[[Schedule], optax.GradientTransformation],
-    elementwise_update: bool = False,
+    update_on_device_axis: bool = False,
 ):
-    return TrainStep(loss_fn, optimizer, elementwise_update)
+    return TrainStep(loss_fn, optimizer, update_on_device_axis)
 
 
 def make_eval_step(eval_sums_fn, eval_outputs_fn=None):
